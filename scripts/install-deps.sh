@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Ensures the local stack's system dependencies: PostgreSQL 15+ server, pgvector 0.8+,
+# TimescaleDB (Apache build), pgTAP and pg_prove. Uses what is installed; otherwise, on
+# Debian or Ubuntu as root, installs with apt and builds pgvector and TimescaleDB from
+# Debian source packages when the release has no binary package for them.
+set -euo pipefail
+
+pg_bin_dir() {
+  local dir
+  for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r); do
+    [ -x "$dir/postgres" ] && { echo "$dir"; return 0; }
+  done
+  return 1
+}
+
+have_extension() { # name, pg major
+  [ -f "/usr/share/postgresql/$2/extension/$1.control" ]
+}
+
+missing=()
+bin=$(pg_bin_dir || true)
+major=""
+if [ -n "$bin" ]; then
+  major=$(basename "$(dirname "$bin")")
+  [ "$major" -ge 15 ] || { bin=""; major=""; }
+fi
+[ -n "$bin" ] || missing+=("postgresql-15")
+[ -n "$major" ] && ! have_extension vector "$major" && missing+=("pgvector")
+[ -n "$major" ] && ! have_extension timescaledb "$major" && missing+=("timescaledb")
+[ -n "$major" ] && ! have_extension pgtap "$major" && missing+=("pgtap")
+command -v pg_prove >/dev/null || missing+=("pg_prove")
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+  echo "missing: ${missing[*]}" >&2
+  echo "install them, e.g. on Debian 12 as root: bash scripts/install-deps.sh" >&2
+  echo "(postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl from apt;" >&2
+  echo " pgvector >= 0.8 and timescaledb built from Debian trixie source packages)" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+log() { echo "install-deps: $*" >&2; }
+
+major=${major:-15}
+log "installing: ${missing[*]}"
+apt-get update -qq
+apt-get install -y -qq "postgresql-$major" "postgresql-$major-pgtap" libtap-parser-sourcehandler-pgtap-perl \
+  openssl >/dev/null
+# The packaged cluster is not ours: the stack runs its own clusters under .stack/.
+if command -v pg_lsclusters >/dev/null; then
+  pg_lsclusters -h 2>/dev/null | while read -r ver name _; do
+    pg_ctlcluster "$ver" "$name" stop 2>/dev/null || true
+  done
+fi
+
+build_from_source() { # source package name
+  local src=/etc/apt/sources.list.d/fdw-bridge-src.sources
+  if [ ! -f "$src" ]; then
+    cat >"$src" <<SRC
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    apt-get update -qq
+  fi
+  apt-get install -y -qq "postgresql-server-dev-$major" cmake dpkg-dev build-essential libssl-dev >/dev/null
+  local work
+  work=$(mktemp -d)
+  (cd "$work" && apt-get source -qq "$1" >/dev/null 2>&1)
+  local dir
+  dir=$(find "$work" -maxdepth 1 -mindepth 1 -type d | head -1)
+  log "building $1 in $dir"
+  case "$1" in
+    pgvector)
+      make -s -C "$dir" PG_CONFIG="/usr/lib/postgresql/$major/bin/pg_config" >/dev/null
+      make -s -C "$dir" PG_CONFIG="/usr/lib/postgresql/$major/bin/pg_config" install >/dev/null
+      ;;
+    timescaledb)
+      (cd "$dir" && PATH="/usr/lib/postgresql/$major/bin:$PATH" ./bootstrap -DAPACHE_ONLY=1 \
+        -DREGRESS_CHECKS=OFF -DTAP_CHECKS=OFF -DWARNINGS_AS_ERRORS=OFF \
+        -DPG_CONFIG="/usr/lib/postgresql/$major/bin/pg_config" >/dev/null)
+      make -s -C "$dir/build" -j"$(nproc)" install >/dev/null
+      ;;
+  esac
+  rm -rf "$work"
+}
+
+install_extension() { # binary package, source package, extension name
+  if ! have_extension "$3" "$major"; then
+    if apt-cache show "$1" >/dev/null 2>&1; then
+      apt-get install -y -qq "$1" >/dev/null
+    else
+      build_from_source "$2"
+    fi
+  fi
+  have_extension "$3" "$major" || { log "could not install $3"; exit 1; }
+}
+
+install_extension "postgresql-$major-pgvector" pgvector vector
+install_extension "timescaledb-2-postgresql-$major" timescaledb timescaledb
+log "done"

@@ -1,0 +1,232 @@
+/**
+ * The local two-node stack: a Supabase stand-in (plain PostgreSQL bootstrapped like a Supabase
+ * project's database) and a TimescaleDB node with TLS, linked through postgres_fdw.
+ */
+import { createHash } from "node:crypto";
+import { dirname, join } from "node:path";
+import { repoRoot, type StackConfig } from "./config.ts";
+import {
+  chownToClusterOwner,
+  type ClusterSpec,
+  dataDir,
+  initCluster,
+  isReady,
+  startCluster,
+  stopCluster,
+} from "./cluster.ts";
+import { envFile, loadOrCreateSecrets, readEnvFile, stackEnv, writeEnvFile } from "./env.ts";
+import { psql } from "./postgres.ts";
+import { isRoot, run, succeeds } from "./run.ts";
+
+const log = (message: string) => console.error(`stack: ${message}`);
+
+const commonSettings = (port: number) => [
+  "listen_addresses = '127.0.0.1'",
+  `port = ${port}`,
+  "unix_socket_directories = ''",
+  "max_connections = 100",
+  "shared_buffers = '256MB'",
+  "fsync = on",
+  "log_line_prefix = '%m [%p] %q%u@%d '",
+];
+
+function clusters(config: StackConfig, secrets: ReturnType<typeof loadOrCreateSecrets>) {
+  const supabase: ClusterSpec = {
+    name: "supabase",
+    dir: config.dir,
+    port: config.supabasePort,
+    superuserPassword: secrets.SUPABASE_DB_PASSWORD,
+    settings: commonSettings(config.supabasePort),
+    hba: ["host all all 127.0.0.1/32 scram-sha-256"],
+  };
+  const timescale: ClusterSpec = {
+    name: "timescale",
+    dir: config.dir,
+    port: config.timescalePort,
+    superuserPassword: secrets.TIMESCALE_DB_PASSWORD,
+    settings: [
+      ...commonSettings(config.timescalePort),
+      "shared_preload_libraries = 'timescaledb'",
+      "timescaledb.telemetry_level = off",
+      "maintenance_work_mem = '1GB'",
+      "max_parallel_maintenance_workers = 2",
+      "ssl = on",
+      `ssl_cert_file = '${join(config.dir, "tls", "server.crt")}'`,
+      `ssl_key_file = '${join(config.dir, "tls", "server.key")}'`,
+    ],
+    // The link role gets in only over TLS with SCRAM, as on a real host (sql/timescale/).
+    hba: [
+      "hostssl all bridge_reader 127.0.0.1/32 scram-sha-256",
+      "host    all bridge_reader 127.0.0.1/32 reject",
+      "host    all all           127.0.0.1/32 scram-sha-256",
+    ],
+  };
+  return { supabase, timescale };
+}
+
+/**
+ * Makes the stack directory. Clusters run as the `postgres` OS user when we are root, so that
+ * user must be able to reach it; a checkout under a private directory (mktemp -d) cannot be, so
+ * the stack then lives under /var/tmp and the configured path is a link to it.
+ */
+async function ensureStackDir(dir: string) {
+  try {
+    Deno.statSync(dir);
+    return;
+  } catch {
+    // create it below
+  }
+  Deno.mkdirSync(dirname(dir), { recursive: true });
+  const reachable = !isRoot ||
+    await succeeds("test", ["-x", dirname(dir)], { asClusterOwner: true });
+  if (reachable) {
+    Deno.mkdirSync(dir, { mode: 0o755 });
+  } else {
+    const hash = createHash("sha1").update(dir).digest("hex").slice(0, 12);
+    const target = `/var/tmp/fdw-bridge-${hash}`;
+    Deno.mkdirSync(target, { recursive: true, mode: 0o755 });
+    Deno.symlinkSync(target, dir);
+    log(`${dirname(dir)} is private to root: the stack lives in ${target}`);
+  }
+  Deno.chmodSync(dir, 0o755);
+}
+
+/** A self-signed certificate for the Timescale node's TLS, made once per stack. */
+async function ensureTlsCertificate(dir: string) {
+  const tls = join(dir, "tls");
+  try {
+    Deno.statSync(join(tls, "server.crt"));
+    return;
+  } catch {
+    // make it below
+  }
+  Deno.mkdirSync(tls, { recursive: true });
+  await run("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "825",
+    "-subj",
+    "/CN=127.0.0.1",
+    "-addext",
+    "subjectAltName=IP:127.0.0.1,DNS:localhost",
+    "-keyout",
+    join(tls, "server.key"),
+    "-out",
+    join(tls, "server.crt"),
+  ]);
+  Deno.chmodSync(join(tls, "server.key"), 0o600);
+  await chownToClusterOwner(tls);
+}
+
+async function ensureDependencies() {
+  try {
+    await run("bash", [join(repoRoot, "scripts", "install-deps.sh")]);
+  } catch (error) {
+    throw new Error(`system dependencies are missing:\n${(error as Error).message}`);
+  }
+}
+
+/** The Timescale node's schema, export views and link role (sql/timescale/, in order). */
+async function applyTimescaleSchema(url: string, linkPassword: string) {
+  const folder = join(repoRoot, "sql", "timescale");
+  const files = [...Deno.readDirSync(folder)]
+    .filter((entry) => entry.name.endsWith(".sql"))
+    .map((entry) => entry.name)
+    .sort();
+  for (const file of files) {
+    await psql(url, "", { file: join(folder, file), vars: { bridge_password: linkPassword } });
+  }
+}
+
+/** The product's migrations, applied by the real Supabase CLI as `supabase db push` does. */
+async function pushMigrations(url: string) {
+  await run(join(repoRoot, "node_modules", ".bin", "supabase"), [
+    "db",
+    "push",
+    `--remote=${url}`,
+    "--yes",
+  ], { cwd: repoRoot, env: { SUPABASE_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1" } });
+}
+
+/** Starts (creating on first use) both nodes, applies every schema, links them, writes env. */
+export async function stackUp(config: StackConfig) {
+  await ensureDependencies();
+  await ensureStackDir(config.dir);
+  const secrets = loadOrCreateSecrets(config);
+  const env = await stackEnv(config, secrets);
+  const { supabase, timescale } = clusters(config, secrets);
+
+  const logs = join(config.dir, "logs");
+  Deno.mkdirSync(logs, { recursive: true });
+  await chownToClusterOwner(logs);
+  await ensureTlsCertificate(config.dir);
+
+  for (const spec of [supabase, timescale]) {
+    if (await initCluster(spec)) log(`created the ${spec.name} node in ${dataDir(spec)}`);
+    await startCluster(spec);
+  }
+  writeEnvFile(envFile(config), env);
+
+  await psql(env.SUPABASE_DB_URL, "", {
+    file: join(repoRoot, "scripts", "stack", "supabase-platform.sql"),
+    vars: { authenticator_password: secrets.AUTHENTICATOR_PASSWORD },
+  });
+  await applyTimescaleSchema(env.TIMESCALE_DB_URL, secrets.BRIDGE_LINK_PASSWORD);
+  await pushMigrations(env.SUPABASE_DB_URL);
+  await psql(
+    env.SUPABASE_DB_URL,
+    `select bridge.configure('127.0.0.1', ${config.timescalePort}, 'postgres', 'bridge_reader', ` +
+      `'${secrets.BRIDGE_LINK_PASSWORD}', 'require')`,
+  );
+  log(`up: supabase on 127.0.0.1:${config.supabasePort}, timescale on ` +
+    `127.0.0.1:${config.timescalePort}; connection strings and keys in ${envFile(config)}`);
+}
+
+function specsFromDisk(config: StackConfig) {
+  return clusters(config, loadOrCreateSecrets(config));
+}
+
+/** Stops both nodes; their data stays for the next stack-up. */
+export async function stackDown(config: StackConfig) {
+  const { supabase, timescale } = specsFromDisk(config);
+  for (const spec of [supabase, timescale]) {
+    try {
+      Deno.statSync(dataDir(spec));
+    } catch {
+      continue;
+    }
+    await stopCluster(spec);
+  }
+  log("down");
+}
+
+/** Whether each node answers; true only when both do. */
+export async function stackStatus(config: StackConfig): Promise<boolean> {
+  const nodes = [["supabase", config.supabasePort], ["timescale", config.timescalePort]] as const;
+  let allUp = true;
+  for (const [name, port] of nodes) {
+    const up = await isReady(port);
+    allUp &&= up;
+    console.log(`${name.padEnd(10)} 127.0.0.1:${port}  ${up ? "up" : "down"}`);
+  }
+  if (allUp && readEnvFile(envFile(config)).SUPABASE_DB_URL) console.log(`env        ${envFile(config)}`);
+  return allUp;
+}
+
+/** Stops both nodes and deletes all their data; the next stack-up starts from nothing. */
+export async function stackReset(config: StackConfig) {
+  await stackDown(config);
+  let target = config.dir;
+  try {
+    target = Deno.realPathSync(config.dir);
+  } catch {
+    return;
+  }
+  Deno.removeSync(target, { recursive: true });
+  if (target !== config.dir) Deno.removeSync(config.dir);
+  log(`reset: removed ${target}`);
+}
