@@ -36,7 +36,13 @@ function clusters(config: StackConfig, secrets: ReturnType<typeof loadOrCreateSe
     dir: config.dir,
     port: config.supabasePort,
     superuserPassword: secrets.SUPABASE_DB_PASSWORD,
-    settings: commonSettings(config.supabasePort),
+    // Supabase preloads pg_stat_statements; tests also read it to prove bad input never
+    // reaches the database.
+    settings: [
+      ...commonSettings(config.supabasePort),
+      "shared_preload_libraries = 'pg_stat_statements'",
+      "track_functions = 'all'",
+    ],
     hba: ["host all all 127.0.0.1/32 scram-sha-256"],
   };
   const timescale: ClusterSpec = {
@@ -182,8 +188,10 @@ export async function stackUp(config: StackConfig) {
     `select bridge.configure('127.0.0.1', ${config.timescalePort}, 'postgres', 'bridge_reader', ` +
       `'${secrets.BRIDGE_LINK_PASSWORD}', 'require')`,
   );
-  log(`up: supabase on 127.0.0.1:${config.supabasePort}, timescale on ` +
-    `127.0.0.1:${config.timescalePort}; connection strings and keys in ${envFile(config)}`);
+  log(
+    `up: supabase on 127.0.0.1:${config.supabasePort}, timescale on ` +
+      `127.0.0.1:${config.timescalePort}; connection strings and keys in ${envFile(config)}`,
+  );
 }
 
 function specsFromDisk(config: StackConfig) {
@@ -213,7 +221,9 @@ export async function stackStatus(config: StackConfig): Promise<boolean> {
     allUp &&= up;
     console.log(`${name.padEnd(10)} 127.0.0.1:${port}  ${up ? "up" : "down"}`);
   }
-  if (allUp && readEnvFile(envFile(config)).SUPABASE_DB_URL) console.log(`env        ${envFile(config)}`);
+  if (allUp && readEnvFile(envFile(config)).SUPABASE_DB_URL) {
+    console.log(`env        ${envFile(config)}`);
+  }
   return allUp;
 }
 

@@ -61,3 +61,6 @@ as $$
 $$;
 
 grant execute on function auth.jwt(), auth.uid(), auth.role() to anon, authenticated, service_role;
+
+-- Supabase enables pg_stat_statements in every project.
+create extension if not exists pg_stat_statements with schema extensions;

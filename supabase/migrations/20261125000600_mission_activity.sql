@@ -7,6 +7,37 @@
 -- reads the foreign table for those ids only; it checks the ids again against the same rule as
 -- the select policy on public.missions, so calling it directly cannot widen what a caller sees.
 
+-- The argument rules both steps enforce: the API step before it reads anything, the definer step
+-- for direct calls.
+create or replace function bridge.check_activity_arguments(
+  mission_ids bigint[],
+  time_from timestamptz,
+  time_to timestamptz,
+  max_rows int
+) returns void
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if cardinality(mission_ids) is null or cardinality(mission_ids) not between 1 and 1000 then
+    raise exception using errcode = '22023',
+      message = format('mission_ids must hold 1 to 1000 ids, got %s', coalesce(cardinality(mission_ids), 0));
+  end if;
+  if max_rows is null or max_rows not between 1 and 1000 then
+    raise exception using errcode = '22023',
+      message = format('max_rows must be between 1 and 1000, got %s', coalesce(max_rows::text, 'null'));
+  end if;
+  if time_from > time_to then
+    raise exception using errcode = '22023',
+      message = format('time_from (%s) must not be after time_to (%s)', time_from, time_to);
+  end if;
+end;
+$$;
+
+revoke all on function bridge.check_activity_arguments(bigint[], timestamptz, timestamptz, int) from public, anon;
+grant execute on function bridge.check_activity_arguments(bigint[], timestamptz, timestamptz, int) to authenticated, service_role;
+
 create or replace function bridge.mission_activity_rows(
   mission_ids bigint[],
   time_from timestamptz,
@@ -33,18 +64,7 @@ declare
   visible bigint[];
   filters text := '';
 begin
-  if cardinality(mission_ids) is null or cardinality(mission_ids) not between 1 and 1000 then
-    raise exception using errcode = '22023',
-      message = format('mission_ids must hold 1 to 1000 ids, got %s', coalesce(cardinality(mission_ids), 0));
-  end if;
-  if max_rows is null or max_rows not between 1 and 1000 then
-    raise exception using errcode = '22023',
-      message = format('max_rows must be between 1 and 1000, got %s', coalesce(max_rows::text, 'null'));
-  end if;
-  if time_from > time_to then
-    raise exception using errcode = '22023',
-      message = format('time_from (%s) must not be after time_to (%s)', time_from, time_to);
-  end if;
+  perform bridge.check_activity_arguments(mission_ids, time_from, time_to, max_rows);
 
   -- The select policy of public.missions, for a caller that does not bypass RLS.
   select array_agg(m.id) into visible
@@ -98,10 +118,7 @@ as $$
 declare
   visible bigint[];
 begin
-  if cardinality(mission_ids) is null or cardinality(mission_ids) not between 1 and 1000 then
-    raise exception using errcode = '22023',
-      message = format('mission_ids must hold 1 to 1000 ids, got %s', coalesce(cardinality(mission_ids), 0));
-  end if;
+  perform bridge.check_activity_arguments(mission_ids, time_from, time_to, max_rows);
 
   -- As the caller: RLS on public.missions leaves only the missions this caller may see.
   select array_agg(m.id) into visible from public.missions m where m.id = any(mission_ids);

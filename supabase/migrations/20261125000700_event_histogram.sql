@@ -17,6 +17,11 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+-- The grouping belongs on the node. postgres_fdw pushes an aggregate only when its estimates
+-- favour it; with no local way to group, the pushed-down GROUP BY is chosen whatever the
+-- statistics of the foreign table say (see bridge.nearest_events).
+set enable_hashagg = off
+set enable_sort = off
 as $$
 declare
   max_buckets constant int := 10000;

@@ -1,0 +1,262 @@
+/**
+ * Replaces the demo data on both nodes with deterministic rows:
+ *
+ *   npm run seed -- [--events 20000] [--activity 100000] [--missions 5000] [--seed 1]
+ *                   [--until 2026-11-25T15:00:00Z]
+ *
+ * The same seed, until and counts load byte-for-byte the same rows. `until` defaults to the
+ * start of the next UTC hour, so the data covers "the last 30 days"; pass it to reproduce a run.
+ * Connection strings come from SUPABASE_DB_URL and TIMESCALE_DB_URL, else from the stack's env
+ * file (STACK_DIR honoured).
+ */
+import { parseArgs } from "node:util";
+import { stackConfig } from "./stack/config.ts";
+import { envFile, readEnvFile } from "./stack/env.ts";
+import { psql } from "./stack/postgres.ts";
+import {
+  generateActivity,
+  generateEvents,
+  generateMissions,
+  type SeedOptions,
+  SPAN_MS,
+} from "./seed/generate.ts";
+import { copyRows, type Field, vectorLiteral } from "./seed/load.ts";
+
+const HNSW_INDEX = "events_embedding_hnsw";
+// Used only if a previous run died between dropping and recreating the index: the definition
+// in sql/timescale/01_schema.sql.
+const HNSW_FALLBACK = `create index ${HNSW_INDEX} on public.events ` +
+  "using hnsw (event_embedding extensions.vector_cosine_ops)";
+
+const log = (message: string) => console.error(`seed: ${message}`);
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+interface Args extends SeedOptions {
+  events: number;
+  activity: number;
+  missions: number;
+}
+
+function parseCommandLine(args: string[]): Args {
+  const { values } = parseArgs({
+    args,
+    options: {
+      events: { type: "string", default: "20000" },
+      activity: { type: "string", default: "100000" },
+      missions: { type: "string", default: "5000" },
+      seed: { type: "string", default: "1" },
+      until: { type: "string" },
+    },
+  });
+  const count = (name: string, text: string) => {
+    const value = Number(text);
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new Error(`--${name} must be a whole number >= 0, got ${text}`);
+    }
+    return value;
+  };
+  const hour = 3600 * 1000;
+  // Wall-clock time picks the default window only; the rows themselves never read the clock.
+  const until = values.until === undefined
+    ? Math.floor(Date.now() / hour) * hour + hour
+    : Date.parse(values.until);
+  if (Number.isNaN(until)) throw new Error(`--until is not a timestamp: ${values.until}`);
+  const parsed = {
+    events: count("events", values.events),
+    activity: count("activity", values.activity),
+    missions: count("missions", values.missions),
+    seed: count("seed", values.seed),
+    until,
+  };
+  if (parsed.seed > 0xffffffff) throw new Error("--seed must fit in 32 bits");
+  if (parsed.activity > 0 && parsed.missions === 0) {
+    throw new Error("--activity needs --missions >= 1: every activity row names a mission");
+  }
+  return parsed;
+}
+
+/** The admin connection strings: the environment first, then the stack's env file. */
+function connectionStrings() {
+  const file = envFile(stackConfig());
+  const fromFile = readEnvFile(file);
+  const pick = (name: string) => Deno.env.get(name) || fromFile[name];
+  const supabase = pick("SUPABASE_DB_URL"), timescale = pick("TIMESCALE_DB_URL");
+  if (!supabase || !timescale) {
+    throw new Error(
+      `no database to seed: set SUPABASE_DB_URL and TIMESCALE_DB_URL, or run ` +
+        `\`npm run stack:up\` first (it writes them to ${file})`,
+    );
+  }
+  return { supabase, timescale };
+}
+
+/**
+ * A progress bar on stderr when it is a terminal (redrawn at most ten times a second), else a
+ * single line per finished step, so CI logs stay readable. Without a total it shows elapsed time.
+ */
+function progress(label: string, total?: number) {
+  const tty = Deno.stderr.isTerminal();
+  const started = performance.now();
+  const encoder = new TextEncoder();
+  let drawn = 0;
+  const draw = (text: string) => Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${text}`));
+  return {
+    update(done = 0) {
+      const now = performance.now();
+      if (!tty || now - drawn < 100) return;
+      drawn = now;
+      if (total === undefined) return draw(`seed: ${label}... ${seconds(now - started)}`);
+      const fraction = total ? Math.min(done / total, 1) : 1;
+      const width = 30, filled = Math.round(fraction * width);
+      const bar = "#".repeat(filled) + ".".repeat(width - filled);
+      draw(
+        `seed: ${label.padEnd(8)} [${bar}] ${String(Math.floor(fraction * 100)).padStart(3)}% ` +
+          `${done}/${total}  ${seconds(now - started)}`,
+      );
+    },
+    /** Clears the bar, prints the step's line and returns its duration in ms. */
+    finish(summary: string): number {
+      const elapsed = performance.now() - started;
+      if (tty) draw("");
+      log(`${summary} in ${seconds(elapsed)}`);
+      return elapsed;
+    },
+  };
+}
+
+/** Runs `work` with a ticking elapsed-time line on a terminal; returns its duration in ms. */
+async function timed(label: string, done: string, work: () => Promise<unknown>): Promise<number> {
+  const bar = progress(label);
+  const tick = setInterval(() => bar.update(), 250);
+  try {
+    await work();
+  } finally {
+    clearInterval(tick);
+  }
+  return bar.finish(done);
+}
+
+async function load(
+  url: string,
+  label: string,
+  noun: string,
+  table: string,
+  columns: string[],
+  total: number,
+  rows: Iterable<Field[]>,
+): Promise<number> {
+  const bar = progress(label, total);
+  const loaded = await copyRows(url, table, columns, rows, (sent) => bar.update(sent));
+  if (loaded !== total) throw new Error(`${table}: loaded ${loaded} rows, expected ${total}`);
+  return bar.finish(`${total} ${noun}`);
+}
+
+function* map<T, U>(items: Iterable<T>, f: (item: T) => U): Generator<U> {
+  for (const item of items) yield f(item);
+}
+
+async function seed(args: Args) {
+  const db = connectionStrings();
+  log(`--seed ${args.seed} --until ${iso(args.until)} (window from ${iso(args.until - SPAN_MS)})`);
+
+  // Truncate everything first: activity rows must never outlive the missions they name.
+  await psql(db.timescale, "truncate public.events, public.activity_log");
+  await psql(db.supabase, "truncate public.missions");
+
+  const missions = generateMissions(args.missions, args);
+  const missionsMs = await load(
+    db.supabase,
+    "missions",
+    "missions",
+    "public.missions",
+    ["id", "outcome", "owner", "created_at"],
+    args.missions,
+    missions.map((m) => [String(m.id), m.outcome, m.owner, iso(m.createdAt)]),
+  );
+
+  // HNSW inserts row by row are slow (each one walks the graph); a bulk build after the load is
+  // many times faster. Keep the index's own definition so any tuning of it survives a reseed.
+  const indexdef = (await psql(
+    db.timescale,
+    `select indexdef from pg_indexes where schemaname = 'public' and indexname = '${HNSW_INDEX}'`,
+    { tuplesOnly: true },
+  )).trim() || HNSW_FALLBACK;
+  await psql(db.timescale, `drop index if exists public.${HNSW_INDEX}`);
+  let eventsMs = 0, indexMs = 0;
+  try {
+    eventsMs = await load(
+      db.timescale,
+      "events",
+      "events",
+      "public.events",
+      [
+        "event_time",
+        "user_token",
+        "agent_key",
+        "device_key",
+        "location_key",
+        "event_type",
+        "data_payload_proc",
+        "event_embedding",
+      ],
+      args.events,
+      map(generateEvents(args.events, args), (e) => [
+        iso(e.eventTime),
+        e.userToken,
+        e.agentKey,
+        e.deviceKey,
+        e.locationKey,
+        e.eventType,
+        JSON.stringify(e.payload),
+        vectorLiteral(e.embedding),
+      ]),
+    );
+  } finally {
+    // Rebuilt even when the load failed, so a failed seed never leaves search without its index.
+    // Session settings: enough memory to build the graph in RAM and both cores.
+    indexMs = await timed("building the hnsw index", "hnsw index built", () =>
+      psql(
+        db.timescale,
+        "set maintenance_work_mem = '1GB'; set max_parallel_maintenance_workers = 2; " +
+          indexdef,
+      ));
+  }
+
+  const activityMs = await load(
+    db.timescale,
+    "activity",
+    "activity rows",
+    "public.activity_log",
+    ["event_time", "mission_id", "agent_id", "action", "details"],
+    args.activity,
+    map(generateActivity(args.activity, missions, args), (a) => [
+      iso(a.eventTime),
+      String(a.missionId),
+      a.agentId,
+      a.action,
+      JSON.stringify(a.details),
+    ]),
+  );
+
+  // Fresh statistics, so the first queries (local and pushed down over the FDW) plan well.
+  await timed("analyzing", "analyzed", async () => {
+    await psql(db.timescale, "analyze public.events; analyze public.activity_log");
+    // The Supabase side plans pushdown from its own statistics of the foreign tables, which
+    // autovacuum never gathers: without them postgres_fdw may keep a LIMIT or a GROUP BY local.
+    await psql(db.supabase, "analyze public.missions, bridge.events, bridge.activity_log");
+  });
+
+  console.error(
+    `seed: ${args.events} events (${seconds(eventsMs)}), ${args.activity} activity rows ` +
+      `(${seconds(activityMs)}), ${args.missions} missions (${seconds(missionsMs)}); ` +
+      `hnsw index built in ${seconds(indexMs)}`,
+  );
+}
+
+try {
+  await seed(parseCommandLine(Deno.args));
+} catch (error) {
+  log((error as Error).message);
+  Deno.exit(1);
+}

@@ -1,0 +1,290 @@
+/**
+ * Deterministic demo rows for both nodes: missions (Supabase), events and activity_log
+ * (Timescale). Pure: no I/O, no clock, no Math.random, so a (seed, until, counts) triple always
+ * yields the same rows, and tests can rebuild any value (a user's uuid, the 5% event type).
+ */
+
+/** The demo data spans this long, ending at `until`. */
+export const SPAN_MS = 30 * 24 * 3600 * 1000;
+
+/** Embedding width, as declared by public.events.event_embedding. */
+export const EMBEDDING_DIMS = 768;
+
+/** How many Supabase users own the seeded missions (see {@link seedUserId}). */
+export const SEED_USER_COUNT = 20;
+
+/** The first mission id: missions are 10001..10000+N, so 12345 exists once N >= 2345. */
+export const FIRST_MISSION_ID = 10001;
+
+/** The event type that makes up about 5% of events: a selective filter for filtered search. */
+export const FIVE_PERCENT_EVENT_TYPE = "purchase";
+
+/** The Supabase user id of seeded user i (1..20): fixed, so tests can mint a JWT for it. */
+export function seedUserId(i: number): string {
+  if (!Number.isInteger(i) || i < 1 || i > SEED_USER_COUNT) {
+    throw new Error(`seed users are 1..${SEED_USER_COUNT}, got ${i}`);
+  }
+  return `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
+}
+
+/** The options every generator shares. */
+export interface SeedOptions {
+  seed: number;
+  /** End of the 30-day window (exclusive), in ms since the epoch. */
+  until: number;
+}
+
+/** A row of public.missions. */
+export interface Mission {
+  id: number;
+  outcome: string;
+  owner: string;
+  createdAt: number;
+}
+
+/** A row of public.events; the embedding is unit length (cosine search). */
+export interface Event {
+  eventTime: number;
+  userToken: string;
+  agentKey: string;
+  deviceKey: string;
+  locationKey: string;
+  eventType: string;
+  payload: { duration_ms: number; source: string; score: number };
+  embedding: Float64Array;
+}
+
+/** A row of public.activity_log. */
+export interface Activity {
+  eventTime: number;
+  missionId: number;
+  agentId: string;
+  action: string;
+  details: Record<string, number | string>;
+}
+
+// mulberry32: tiny, fast and good enough for demo data; integer ops only, so identical on every
+// engine. Each table gets its own stream (seed mixed with a tag) so that changing one table's
+// count does not reshuffle the others.
+function rng(seed: number, tag: number): () => number {
+  let state = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(tag, 0xc2b2ae35)) >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// Box–Muller: two uniforms to one standard normal (the second value is dropped to keep the
+// stream simple; generation is not the bottleneck, COPY is).
+function gaussian(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+/** Picks from weighted choices: weights need not sum to 1. */
+function weighted<T>(choices: readonly (readonly [T, number])[]): (random: () => number) => T {
+  const total = choices.reduce((sum, [, weight]) => sum + weight, 0);
+  return (random) => {
+    let x = random() * total;
+    for (const [value, weight] of choices) {
+      if ((x -= weight) < 0) return value;
+    }
+    return choices[choices.length - 1][0];
+  };
+}
+
+const pad = (n: number, width: number) => String(n).padStart(width, "0");
+
+// Integer hash (splitmix32 finaliser) for stable per-entity attributes, independent of the seed:
+// user 17's token and home device are the same whatever the run.
+function hash32(n: number): number {
+  let z = (n + 0x9e3779b9) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
+  z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
+  return (z ^ (z >>> 15)) >>> 0;
+}
+
+/**
+ * Ordered timestamps over the window with a daily rhythm: stratified uniforms (row i lands in
+ * the i-th of n slots) warped by t = s + a·(sin 2π(ds+φ) − sin 2πφ)/(2πd), which is monotone for
+ * a < 1, keeps t(0) = 0 and t(1) = 1, and makes the density 1/(1 + a·cos 2π(ds+φ)): quietest at
+ * midnight and busiest at noon UTC (φ is the window start's time of day), whatever `until` is.
+ */
+function dailyTime(i: number, n: number, random: () => number, until: number): number {
+  const day = 24 * 3600 * 1000, days = SPAN_MS / day, a = 0.5;
+  const start = until - SPAN_MS;
+  const phase = (((start % day) + day) % day) / day;
+  const s = (i + random()) / n;
+  const wave = Math.sin(2 * Math.PI * (days * s + phase)) - Math.sin(2 * Math.PI * phase);
+  const t = s + (a * wave) / (2 * Math.PI * days);
+  return start + Math.max(0, Math.min(Math.floor(t * SPAN_MS), SPAN_MS - 1));
+}
+
+const OUTCOMES = weighted(
+  [["success", 62], ["failure", 18], ["aborted", 8], ["in_progress", 12]] as const,
+);
+
+/** Missions 10001..10000+count, created in id order over the window. */
+export function generateMissions(count: number, options: SeedOptions): Mission[] {
+  const random = rng(options.seed, 1);
+  const missions: Mission[] = [];
+  for (let i = 0; i < count; i++) {
+    const createdAt = options.until - SPAN_MS + Math.floor(((i + random()) / count) * SPAN_MS);
+    // A mission started in the last 12 hours is most likely still running.
+    const recent = options.until - createdAt < 12 * 3600 * 1000 && random() < 0.7;
+    missions.push({
+      id: FIRST_MISSION_ID + i,
+      outcome: recent ? "in_progress" : OUTCOMES(random),
+      owner: seedUserId(1 + Math.floor(random() * SEED_USER_COUNT)),
+      createdAt,
+    });
+  }
+  return missions;
+}
+
+// Marginal weights (percent); only purchase is near 5%, so a "5% filter" is unambiguous.
+const EVENT_TYPES = [
+  ["page_view", 31],
+  ["click", 20],
+  ["search", 12],
+  ["login", 8],
+  ["logout", 7],
+  [FIVE_PERCENT_EVENT_TYPE, 5],
+  ["comment", 3.5],
+  ["share", 3],
+  ["upload", 3],
+  ["error", 3],
+  ["signup", 2.5],
+  ["payment_failed", 2],
+] as const;
+const CLUSTERS = 32, SUBCLUSTERS = 16, USERS = 2000, AGENTS = 200, DEVICES = 1000, LOCATIONS = 100;
+const SOURCES = weighted([["web", 50], ["ios", 25], ["android", 20], ["api", 5]] as const);
+
+/**
+ * `count` events in time order. Embeddings sit around 32 random unit centres, each with 16
+ * sub-centres (offset norm 0.8), so neighbours come mostly from the same sub-cluster, then the
+ * same cluster, and distances vary with depth rather than all being near-ties. Each event type
+ * owns a few clusters and draws from them 80% of the time, so similar events share a type.
+ * Noise norm varies per event (0.5..1.1, 3% outliers at 2.5).
+ */
+export function* generateEvents(count: number, options: SeedOptions): Generator<Event> {
+  const random = rng(options.seed, 2);
+  const sigmaUnit = 1 / Math.sqrt(EMBEDDING_DIMS);
+  const clusters = Array.from({ length: CLUSTERS }, () => {
+    const centre = unit(randomVector(random));
+    return Array.from({ length: SUBCLUSTERS }, () => {
+      const sub = randomVector(random);
+      for (let d = 0; d < EMBEDDING_DIMS; d++) sub[d] = centre[d] + 0.8 * sigmaUnit * sub[d];
+      return sub;
+    });
+  });
+  const typeIndex = weighted(EVENT_TYPES.map(([, weight], index) => [index, weight] as const));
+  for (let i = 0; i < count; i++) {
+    const type = typeIndex(random);
+    // Type k owns clusters k, k+12, k+24 (those below 32).
+    const owned = Math.floor((CLUSTERS - 1 - type) / EVENT_TYPES.length) + 1;
+    const cluster = random() < 0.8
+      ? type + EVENT_TYPES.length * Math.floor(random() * owned)
+      : Math.floor(random() * CLUSTERS);
+    const centre = clusters[cluster][Math.floor(random() * SUBCLUSTERS)];
+    const noise = (random() < 0.03 ? 2.5 : 0.5 + 0.6 * random()) * sigmaUnit;
+    const embedding = new Float64Array(EMBEDDING_DIMS);
+    for (let d = 0; d < EMBEDDING_DIMS; d++) embedding[d] = centre[d] + noise * gaussian(random);
+    // Zipf-like users: a few heavy users, a long tail.
+    const user = Math.floor(USERS * random() ** 2);
+    const userHash = hash32(user);
+    yield {
+      eventTime: dailyTime(i, count, random, options.until),
+      userToken: "u_" + userHash.toString(16).padStart(8, "0") +
+        (hash32(userHash) >>> 16).toString(16).padStart(4, "0"),
+      agentKey: "agent-" + pad(1 + Math.floor(random() * AGENTS), 3),
+      // Mostly the user's own device, sometimes another one.
+      deviceKey: "dev-" + pad(1 + (random() < 0.85 ? userHash : hash32(i)) % DEVICES, 4),
+      locationKey: "loc-" + pad(1 + Math.floor(LOCATIONS * random() ** 1.5), 3),
+      eventType: EVENT_TYPES[type][0],
+      payload: {
+        duration_ms: Math.round(20 + 2000 * random() ** 3),
+        source: SOURCES(random),
+        score: Math.round(random() * 1000) / 1000,
+      },
+      embedding: unit(embedding),
+    };
+  }
+}
+
+function randomVector(random: () => number): Float64Array {
+  const v = new Float64Array(EMBEDDING_DIMS);
+  for (let d = 0; d < EMBEDDING_DIMS; d++) v[d] = gaussian(random);
+  return v;
+}
+
+function unit(v: Float64Array): Float64Array {
+  let sum = 0;
+  for (let d = 0; d < v.length; d++) sum += v[d] * v[d];
+  const norm = Math.sqrt(sum);
+  for (let d = 0; d < v.length; d++) v[d] /= norm;
+  return v;
+}
+
+const ACTIONS = weighted(
+  [
+    ["navigate", 30],
+    ["scan", 20],
+    ["report", 15],
+    ["dispatch", 8],
+    ["pickup", 8],
+    ["dropoff", 8],
+    ["retry", 6],
+    ["error", 5],
+  ] as const,
+);
+
+/**
+ * `count` activity rows for the given missions. Mission choice is skewed (rank = N·u², so the
+ * busiest mission gets ~1/√N of all rows and the quietest a handful); ranks are scattered over
+ * the missions by an affine permutation, so busy missions are spread over the 30 days, and the
+ * busiest is mission 12345 whenever it exists (the README's example). Each row falls within a few
+ * hours after its mission's creation, never at or past `until`.
+ */
+export function* generateActivity(
+  count: number,
+  missions: readonly Mission[],
+  options: SeedOptions,
+): Generator<Activity> {
+  if (count > 0 && missions.length === 0) throw new Error("activity rows need missions");
+  const random = rng(options.seed, 3);
+  const n = missions.length;
+  // rank -> (stride·rank + shift) mod n is a bijection when gcd(stride, n) = 1.
+  let stride = 7919 % n || 1;
+  while (gcd(stride, n) !== 1) stride++;
+  const shift = (12345 - FIRST_MISSION_ID) % n;
+  for (let i = 0; i < count; i++) {
+    const rank = Math.floor(n * random() ** 2);
+    const mission = missions[(stride * rank + shift) % n];
+    const room = options.until - mission.createdAt;
+    // Exponential offset, mean 4 h; redrawn uniformly when it would run past the window.
+    let offset = Math.floor(-4 * 3600 * 1000 * Math.log(1 - random()));
+    if (offset >= room) offset = Math.floor(random() * room);
+    const action = ACTIONS(random);
+    const details: Activity["details"] = {
+      battery_pct: Math.round(15 + 85 * random()),
+      latency_ms: Math.round(5 + 400 * random() ** 2),
+    };
+    if (action === "error" || action === "retry") {
+      details.code = ["E_TIMEOUT", "E_BLOCKED", "E_SENSOR", "E_LINK"][Math.floor(random() * 4)];
+    }
+    yield {
+      eventTime: mission.createdAt + offset,
+      missionId: mission.id,
+      agentId: "agent-" + pad(1 + (hash32(mission.id) % AGENTS), 3),
+      action,
+      details,
+    };
+  }
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}

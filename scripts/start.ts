@@ -1,0 +1,76 @@
+/**
+ * `npm start`: the dev stack up, a demo dataset when the nodes are empty, every Edge Function
+ * served at http://127.0.0.1:54321/functions/v1/<name>, and what to paste to try it.
+ */
+import { join } from "node:path";
+import { repoRoot, stackConfig } from "./stack/config.ts";
+import { envFile, readEnvFile } from "./stack/env.ts";
+import { stackUp } from "./stack/lifecycle.ts";
+import { psql } from "./stack/postgres.ts";
+
+const config = stackConfig();
+await stackUp(config);
+const env = readEnvFile(envFile(config));
+
+const events = Number(
+  await psql(env.TIMESCALE_DB_URL, "select count(*) from public.events", { tuplesOnly: true }),
+);
+if (events === 0) {
+  console.error("start: the nodes are empty; loading the demo dataset");
+  const { code } = await new Deno.Command(join(repoRoot, "node_modules", ".bin", "deno"), {
+    args: ["run", "-A", "scripts/seed.ts"],
+    cwd: repoRoot,
+    env,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn().status;
+  if (code !== 0) Deno.exit(code);
+}
+
+const functions = [...Deno.readDirSync(join(repoRoot, "functions"))]
+  .filter((entry) => entry.isDirectory && !entry.name.startsWith("_"))
+  .map((entry) => entry.name)
+  .sort();
+const gateway = join(repoRoot, "scripts", "serve-functions.ts");
+let serving: Deno.ChildProcess | undefined;
+try {
+  Deno.statSync(gateway);
+  serving = new Deno.Command(join(repoRoot, "node_modules", ".bin", "deno"), {
+    args: ["run", "-A", gateway],
+    cwd: repoRoot,
+    env,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+} catch {
+  console.error("start: no Edge Functions to serve yet (scripts/serve-functions.ts is absent)");
+}
+
+console.log(`
+FDW bridge is up.
+
+  Supabase database   ${env.SUPABASE_DB_URL}
+  Timescale database  ${env.TIMESCALE_DB_URL}
+  API URL             ${env.SUPABASE_URL}
+  anon key            ${env.SUPABASE_ANON_KEY}
+  service_role key    ${env.SUPABASE_SERVICE_ROLE_KEY}
+  everything above    ${envFile(config)}
+${functions.map((name) => `  function            ${env.SUPABASE_URL}/functions/v1/${name}`).join("\n")}
+
+Try the nearest events to a stored one, through the RPC:
+
+  psql "${env.SUPABASE_DB_URL}" -c "select event_time, event_type, distance
+    from public.search_events(
+      (select event_embedding from bridge.events limit 1), 5)"
+
+and mission 12345 with its activity:
+
+  psql "${env.SUPABASE_DB_URL}" -c "select * from public.mission_activity(array[12345], max_rows => 5)"
+`);
+
+if (serving) {
+  console.log(`  curl -s ${env.SUPABASE_URL}/functions/v1/bridge-health \\
+    -H "Authorization: Bearer ${env.SUPABASE_SERVICE_ROLE_KEY}"
+`);
+  Deno.exit((await serving.status).code);
+}

@@ -1,0 +1,106 @@
+/**
+ * The shared fixture for tests on the two-node stack that `npm test` starts and seeds
+ * (scripts/test.ts): connections to both nodes, calls made as an API caller, and the Remote
+ * SQL that postgres_fdw sent for a call.
+ */
+import postgres from "postgres";
+
+/** A required environment variable, or a clear error saying to run the tests through npm. */
+export function env(name: string): string {
+  const value = Deno.env.get(name);
+  if (!value) throw new Error(`${name} is not set: run the tests with \`npm test\``);
+  return value;
+}
+
+export type Sql = postgres.Sql;
+
+/** Connections as the superuser of the Supabase node or the Timescale node, or as the link role. */
+export function connect(
+  node: "supabase" | "timescale" | "reader",
+  options: postgres.Options<Record<string, postgres.PostgresType>> = {},
+): Sql {
+  const url = {
+    supabase: env("SUPABASE_DB_URL"),
+    timescale: env("TIMESCALE_DB_URL"),
+    reader: env("BRIDGE_READER_URL"),
+  }[node];
+  return postgres(url, { max: 1, prepare: false, onnotice: () => {}, ...options });
+}
+
+/** Deno.test for tests holding database connections, which keep timers between tests. */
+export function dbTest(name: string, fn: () => Promise<void>) {
+  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
+}
+
+/** The fixture's seed: mission ids and their owners, as scripts/seed.ts makes them. */
+export const fixture = {
+  firstMissionId: 10001,
+  missionCount: 3000,
+  until: new Date("2026-11-01T00:00:00Z"),
+};
+
+/** The id of seeded user i (1..20), who owns some of the fixture's missions. */
+export function seedUserId(i: number): string {
+  return `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
+}
+
+export type Caller = { role: "anon" | "authenticated" | "service_role"; sub?: string };
+
+/**
+ * Runs `fn` in one transaction as PostgREST and our Edge Functions do for that caller:
+ * `set local role` and the caller's JWT claims in request.jwt.claims.
+ */
+export function asCaller<T>(sql: Sql, caller: Caller, fn: (tx: Sql) => Promise<T>): Promise<T> {
+  return sql.begin(async (tx) => {
+    await tx.unsafe(`set local role ${caller.role}`);
+    await tx`select set_config('request.jwt.claims', ${JSON.stringify(caller)}, true)`;
+    return fn(tx as unknown as Sql);
+  }) as Promise<T>;
+}
+
+/** What postgres_fdw did for a statement: the SQL it sent, and the rows each foreign scan returned. */
+export interface RemoteWork {
+  remoteSql: string[];
+  foreignScanRows: number[];
+}
+
+/**
+ * Runs a statement with auto_explain logging every plan, nested calls included, as a NOTICE
+ * to this session, and reads the foreign scans from those plans.
+ */
+export async function remoteWorkOf(
+  statement: string,
+  params: unknown[] = [],
+  caller: Caller = { role: "service_role" },
+): Promise<RemoteWork> {
+  const notices: string[] = [];
+  const sql = connect("supabase", { onnotice: (notice) => notices.push(String(notice.message)) });
+  try {
+    await sql.unsafe("load 'auto_explain'");
+    for (
+      const setting of [
+        "auto_explain.log_min_duration = 0",
+        "auto_explain.log_nested_statements = on",
+        "auto_explain.log_verbose = on",
+        "auto_explain.log_analyze = on",
+        "auto_explain.log_timing = off",
+        "auto_explain.log_level = notice",
+      ]
+    ) await sql.unsafe(`set ${setting}`);
+    await asCaller(sql, caller, (tx) => tx.unsafe(statement, params as never[]));
+  } finally {
+    await sql.end();
+  }
+  const lines = notices.flatMap((plan) => plan.split("\n"));
+  return {
+    remoteSql: lines.filter((line) => line.includes("Remote SQL:")).map((line) =>
+      line.replace(/^.*Remote SQL: /, "")
+    ),
+    foreignScanRows: lines.filter((line) => line.includes("Foreign Scan")).map((line) =>
+      Number(line.match(/actual rows=(\d+)/)?.[1] ?? NaN)
+    ),
+  };
+}
+
+/** A vector literal for SQL, e.g. '[0.1,0.2,...]'. */
+export const vectorLiteral = (values: number[]) => `[${values.join(",")}]`;

@@ -1,0 +1,206 @@
+/**
+ * Results: what the RPCs return through the bridge equals the same query run directly on the
+ * Timescale node as the link role (same search settings), over a table of filter combinations.
+ */
+import assert from "node:assert/strict";
+import { asCaller, connect, dbTest, fixture, seedUserId, type Sql } from "./fixture.ts";
+
+const supabase = connect("supabase");
+const reader = connect("reader");
+const timescale = connect("timescale");
+
+const queries: { embedding: string }[] = await timescale`
+  select event_embedding::text as embedding from public.events
+   order by event_time limit 20 offset 100`;
+const [{ common_type, agent_key, location_key }] = await timescale`
+  select (select event_type from public.events group by 1 order by count(*) desc limit 1)
+           as common_type,
+         (select agent_key from public.events limit 1) as agent_key,
+         (select location_key from public.events limit 1) as location_key`;
+const threeDaysBefore = new Date(fixture.until.getTime() - 3 * 86400_000);
+
+interface SearchFilters {
+  event_types?: string[];
+  agent_key?: string;
+  location_key?: string;
+  time_from?: Date;
+  time_to?: Date;
+  max_distance?: number;
+}
+
+const filterTable: [string, SearchFilters][] = [
+  ["no filter", {}],
+  ["an event type", { event_types: [common_type] }],
+  ["a 3-day window", { time_from: threeDaysBefore, time_to: fixture.until }],
+  ["an agent", { agent_key }],
+  ["a type in a window", { event_types: [common_type], time_from: threeDaysBefore }],
+  ["a location and a type", { location_key, event_types: [common_type] }],
+  ["a distance bound", { max_distance: 0.5 }],
+];
+
+function viaBridge(embedding: string, k: number, f: SearchFilters) {
+  return asCaller(supabase, { role: "authenticated", sub: seedUserId(1) }, (tx) =>
+    tx`
+    select event_time, user_token, event_type, distance
+      from public.search_events(${embedding}::extensions.vector, ${k},
+        event_types => ${f.event_types ?? null}::text[], agent_key => ${f.agent_key ?? null},
+        location_key => ${f.location_key ?? null}, time_from => ${f.time_from ?? null},
+        time_to => ${f.time_to ?? null}, max_distance => ${f.max_distance ?? null})`);
+}
+
+/** The same search written directly against the node's export view. */
+function direct(sql: Sql, embedding: string, k: number, f: SearchFilters) {
+  return sql`
+    select event_time, user_token, event_type,
+           event_embedding operator(extensions.<=>) ${embedding}::extensions.vector as distance
+      from export.events
+     where event_embedding is not null
+       and (${f.event_types ?? null}::text[] is null or event_type = any(${f.event_types ?? null}))
+       and (${f.agent_key ?? null}::text is null or agent_key = ${f.agent_key ?? null})
+       and (${f.location_key ?? null}::text is null or location_key = ${f.location_key ?? null})
+       and (${f.time_from ?? null}::timestamptz is null or event_time >= ${f.time_from ?? null})
+       and (${f.time_to ?? null}::timestamptz is null or event_time < ${f.time_to ?? null})
+       and (${f.max_distance ?? null}::float8 is null
+            or event_embedding operator(extensions.<=>) ${embedding}::extensions.vector
+               <= ${f.max_distance ?? null})
+     order by event_embedding operator(extensions.<=>) ${embedding}::extensions.vector
+     limit ${k}`;
+}
+
+const key = (row: Record<string, unknown>) =>
+  `${(row.event_time as Date).toISOString()}|${row.user_token}|${row.event_type}|` +
+  (row.distance as number).toFixed(9);
+
+for (const [name, filters] of filterTable) {
+  dbTest(`search with ${name} equals the same query on the node`, async () => {
+    for (const { embedding } of queries.slice(0, 5)) {
+      const bridged = await viaBridge(embedding, 10, filters);
+      const expected = await direct(reader, embedding, 10, filters);
+      assert.ok(expected.length > 0, "the fixture should have rows for this filter");
+      assert.deepEqual(bridged.map(key), expected.map(key));
+      const distances = bridged.map((row) => row.distance as number);
+      assert.deepEqual(distances, [...distances].sort((a, b) => a - b), "ordered by distance");
+    }
+  });
+}
+
+/** Exact top-10 by sequential scan: the truth recall is measured against. */
+async function exactTopTen(embedding: string, filters: SearchFilters) {
+  return await timescale.begin(async (tx) => {
+    await tx`set local enable_indexscan = off`;
+    await tx`set local enable_bitmapscan = off`;
+    return direct(tx as unknown as Sql, embedding, 10, filters);
+  });
+}
+
+async function recallAtTen(filters: SearchFilters) {
+  let found = 0;
+  let total = 0;
+  for (const { embedding } of queries) {
+    const truth = new Set((await exactTopTen(embedding, filters)).map(key));
+    const bridged = await viaBridge(embedding, 10, filters);
+    found += bridged.filter((row) => truth.has(key(row))).length;
+    total += truth.size;
+  }
+  return found / total;
+}
+
+dbTest("search recall@10 against exact search is at least 0.9", async () => {
+  const recall = await recallAtTen({});
+  assert.ok(recall >= 0.9, `recall@10 was ${recall}`);
+});
+
+dbTest("search recall@10 with an event type filter is at least 0.9", async () => {
+  const recall = await recallAtTen({ event_types: [common_type] });
+  assert.ok(recall >= 0.9, `recall@10 was ${recall}`);
+});
+
+const ownedBy = async (user: number) =>
+  (await supabase`select id from public.missions where owner = ${seedUserId(user)} order by id`)
+    .map((row) => Number(row.id));
+
+dbTest("mission_activity returns the caller's missions' activity, as on the node", async () => {
+  const mine = (await ownedBy(1)).slice(0, 20);
+  const others = (await ownedBy(2)).slice(0, 20);
+  assert.ok(mine.length > 0 && others.length > 0, "the fixture gives users 1 and 2 missions");
+  const rows = await asCaller(supabase, { role: "authenticated", sub: seedUserId(1) }, (tx) =>
+    tx`
+    select mission_id, outcome, event_time, agent_id, action, details
+      from public.mission_activity(${[...mine, ...others]}::bigint[], max_rows => 200)`);
+  const expected = await reader`
+    select mission_id, event_time, agent_id, action, details from export.activity_log
+     where mission_id = any(${mine}::bigint[])
+     order by event_time desc limit 200`;
+  assert.ok(expected.length > 0);
+  const activityKey = (row: Record<string, unknown>) =>
+    `${row.mission_id}|${(row.event_time as Date).toISOString()}|${row.agent_id}|${row.action}`;
+  assert.deepEqual(rows.map(activityKey).sort(), expected.map(activityKey).sort());
+  assert.ok(rows.every((row) => mine.includes(Number(row.mission_id))), "only visible missions");
+  const outcomes = new Map(
+    (await supabase`select id, outcome from public.missions where id = any(${mine}::bigint[])`)
+      .map((row) => [Number(row.id), row.outcome]),
+  );
+  assert.ok(rows.every((row) => outcomes.get(Number(row.mission_id)) === row.outcome));
+});
+
+dbTest("mission_activity pages newest first with before", async () => {
+  const mine = await ownedBy(3);
+  const caller = { role: "authenticated" as const, sub: seedUserId(3) };
+  const page = (before: Date | null) =>
+    asCaller(supabase, caller, (tx) =>
+      tx`
+      select event_time from public.mission_activity(${mine}::bigint[], max_rows => 25,
+        before => ${before}::timestamptz)`);
+  const first = await page(null);
+  const second = await page(first[first.length - 1].event_time);
+  const times = [...first, ...second].map((row) => (row.event_time as Date).getTime());
+  assert.equal(first.length, 25);
+  assert.ok(second.length > 0);
+  assert.deepEqual(times, [...times].sort((a, b) => b - a), "newest first across pages");
+  assert.ok(times[25] < times[24], "the second page starts before the first ends");
+});
+
+dbTest("service_role sees the activity of every mission", async () => {
+  const ids = [...(await ownedBy(4)).slice(0, 5), ...(await ownedBy(5)).slice(0, 5)];
+  const rows = await asCaller(supabase, { role: "service_role" }, (tx) =>
+    tx`
+    select distinct mission_id from public.mission_activity(${ids}::bigint[], max_rows => 1000)`);
+  const expected = await reader`
+    select distinct mission_id from export.activity_log where mission_id = any(${ids}::bigint[])`;
+  assert.deepEqual(
+    rows.map((row) => Number(row.mission_id)).sort(),
+    expected.map((row) => Number(row.mission_id)).sort(),
+  );
+});
+
+dbTest("event_histogram equals the same grouping on the node", async () => {
+  const from = new Date(fixture.until.getTime() - 7 * 86400_000);
+  const rows = await asCaller(supabase, { role: "authenticated", sub: seedUserId(1) }, (tx) =>
+    tx`
+    select bucket_start, event_type, events
+      from public.event_histogram('6 hours', ${from}, ${fixture.until})`);
+  const expected = await reader`
+    select date_bin('6 hours', event_time, ${from}) as bucket_start, event_type, count(*) as events
+      from export.events where event_time >= ${from} and event_time < ${fixture.until}
+     group by 1, 2 order by 1, 2`;
+  assert.ok(expected.length > 10);
+  const histogramKey = (row: Record<string, unknown>) =>
+    `${(row.bucket_start as Date).toISOString()}|${row.event_type}|${row.events}`;
+  assert.deepEqual(rows.map(histogramKey), expected.map(histogramKey));
+});
+
+dbTest("the canonical queries work through the RPCs", async () => {
+  const [{ embedding }] = queries;
+  const nearest = await asCaller(supabase, { role: "service_role" }, (tx) =>
+    tx`
+    select * from public.search_events(${embedding}::extensions.vector, 10)`);
+  assert.equal(nearest.length, 10);
+  assert.equal(nearest[0].distance < 1e-6, true, "a stored embedding finds itself first");
+  const activity = await asCaller(supabase, { role: "service_role" }, (tx) =>
+    tx`
+    select * from public.mission_activity(array[12345]::bigint[])`);
+  const expected = await reader`
+    select count(*)::int as n from export.activity_log where mission_id = 12345`;
+  assert.equal(activity.length, Math.min(expected[0].n, 100));
+  assert.ok(activity.every((row) => Number(row.mission_id) === 12345));
+});

@@ -1,0 +1,134 @@
+/**
+ * The local stack itself, on a stack of its own (own directory and ports): lifecycle, the
+ * Supabase platform stand-in, migrations recorded by the CLI, and seed determinism.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import postgres from "postgres";
+import { repoRoot, type StackConfig } from "../scripts/stack/config.ts";
+import { envFile, readEnvFile } from "../scripts/stack/env.ts";
+import { stackDown, stackStatus, stackUp } from "../scripts/stack/lifecycle.ts";
+import { dbTest } from "./fixture.ts";
+
+const root = Deno.makeTempDirSync({ prefix: "fdw-bridge-lifecycle-" });
+Deno.chmodSync(root, 0o755);
+const config: StackConfig = {
+  dir: join(root, "stack"),
+  supabasePort: 56322,
+  timescalePort: 56332,
+  functionsPort: 56321,
+};
+
+/** Postgres processes whose command line names this stack's directory. */
+async function stackProcesses(): Promise<string[]> {
+  const { stdout } = await new Deno.Command("pgrep", { args: ["-af", config.dir] }).output();
+  return new TextDecoder().decode(stdout).split("\n").filter((line) => line.includes("postgres"));
+}
+
+const quietly = async <T>(fn: () => Promise<T>) => {
+  const write = console.log;
+  console.log = () => {};
+  try {
+    return await fn();
+  } finally {
+    console.log = write;
+  }
+};
+
+async function seed(seedValue: number) {
+  const env = readEnvFile(envFile(config));
+  const { code, stderr } = await new Deno.Command(join(repoRoot, "node_modules/.bin/deno"), {
+    args: [
+      "run",
+      "-A",
+      "scripts/seed.ts",
+      "--events",
+      "300",
+      "--activity",
+      "2000",
+      "--missions",
+      "100",
+      "--seed",
+      String(seedValue),
+      "--until",
+      "2026-06-01T00:00:00Z",
+    ],
+    cwd: repoRoot,
+    env: { SUPABASE_DB_URL: env.SUPABASE_DB_URL, TIMESCALE_DB_URL: env.TIMESCALE_DB_URL },
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+}
+
+/** A digest of every seeded row on both nodes. */
+async function digest(): Promise<string[]> {
+  const env = readEnvFile(envFile(config));
+  const timescale = postgres(env.TIMESCALE_DB_URL, { max: 1, onnotice: () => {} });
+  const supabase = postgres(env.SUPABASE_DB_URL, { max: 1, onnotice: () => {} });
+  try {
+    const [events] = await timescale`
+      select md5(string_agg(e::text, '|' order by e::text)) as d from public.events e`;
+    const [activity] = await timescale`
+      select md5(string_agg(a::text, '|' order by a::text)) as d from public.activity_log a`;
+    const [missions] = await supabase`
+      select md5(string_agg(m::text, '|' order by m.id)) as d from public.missions m`;
+    return [events.d, activity.d, missions.d];
+  } finally {
+    await Promise.all([timescale.end(), supabase.end()]);
+  }
+}
+
+dbTest("stack: up, up again, status, seed, down leaves no process", async () => {
+  try {
+    await stackUp(config);
+    assert.equal(await quietly(() => stackStatus(config)), true, "both nodes answer after up");
+    const envBefore = Deno.readTextFileSync(envFile(config));
+    await stackUp(config);
+    assert.equal(Deno.readTextFileSync(envFile(config)), envBefore, "a second up changes nothing");
+
+    const env = readEnvFile(envFile(config));
+    const supabase = postgres(env.SUPABASE_DB_URL, { max: 1, onnotice: () => {} });
+    try {
+      const roles = await supabase`
+        select rolname, rolbypassrls from pg_roles
+         where rolname in ('anon', 'authenticated', 'service_role', 'authenticator')
+         order by rolname`;
+      assert.deepEqual(roles.map((r) => `${r.rolname}:${r.rolbypassrls}`), [
+        "anon:false",
+        "authenticated:false",
+        "authenticator:false",
+        "service_role:true",
+      ]);
+      const [uid] = await supabase.begin(async (tx) => {
+        await tx`select set_config('request.jwt.claims', '{"sub":"00000000-0000-4000-8000-000000000007","role":"authenticated"}', true)`;
+        return tx`select auth.uid()::text as uid, auth.role() as role, auth.jwt() ->> 'sub' as sub`;
+      });
+      assert.deepEqual({ ...uid }, {
+        uid: "00000000-0000-4000-8000-000000000007",
+        role: "authenticated",
+        sub: "00000000-0000-4000-8000-000000000007",
+      });
+      const recorded = await supabase`
+        select version from supabase_migrations.schema_migrations order by version`;
+      const files = [...Deno.readDirSync(join(repoRoot, "supabase", "migrations"))]
+        .map((entry) => entry.name.split("_")[0]).sort();
+      assert.deepEqual(recorded.map((row) => row.version), files);
+    } finally {
+      await supabase.end();
+    }
+
+    await seed(7);
+    const first = await digest();
+    await seed(7);
+    assert.deepEqual(await digest(), first, "the same seed loads the same rows");
+    await seed(8);
+    const other = await digest();
+    first.forEach((d, i) =>
+      assert.notEqual(other[i], d, `seed 8 differs from seed 7 (table ${i})`)
+    );
+  } finally {
+    await stackDown(config);
+  }
+  assert.equal(await quietly(() => stackStatus(config)), false, "status fails once down");
+  assert.deepEqual(await stackProcesses(), [], "no postgres process is left");
+  Deno.removeSync(root, { recursive: true });
+});
