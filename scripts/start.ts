@@ -55,7 +55,11 @@ FDW bridge is up.
   anon key            ${env.SUPABASE_ANON_KEY}
   service_role key    ${env.SUPABASE_SERVICE_ROLE_KEY}
   everything above    ${envFile(config)}
-${functions.map((name) => `  function            ${env.SUPABASE_URL}/functions/v1/${name}`).join("\n")}
+${
+  functions.map((name) => `  function            ${env.SUPABASE_URL}/functions/v1/${name}`).join(
+    "\n",
+  )
+}
 
 Try the nearest events to a stored one, through the RPC:
 
