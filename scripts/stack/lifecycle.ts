@@ -75,10 +75,9 @@ function clusters(config: StackConfig, secrets: ReturnType<typeof loadOrCreateSe
  * user must be able to reach it; a checkout under a private directory (mktemp -d) cannot be, so
  * the stack then lives under /var/tmp and the configured path is a link to it.
  */
-async function ensureStackDir(dir: string) {
+async function ensureStackDir(dir: string): Promise<string> {
   try {
-    Deno.statSync(dir);
-    return;
+    return Deno.realPathSync(dir);
   } catch {
     // create it below
   }
@@ -95,6 +94,7 @@ async function ensureStackDir(dir: string) {
     log(`${dirname(dir)} is private to root: the stack lives in ${target}`);
   }
   Deno.chmodSync(dir, 0o755);
+  return Deno.realPathSync(dir);
 }
 
 /** A self-signed certificate for the Timescale node's TLS, made once per stack. */
@@ -159,9 +159,10 @@ async function pushMigrations(url: string) {
 }
 
 /** Starts (creating on first use) both nodes, applies every schema, links them, writes env. */
-export async function stackUp(config: StackConfig) {
+export async function stackUp(requested: StackConfig) {
   await ensureDependencies();
-  await ensureStackDir(config.dir);
+  // Paths handed to the servers must not pass through the link of a relocated stack.
+  const config = { ...requested, dir: await ensureStackDir(requested.dir) };
   const secrets = loadOrCreateSecrets(config);
   const env = await stackEnv(config, secrets);
   const { supabase, timescale } = clusters(config, secrets);
@@ -195,7 +196,13 @@ export async function stackUp(config: StackConfig) {
 }
 
 function specsFromDisk(config: StackConfig) {
-  return clusters(config, loadOrCreateSecrets(config));
+  let dir = config.dir;
+  try {
+    dir = Deno.realPathSync(config.dir);
+  } catch {
+    // no stack yet: nothing on disk to resolve
+  }
+  return clusters({ ...config, dir }, loadOrCreateSecrets(config));
 }
 
 /** Stops both nodes; their data stays for the next stack-up. */

@@ -18,7 +18,8 @@ export async function run(cmd: string, args: string[], options: RunOptions = {})
   const child = new Deno.Command(argv[0], {
     args: argv.slice(1),
     env: options.env,
-    cwd: options.cwd,
+    // The cluster owner may not be allowed into the caller's directory.
+    cwd: options.cwd ?? (options.asClusterOwner && isRoot ? "/" : undefined),
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
