@@ -13,8 +13,13 @@ pg_bin_dir() {
   return 1
 }
 
-have_extension() { # name, pg major
-  [ -f "/usr/share/postgresql/$2/extension/$1.control" ]
+have_extension() { # name, pg major[, minimum version]
+  local control="/usr/share/postgresql/$2/extension/$1.control"
+  [ -f "$control" ] || return 1
+  [ -z "${3:-}" ] && return 0
+  local version
+  version=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$control")
+  [ "$(printf '%s\n%s\n' "$3" "$version" | sort -V | head -1)" = "$3" ]
 }
 
 missing=()
@@ -25,7 +30,7 @@ if [ -n "$bin" ]; then
   [ "$major" -ge 15 ] || { bin=""; major=""; }
 fi
 [ -n "$bin" ] || missing+=("postgresql-15")
-[ -n "$major" ] && ! have_extension vector "$major" && missing+=("pgvector")
+[ -n "$major" ] && ! have_extension vector "$major" 0.8.0 && missing+=("pgvector")
 [ -n "$major" ] && ! have_extension timescaledb "$major" && missing+=("timescaledb")
 [ -n "$major" ] && ! have_extension pgtap "$major" && missing+=("pgtap")
 command -v pg_prove >/dev/null || missing+=("pg_prove")
@@ -35,10 +40,17 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-  echo "missing: ${missing[*]}" >&2
-  echo "install them, e.g. on Debian 12 as root: bash scripts/install-deps.sh" >&2
-  echo "(postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl from apt;" >&2
-  echo " pgvector >= 0.8 and timescaledb built from Debian trixie source packages)" >&2
+  echo "The local stack needs software that is not installed:" >&2
+  for item in "${missing[@]}"; do
+    case "$item" in
+      postgresql-15) echo "  PostgreSQL 15+ server: apt-get install postgresql-15 (or set PG_BIN to its bin directory)" >&2 ;;
+      pgvector) echo "  pgvector 0.8+: apt-get install postgresql-15-pgvector where packaged, else build pgvector from source (make && make install)" >&2 ;;
+      timescaledb) echo "  TimescaleDB (Apache build): apt-get install timescaledb-2-postgresql-15 where packaged, else build from source with -DAPACHE_ONLY=1" >&2 ;;
+      pgtap) echo "  pgTAP: apt-get install postgresql-15-pgtap" >&2 ;;
+      pg_prove) echo "  pg_prove: apt-get install libtap-parser-sourcehandler-pgtap-perl" >&2 ;;
+    esac
+  done
+  echo "On Debian or Ubuntu, as root, this script installs all of it: sudo bash scripts/install-deps.sh" >&2
   exit 1
 fi
 
@@ -53,7 +65,7 @@ apt-get install -y -qq "postgresql-$major" "postgresql-$major-pgtap" libtap-pars
 # The packaged cluster is not ours: the stack runs its own clusters under .stack/.
 if command -v pg_lsclusters >/dev/null; then
   pg_lsclusters -h 2>/dev/null | while read -r ver name _; do
-    pg_ctlcluster "$ver" "$name" stop 2>/dev/null || true
+    pg_ctlcluster "$ver" "$name" stop >/dev/null 2>&1 || true
   done
 fi
 
@@ -91,17 +103,18 @@ SRC
   rm -rf "$work"
 }
 
-install_extension() { # binary package, source package, extension name
-  if ! have_extension "$3" "$major"; then
-    if apt-cache show "$1" >/dev/null 2>&1; then
+install_extension() { # binary package, source package, extension name, minimum version
+  if ! have_extension "$3" "$major" "${4:-}"; then
+    if apt-cache show "$1" >/dev/null 2>&1 && [ -z "${4:-}" ]; then
       apt-get install -y -qq "$1" >/dev/null
     else
       build_from_source "$2"
     fi
   fi
-  have_extension "$3" "$major" || { log "could not install $3"; exit 1; }
+  have_extension "$3" "$major" "${4:-}" || { log "could not install $3 ${4:-}"; exit 1; }
 }
 
-install_extension "postgresql-$major-pgvector" pgvector vector
+# Debian 12's archive has no pgvector 0.8: always build it from the trixie source package.
+install_extension "postgresql-$major-pgvector" pgvector vector 0.8.0
 install_extension "timescaledb-2-postgresql-$major" timescaledb timescaledb
 log "done"
