@@ -1,0 +1,52 @@
+-- Who may use what, read from the catalogs: the API roles reach the bridge only through the
+-- RPC functions, and anon reaches nothing. Run by `npm test` with pg_prove; rolled back.
+begin;
+create extension if not exists pgtap with schema extensions;
+set local search_path = extensions, public;
+
+select plan(17);
+
+select schema_privs_are('bridge', 'anon', array[]::text[], 'anon has no use of schema bridge');
+select schema_privs_are('bridge', 'authenticated', array['USAGE'], 'authenticated may only use schema bridge');
+
+select table_privs_are('bridge', 'events', 'anon', array[]::text[], 'anon cannot touch bridge.events');
+select table_privs_are('bridge', 'events', 'authenticated', array[]::text[], 'authenticated cannot touch bridge.events');
+select table_privs_are('bridge', 'events', 'service_role', array[]::text[], 'service_role cannot touch bridge.events');
+select table_privs_are('bridge', 'activity_log', 'authenticated', array[]::text[], 'authenticated cannot touch bridge.activity_log');
+select table_privs_are('public', 'missions', 'anon', array[]::text[], 'anon cannot touch public.missions');
+
+select function_privs_are('public', 'search_events',
+  array['extensions.vector', 'integer', 'text[]', 'text', 'text', 'text', 'text',
+        'timestamp with time zone', 'timestamp with time zone', 'double precision'],
+  'anon', array[]::text[], 'anon cannot call search_events');
+select function_privs_are('public', 'search_events',
+  array['extensions.vector', 'integer', 'text[]', 'text', 'text', 'text', 'text',
+        'timestamp with time zone', 'timestamp with time zone', 'double precision'],
+  'authenticated', array['EXECUTE'], 'authenticated may call search_events');
+select function_privs_are('public', 'mission_activity',
+  array['bigint[]', 'timestamp with time zone', 'timestamp with time zone', 'text[]', 'integer',
+        'timestamp with time zone'],
+  'anon', array[]::text[], 'anon cannot call mission_activity');
+select function_privs_are('public', 'event_histogram',
+  array['interval', 'timestamp with time zone', 'timestamp with time zone', 'text[]'],
+  'anon', array[]::text[], 'anon cannot call event_histogram');
+select function_privs_are('bridge', 'configure',
+  array['text', 'integer', 'text', 'text', 'text', 'text'],
+  'authenticated', array[]::text[], 'authenticated cannot configure the link');
+select function_privs_are('bridge', 'configure',
+  array['text', 'integer', 'text', 'text', 'text', 'text'],
+  'service_role', array['EXECUTE'], 'service_role may configure the link');
+select function_privs_are('bridge', 'nearest_events',
+  array['extensions.vector', 'integer', 'text[]', 'text', 'text', 'text', 'text',
+        'timestamp with time zone', 'timestamp with time zone', 'double precision'],
+  'authenticated', array[]::text[], 'the search step is the owner''s alone');
+
+select is_definer('public', 'search_events', 'search_events runs as its owner');
+select isnt_definer('public', 'mission_activity', 'mission_activity runs as the caller, under RLS');
+
+select policies_are('public', 'missions', array[
+  'owners read their missions', 'owners add missions', 'owners change their missions',
+  'owners remove their missions'], 'missions has exactly the owner policies');
+
+select * from finish();
+rollback;
