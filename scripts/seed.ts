@@ -60,7 +60,8 @@ function parseCommandLine(args: string[]): Args {
   // Wall-clock time picks the default window only; the rows themselves never read the clock.
   const until = values.until === undefined
     ? Math.floor(Date.now() / hour) * hour + hour
-    : Date.parse(values.until);
+    // A time without a zone is read as UTC, not local time, so the rows match across machines.
+    : Date.parse(/T[\d:.]+$/.test(values.until) ? values.until + "Z" : values.until);
   if (Number.isNaN(until)) throw new Error(`--until is not a timestamp: ${values.until}`);
   const parsed = {
     events: count("events", values.events),
@@ -257,6 +258,7 @@ async function seed(args: Args) {
 try {
   await seed(parseCommandLine(Deno.args));
 } catch (error) {
-  log((error as Error).message);
+  // psql's errors quote its command line: keep the connection strings' passwords out of logs.
+  log((error as Error).message.replace(/(\/\/[^:/@\s]+:)[^@\s]+@/g, "$1***@"));
   Deno.exit(1);
 }

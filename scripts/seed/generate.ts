@@ -35,7 +35,7 @@ export interface SeedOptions {
 }
 
 /** A row of public.missions. */
-export interface Mission {
+export interface MissionRow {
   id: number;
   outcome: string;
   owner: string;
@@ -43,7 +43,7 @@ export interface Mission {
 }
 
 /** A row of public.events; the embedding is unit length (cosine search). */
-export interface Event {
+export interface EventRow {
   eventTime: number;
   userToken: string;
   agentKey: string;
@@ -55,7 +55,7 @@ export interface Event {
 }
 
 /** A row of public.activity_log. */
-export interface Activity {
+export interface ActivityRow {
   eventTime: number;
   missionId: number;
   agentId: string;
@@ -77,10 +77,20 @@ function rng(seed: number, tag: number): () => number {
   };
 }
 
-// Box–Muller: two uniforms to one standard normal (the second value is dropped to keep the
-// stream simple; generation is not the bottleneck, COPY is).
-function gaussian(random: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+// Box–Muller: two uniforms give two independent standard normals; the second is kept for the
+// next call, since 100k embeddings need ~90M normals and this is the generator's hot loop.
+function normals(random: () => number): () => number {
+  let spare: number | undefined;
+  return () => {
+    if (spare !== undefined) {
+      const z = spare;
+      spare = undefined;
+      return z;
+    }
+    const r = Math.sqrt(-2 * Math.log(1 - random())), angle = 2 * Math.PI * random();
+    spare = r * Math.sin(angle);
+    return r * Math.cos(angle);
+  };
 }
 
 /** Picks from weighted choices: weights need not sum to 1. */
@@ -108,18 +118,23 @@ function hash32(n: number): number {
 
 /**
  * Ordered timestamps over the window with a daily rhythm: stratified uniforms (row i lands in
- * the i-th of n slots) warped by t = s + a·(sin 2π(ds+φ) − sin 2πφ)/(2πd), which is monotone for
- * a < 1, keeps t(0) = 0 and t(1) = 1, and makes the density 1/(1 + a·cos 2π(ds+φ)): quietest at
- * midnight and busiest at noon UTC (φ is the window start's time of day), whatever `until` is.
+ * the i-th of n slots) warped by t = s + a·(sin 2π(ds+ψ) − sin 2πψ)/(2πd). That is monotone for
+ * a < 1, keeps t(0) = 0 and t(1) = 1, and gives the density 1/(1 + a·cos 2π(ds+ψ)): quietest at
+ * midnight and busiest at noon UTC whatever `until` is, once ψ solves ψ + a·sin(2πψ)/2π = φ,
+ * φ being the window start's time of day (the warp shifts peaks by −a·sin(2πψ)/2π days).
  */
-function dailyTime(i: number, n: number, random: () => number, until: number): number {
+function dailyClock(until: number): (i: number, n: number, random: () => number) => number {
   const day = 24 * 3600 * 1000, days = SPAN_MS / day, a = 0.5;
   const start = until - SPAN_MS;
-  const phase = (((start % day) + day) % day) / day;
-  const s = (i + random()) / n;
-  const wave = Math.sin(2 * Math.PI * (days * s + phase)) - Math.sin(2 * Math.PI * phase);
-  const t = s + (a * wave) / (2 * Math.PI * days);
-  return start + Math.max(0, Math.min(Math.floor(t * SPAN_MS), SPAN_MS - 1));
+  const phi = (((start % day) + day) % day) / day;
+  let psi = phi;
+  for (let k = 0; k < 30; k++) psi = phi - (a * Math.sin(2 * Math.PI * psi)) / (2 * Math.PI);
+  return (i, n, random) => {
+    const s = (i + random()) / n;
+    const wave = Math.sin(2 * Math.PI * (days * s + psi)) - Math.sin(2 * Math.PI * psi);
+    const t = s + (a * wave) / (2 * Math.PI * days);
+    return start + Math.max(0, Math.min(Math.floor(t * SPAN_MS), SPAN_MS - 1));
+  };
 }
 
 const OUTCOMES = weighted(
@@ -127,9 +142,9 @@ const OUTCOMES = weighted(
 );
 
 /** Missions 10001..10000+count, created in id order over the window. */
-export function generateMissions(count: number, options: SeedOptions): Mission[] {
+export function generateMissions(count: number, options: SeedOptions): MissionRow[] {
   const random = rng(options.seed, 1);
-  const missions: Mission[] = [];
+  const missions: MissionRow[] = [];
   for (let i = 0; i < count; i++) {
     const createdAt = options.until - SPAN_MS + Math.floor(((i + random()) / count) * SPAN_MS);
     // A mission started in the last 12 hours is most likely still running.
@@ -159,44 +174,49 @@ const EVENT_TYPES = [
   ["signup", 2.5],
   ["payment_failed", 2],
 ] as const;
-const CLUSTERS = 32, SUBCLUSTERS = 16, USERS = 2000, AGENTS = 200, DEVICES = 1000, LOCATIONS = 100;
+const CLUSTERS = 32, SUBSPACE = 16, USERS = 2000, AGENTS = 200, DEVICES = 1000, LOCATIONS = 100;
 const SOURCES = weighted([["web", 50], ["ios", 25], ["android", 20], ["api", 5]] as const);
 
 /**
- * `count` events in time order. Embeddings sit around 32 random unit centres, each with 16
- * sub-centres (offset norm 0.8), so neighbours come mostly from the same sub-cluster, then the
- * same cluster, and distances vary with depth rather than all being near-ties. Each event type
- * owns a few clusters and draws from them 80% of the time, so similar events share a type.
- * Noise norm varies per event (0.5..1.1, 3% outliers at 2.5).
+ * `count` events in time order. Each embedding is one of 32 random unit centres, plus a spread
+ * within a 16-d subspace of its own cluster (norm ~0.6), plus isotropic noise (norm 0.2..0.4, 3%
+ * outliers at 1.5), normalised. The low intrinsic dimension gives real neighbourhoods, as text
+ * embeddings have: nearest neighbours come from the same cluster at distances that vary, instead
+ * of the near-ties of pure 768-d noise. Each event type owns a few clusters and draws from them
+ * 80% of the time, so similar events share a type.
  */
-export function* generateEvents(count: number, options: SeedOptions): Generator<Event> {
-  const random = rng(options.seed, 2);
+export function* generateEvents(count: number, options: SeedOptions): Generator<EventRow> {
+  const random = rng(options.seed, 2), gaussian = normals(random);
+  const clock = dailyClock(options.until);
   const sigmaUnit = 1 / Math.sqrt(EMBEDDING_DIMS);
-  const clusters = Array.from({ length: CLUSTERS }, () => {
-    const centre = unit(randomVector(random));
-    return Array.from({ length: SUBCLUSTERS }, () => {
-      const sub = randomVector(random);
-      for (let d = 0; d < EMBEDDING_DIMS; d++) sub[d] = centre[d] + 0.8 * sigmaUnit * sub[d];
-      return sub;
-    });
-  });
+  const clusters = Array.from({ length: CLUSTERS }, () => ({
+    centre: unit(randomVector(gaussian)),
+    // Random directions in 768-d are near-orthogonal, which is all a basis needs here.
+    basis: Array.from({ length: SUBSPACE }, () => unit(randomVector(gaussian))),
+  }));
+  const spread = 0.6 / Math.sqrt(SUBSPACE);
   const typeIndex = weighted(EVENT_TYPES.map(([, weight], index) => [index, weight] as const));
   for (let i = 0; i < count; i++) {
     const type = typeIndex(random);
     // Type k owns clusters k, k+12, k+24 (those below 32).
     const owned = Math.floor((CLUSTERS - 1 - type) / EVENT_TYPES.length) + 1;
-    const cluster = random() < 0.8
-      ? type + EVENT_TYPES.length * Math.floor(random() * owned)
-      : Math.floor(random() * CLUSTERS);
-    const centre = clusters[cluster][Math.floor(random() * SUBCLUSTERS)];
-    const noise = (random() < 0.03 ? 2.5 : 0.5 + 0.6 * random()) * sigmaUnit;
-    const embedding = new Float64Array(EMBEDDING_DIMS);
-    for (let d = 0; d < EMBEDDING_DIMS; d++) embedding[d] = centre[d] + noise * gaussian(random);
+    const { centre, basis } = clusters[
+      random() < 0.8
+        ? type + EVENT_TYPES.length * Math.floor(random() * owned)
+        : Math.floor(random() * CLUSTERS)
+    ];
+    const embedding = Float64Array.from(centre);
+    for (const direction of basis) {
+      const z = spread * gaussian();
+      for (let d = 0; d < EMBEDDING_DIMS; d++) embedding[d] += z * direction[d];
+    }
+    const noise = (random() < 0.03 ? 1.5 : 0.2 + 0.2 * random()) * sigmaUnit;
+    for (let d = 0; d < EMBEDDING_DIMS; d++) embedding[d] += noise * gaussian();
     // Zipf-like users: a few heavy users, a long tail.
     const user = Math.floor(USERS * random() ** 2);
     const userHash = hash32(user);
     yield {
-      eventTime: dailyTime(i, count, random, options.until),
+      eventTime: clock(i, count, random),
       userToken: "u_" + userHash.toString(16).padStart(8, "0") +
         (hash32(userHash) >>> 16).toString(16).padStart(4, "0"),
       agentKey: "agent-" + pad(1 + Math.floor(random() * AGENTS), 3),
@@ -214,9 +234,9 @@ export function* generateEvents(count: number, options: SeedOptions): Generator<
   }
 }
 
-function randomVector(random: () => number): Float64Array {
+function randomVector(gaussian: () => number): Float64Array {
   const v = new Float64Array(EMBEDDING_DIMS);
-  for (let d = 0; d < EMBEDDING_DIMS; d++) v[d] = gaussian(random);
+  for (let d = 0; d < EMBEDDING_DIMS; d++) v[d] = gaussian();
   return v;
 }
 
@@ -250,9 +270,9 @@ const ACTIONS = weighted(
  */
 export function* generateActivity(
   count: number,
-  missions: readonly Mission[],
+  missions: readonly MissionRow[],
   options: SeedOptions,
-): Generator<Activity> {
+): Generator<ActivityRow> {
   if (count > 0 && missions.length === 0) throw new Error("activity rows need missions");
   const random = rng(options.seed, 3);
   const n = missions.length;
@@ -268,7 +288,7 @@ export function* generateActivity(
     let offset = Math.floor(-4 * 3600 * 1000 * Math.log(1 - random()));
     if (offset >= room) offset = Math.floor(random() * room);
     const action = ACTIONS(random);
-    const details: Activity["details"] = {
+    const details: ActivityRow["details"] = {
       battery_pct: Math.round(15 + 85 * random()),
       latency_ms: Math.round(5 + 400 * random() ** 2),
     };

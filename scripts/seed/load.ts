@@ -20,15 +20,23 @@ export function copyField(value: Field): string {
   return SPECIAL.test(value) ? value.replace(SPECIALS, (c) => ESCAPES[c]) : value;
 }
 
+// "00000".."99999", built once (~10 ms).
+const DECIMALS = Array.from({ length: 1e5 }, (_, i) => String(i).padStart(5, "0"));
+
 /**
- * A pgvector literal with 5 decimals: unit-vector components are ~0.04, so that keeps ~4
+ * A pgvector literal with 5 fixed decimals: unit-vector components are ~0.04, so that keeps ~4
  * significant digits (cosine error well below 1e-4) at a third of the text of full precision.
- * Digits only, so it needs no COPY escaping.
+ * Digits come from a table of 5-digit strings, twice as fast as Number#toString on the ~77M
+ * components of 100k embeddings. Digits only, so it needs no COPY escaping.
  */
 export function vectorLiteral(values: ArrayLike<number>): string {
-  const parts = new Array<number>(values.length);
-  for (let i = 0; i < values.length; i++) parts[i] = Math.round(values[i] * 1e5) / 1e5;
-  return "[" + parts.join(",") + "]";
+  let text = "[";
+  for (let i = 0; i < values.length; i++) {
+    const q = Math.round(values[i] * 1e5), magnitude = Math.abs(q);
+    if (i) text += ",";
+    text += magnitude < 1e5 ? (q < 0 ? "-0." : "0.") + DECIMALS[magnitude] : String(q / 1e5);
+  }
+  return text + "]";
 }
 
 /** Where a COPY stands, for progress display. */
