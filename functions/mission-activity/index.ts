@@ -1,0 +1,37 @@
+/**
+ * mission-activity: the activity of the given missions, newest first, for the missions the
+ * caller may see (row level security on public.missions decides, in public.mission_activity).
+ *
+ * POST { missionIds: int[1..1000], from?, to?, actions?, limit?: 1..1000, before? }
+ * → { rows, nextCursor }. Pass nextCursor as `before` for the next page; null means last page.
+ */
+import { authorize } from "../_shared/auth.ts";
+import { callRpc } from "../_shared/db.ts";
+import { endpoint, readJson } from "../_shared/http.ts";
+import { activityRequest, type ActivityResponse } from "../_shared/schemas.ts";
+
+Deno.serve(endpoint("POST", async (request) => {
+  const caller = await authorize(request, ["authenticated", "service_role"]);
+  const input = await readJson(request, activityRequest);
+
+  const found = await callRpc(caller, "mission_activity", {
+    mission_ids: input.missionIds,
+    time_from: input.from,
+    time_to: input.to,
+    actions: input.actions,
+    max_rows: input.limit,
+    before: input.before,
+  });
+
+  const rows = found.map((row) => ({
+    missionId: row.mission_id,
+    outcome: row.outcome,
+    eventTime: row.event_time,
+    agentId: row.agent_id,
+    action: row.action,
+    details: row.details,
+  }));
+  // A full page may have more behind it; a short one is the last.
+  const nextCursor = rows.length === input.limit ? rows[rows.length - 1].eventTime : null;
+  return Response.json({ rows, nextCursor } satisfies ActivityResponse);
+}));
