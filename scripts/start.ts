@@ -73,7 +73,14 @@ and mission 12345 with its activity:
 `);
 
 if (serving) {
-  console.log(`  curl -s ${env.SUPABASE_URL}/functions/v1/bridge-health \\
+  console.log(`and the Edge Functions, as an app's supabase.functions.invoke calls them:
+
+  curl -s ${env.SUPABASE_URL}/functions/v1/events-search \\
+    -H "Authorization: Bearer ${env.SUPABASE_SERVICE_ROLE_KEY}" \\
+    -H "Content-Type: application/json" \\
+    -d "{\\"k\\": 3, \\"embedding\\": [$(seq -s, 768 | sed 's/[0-9]*/0.01/g')]}"
+
+  curl -s ${env.SUPABASE_URL}/functions/v1/bridge-health \\
     -H "Authorization: Bearer ${env.SUPABASE_SERVICE_ROLE_KEY}"
 `);
   Deno.exit((await serving.status).code);
