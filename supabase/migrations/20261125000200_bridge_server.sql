@@ -87,8 +87,10 @@ begin
       username, password);
   end if;
 
-  -- This session's cached connection still uses the old settings; other sessions keep theirs
-  -- until they end, which is what lets a password rotation go without downtime.
+  -- Every session, this one included, drops its cached link connection at its next use and
+  -- reconnects with these settings. Connections already open on the node stay authenticated,
+  -- so rotate by changing the node's password first, then calling configure
+  -- (docs/operations.md).
   perform extensions.postgres_fdw_disconnect_all();
 end;
 $$;

@@ -1,0 +1,54 @@
+/**
+ * `npm run doctor -- --db-url <Supabase connection string> [--json]`: checks a deployed bridge
+ * from the Supabase side only (the node is read through the link) and prints one line per
+ * check with the fix for each failure. Exits 0 only when every check passes. Without --db-url
+ * it reads SUPABASE_DB_URL. Connect as the role that owns the bridge (postgres); the doctor
+ * leaves nothing behind: every probe runs in a transaction that is rolled back.
+ */
+import { parseArgs } from "node:util";
+import { formatJson, formatText } from "./doctor/report.ts";
+import { runDoctor } from "./doctor/run.ts";
+
+const usage = "usage: npm run doctor -- --db-url <postgresql://postgres:...@host:5432/postgres> " +
+  "[--json]\n(without --db-url, SUPABASE_DB_URL is used)";
+
+let options;
+try {
+  options = parseArgs({
+    args: Deno.args,
+    options: {
+      "db-url": { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  }).values;
+} catch (error) {
+  console.error(`doctor: ${(error as Error).message}\n${usage}`);
+  Deno.exit(2);
+}
+if (options.help) {
+  console.log(usage);
+  Deno.exit(0);
+}
+const url = options["db-url"] ?? Deno.env.get("SUPABASE_DB_URL");
+if (!url) {
+  console.error(`doctor: no database given\n${usage}`);
+  Deno.exit(2);
+}
+
+let results;
+try {
+  results = await runDoctor(url);
+} catch (error) {
+  // Only reading the catalogs can fail here (each check catches its own errors): say so plainly.
+  console.error(`doctor: ${(error as Error).message}`);
+  Deno.exit(1);
+}
+if (options.json) {
+  console.log(formatJson(results));
+} else {
+  const target = new URL(url);
+  console.log(`fdw-bridge doctor: ${target.username}@${target.host}${target.pathname}\n`);
+  console.log(formatText(results));
+}
+Deno.exit(results.every((r) => r.ok) ? 0 : 1);
