@@ -24,6 +24,10 @@ alter role bridge_reader set statement_timeout = '15s';
 alter role bridge_reader set idle_in_transaction_session_timeout = '60s';
 alter role bridge_reader set hnsw.ef_search = 100;
 alter role bridge_reader set hnsw.iterative_scan = 'strict_order';
+-- postgres_fdw reads every result through a cursor, which the planner otherwise plans for the
+-- first 10% of rows only; the bridge always reads to the end (LIMIT is in the query), so plan
+-- for all of it, as the same query run directly would be.
+alter role bridge_reader set cursor_tuple_fraction = 1.0;
 
 -- Nothing to create anywhere: no schema (CREATE on the database and on public are not PUBLIC's
 -- since PostgreSQL 15, revoked here for older nodes) and no temporary tables, which a read-only

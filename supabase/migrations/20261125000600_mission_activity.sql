@@ -130,6 +130,7 @@ begin
     select a.mission_id, m.outcome, a.event_time, a.agent_id, a.action, a.details
       from bridge.mission_activity_rows(visible, time_from, time_to, actions, max_rows, before) a
       join public.missions m on m.id = a.mission_id
+     where m.id = any(visible)  -- lets the join use the primary key, not read every mission
      order by a.event_time desc, a.mission_id;
 end;
 $$;

@@ -1,0 +1,166 @@
+/**
+ * What crosses the link per call. The real calls run with auto_explain logging every plan,
+ * nested ones included (the RPCs run their foreign scans in dynamic SQL); each foreign scan gives
+ * its actual rows and the Remote SQL it sent. That SQL is then run on the node to size its rows
+ * in text form, which is how postgres_fdw fetches them: the plan's width would miss the
+ * embeddings, fetched only to compute the distance on Supabase.
+ */
+import postgres from "postgres";
+import { FIRST_MISSION_ID, FIVE_PERCENT_EVENT_TYPE } from "../seed/generate.ts";
+import { MAX_ROWS } from "./activity.ts";
+import type { Connections } from "./db.ts";
+import { log } from "./progress.ts";
+import { naiveTable } from "./naive.ts";
+import {
+  bridgeActivitySql,
+  bridgeSearchSql,
+  directSearchSql,
+  missionIdSets,
+  type SearchFilters,
+  searchParams,
+} from "./queries.ts";
+import type { LinkTraffic, Report } from "./report.ts";
+
+interface PlanNode {
+  "Node Type": string;
+  "Actual Rows"?: number;
+  "Actual Loops"?: number;
+  "Remote SQL"?: string;
+  Plans?: PlanNode[];
+}
+
+function* foreignScans(node: PlanNode): Generator<PlanNode> {
+  if (node["Node Type"] === "Foreign Scan") yield node;
+  for (const child of node.Plans ?? []) yield* foreignScans(child);
+}
+
+/** A call to measure, run as `role` on Supabase once per parameter list. */
+interface Probe {
+  query: string;
+  statement: string;
+  calls: (string | number)[][];
+  role: "service_role" | "postgres";
+  server: "events_ts" | "events_ts_naive";
+}
+
+/**
+ * Runs each probe's calls with auto_explain on and records the mean rows and text bytes its
+ * foreign scans fetched per call, with the fetch_size of the server used.
+ */
+export async function linkTraffic(
+  env: Record<string, string>,
+  db: Connections,
+  report: Report,
+  vectors: string[],
+  missions: number,
+  until: Date,
+) {
+  const plans: PlanNode[] = [];
+  const sql = postgres(env.SUPABASE_DB_URL, {
+    max: 1,
+    prepare: false,
+    onnotice: (notice) => {
+      const text = String(notice.message);
+      const start = text.indexOf("{");
+      if (text.startsWith("duration:") && start >= 0) {
+        plans.push(JSON.parse(text.slice(start)).Plan);
+      }
+    },
+  });
+  try {
+    await sql.unsafe("load 'auto_explain'");
+    await sql.unsafe(
+      `set auto_explain.log_min_duration = 0; set auto_explain.log_nested_statements = on;
+       set auto_explain.log_analyze = on; set auto_explain.log_timing = off;
+       set auto_explain.log_verbose = on; set auto_explain.log_format = json;
+       set auto_explain.log_level = notice`,
+    );
+    const fetchSizes = await serverFetchSizes(sql);
+    for (const probe of probes(vectors, missions, until)) {
+      let rows = 0, bytes = 0;
+      for (const params of probe.calls) {
+        plans.length = 0;
+        await sql.unsafe(`set role ${probe.role}`);
+        await sql.unsafe(probe.statement, params);
+        await sql.unsafe("reset role");
+        for (const scan of plans.flatMap((plan) => [...foreignScans(plan)])) {
+          rows += (scan["Actual Rows"] ?? 0) * (scan["Actual Loops"] ?? 1);
+          bytes += await textBytes(db, scan["Remote SQL"] ?? "");
+        }
+      }
+      const traffic: LinkTraffic = {
+        query: probe.query,
+        rows: rows / probe.calls.length,
+        bytes: bytes / probe.calls.length,
+        fetchSize: fetchSizes[probe.server] ?? 100,
+      };
+      report.traffic.push(traffic);
+      log(
+        `link: ${probe.query}: ${traffic.rows} rows, ${Math.round(traffic.bytes)} bytes per call`,
+      );
+    }
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/**
+ * The text size of the rows a Remote SQL statement returns, run on the node as the link role.
+ * The RPCs' dynamic SQL is planned with its parameters' values, so they are inlined as literals.
+ */
+async function textBytes(db: Connections, remoteSql: string): Promise<number> {
+  if (!remoteSql || /\$\d/.test(remoteSql)) return NaN;
+  // The naive statement returns every event: longer than the link role's 15 s bound.
+  const [{ bytes }] = await db.direct.begin(async (tx) => {
+    await tx`set local statement_timeout = '300s'`;
+    return await tx.unsafe<{ bytes: string }[]>(
+      `select coalesce(sum(octet_length(r::text)), 0) as bytes from (${remoteSql}) r`,
+    );
+  });
+  return Number(bytes);
+}
+
+/** Each postgres_fdw server's fetch_size (postgres_fdw's default is 100). */
+async function serverFetchSizes(sql: postgres.Sql): Promise<Record<string, number>> {
+  const rows = await sql<{ srvname: string; fetch_size: string | null }[]>`
+    select s.srvname,
+           (select split_part(o, '=', 2) from unnest(s.srvoptions) o where o like 'fetch_size=%')
+             as fetch_size
+      from pg_catalog.pg_foreign_server s`;
+  return Object.fromEntries(rows.map((r) => [r.srvname, Number(r.fetch_size ?? 100)]));
+}
+
+function probes(vectors: string[], missions: number, until: Date): Probe[] {
+  const from = new Date(until.getTime() - 3 * 24 * 3600 * 1000).toISOString();
+  const searches: [string, SearchFilters][] = [
+    ["search", {}],
+    ["search_filtered", { eventTypes: [FIVE_PERCENT_EVENT_TYPE] }],
+    ["search_window", { from }],
+  ];
+  const five = vectors.slice(0, 5);
+  const list: Probe[] = searches.map(([query, filters]) => ({
+    query,
+    statement: bridgeSearchSql(filters),
+    calls: five.map((vector) => searchParams(vector, 10, filters)),
+    role: "service_role",
+    server: "events_ts",
+  }));
+  list.push({
+    query: "search_naive",
+    statement: directSearchSql({}, naiveTable),
+    // One is enough: it pulls every event whatever the query.
+    calls: [searchParams(vectors[0], 10, {})],
+    role: "postgres",
+    server: "events_ts_naive",
+  });
+  for (const size of [1, 10, 100]) {
+    list.push({
+      query: `activity_${size}`,
+      statement: bridgeActivitySql,
+      calls: missionIdSets(FIRST_MISSION_ID, missions, size, 5).map((ids) => [ids, MAX_ROWS]),
+      role: "service_role",
+      server: "events_ts",
+    });
+  }
+  return list;
+}

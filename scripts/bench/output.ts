@@ -1,0 +1,141 @@
+/** Writes a run's bench.json (metrics first), bench.md (tables) and bench.svg (the chart). */
+import { join } from "node:path";
+import { latencyChart } from "./chart.ts";
+import { type Machine, machineLine } from "./machine.ts";
+import { goals, goalStatus, type Report, round } from "./report.ts";
+
+/** The run's context: what was loaded, on what, when. */
+export interface RunInfo {
+  mode: "full" | "quick";
+  startedAt: string;
+  seconds: number;
+  data: {
+    events: number;
+    activity: number;
+    missions: number;
+    dims: number;
+    seed: number;
+    until: string;
+  };
+  rounds: { warmup: number; count: number; naive: number; recall: number };
+  machine: Machine;
+}
+
+const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const fmt = (x: number | undefined) =>
+  x === undefined || Number.isNaN(x) ? "–" : Number.isInteger(x) ? String(x) : x.toFixed(3);
+const kib = (bytes: number) => (bytes / 1024).toFixed(bytes < 10 * 1024 ? 1 : 0);
+
+/** The report as Markdown: run, goals, latency, link traffic. */
+export function markdown(report: Report, run: RunInfo): string {
+  const d = run.data;
+  const lines = [
+    `# FDW bridge benchmark (${run.mode})`,
+    "",
+    `${d.events.toLocaleString("en")} events × ${d.dims} dims, ${
+      d.activity.toLocaleString("en")
+    } ` +
+    `activity rows, ${
+      d.missions.toLocaleString("en")
+    } missions (seed ${d.seed}, until ${d.until}); ` +
+    `${run.rounds.count} timed rounds per scenario after ${run.rounds.warmup} warm-up rounds, ` +
+    `variants interleaved (A, B, B, A, ...). Run at ${run.startedAt}, ` +
+    `${Math.round(run.seconds)} s in all.`,
+    "",
+    `Machine: ${machineLine(run.machine)}.`,
+    "",
+    "## Goals",
+    "",
+    ...(run.mode === "quick"
+      ? ["The goals are set for the full dataset (`npm run bench`).", ""]
+      : []),
+    "| goal | target | value | status |",
+    "| --- | --- | --- | --- |",
+    ...goals.map((g) =>
+      `| ${g.label} | ${g.kind === "max" ? "≤" : "≥"} ${g.target} | ` +
+      `${fmt(report.metrics[g.metric])} | ${goalStatus(g, report.metrics)} |`
+    ),
+    "",
+    "## Latency (ms)",
+    "",
+    "| scenario | variant | n | p50 | p95 | ratio (p50) | note |",
+    "| --- | --- | ---: | ---: | ---: | --- | --- |",
+  ];
+  for (const s of report.scenarios) {
+    if (s.skipped) {
+      lines.push(`| ${s.title} | – | – | – | – | – | skipped: ${s.skipped} |`);
+      continue;
+    }
+    for (const [i, v] of s.variants.entries()) {
+      const ratio = i === 0 && s.ratio ? `${s.ratio.label}: **${s.ratio.value.toFixed(2)}**` : "";
+      lines.push(
+        `| ${i === 0 ? s.title : ""} | ${v.name} | ${v.n} | ${ms(v.p50)} | ${ms(v.p95)} | ` +
+          `${ratio} | ${i === 0 ? s.note ?? "" : ""} |`,
+      );
+    }
+  }
+  lines.push(
+    "",
+    `Recall@10 of the bridge's answers against exact search (index scans off): ` +
+      `${fmt(report.metrics.recall_at_10)} unfiltered, ` +
+      `${
+        fmt(report.metrics.recall_at_10_filtered)
+      } filtered, over ${run.rounds.recall} queries each.`,
+  );
+  if (report.notes.length) lines.push("", ...report.notes.map((note) => `Note: ${note}`));
+  if (report.traffic.length) {
+    lines.push(
+      "",
+      "## Across the link, per call",
+      "",
+      "Mean per call over five calls (one for the naive search): the foreign scans' actual rows " +
+        "from auto_explain of the real calls, and those rows' size in text form (how postgres_fdw " +
+        "fetches them), measured by running each scan's Remote SQL on the node.",
+      "",
+      "| query | rows | KiB | fetch_size | FETCH round trips |",
+      "| --- | ---: | ---: | ---: | ---: |",
+      ...report.traffic.map((t) =>
+        `| ${t.query} | ${fmt(round(t.rows))} | ${kib(t.bytes)} | ${t.fetchSize} | ` +
+        `${Math.max(1, Math.ceil(t.rows / t.fetchSize))} |`
+      ),
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** bench.json: every metric at the top level, then the run, goals, scenarios and traffic. */
+export function json(report: Report, run: RunInfo): string {
+  return JSON.stringify(
+    {
+      ...report.metrics,
+      run,
+      goals: goals.map((g) => ({
+        ...g,
+        value: report.metrics[g.metric] ?? null,
+        status: goalStatus(g, report.metrics),
+      })),
+      scenarios: report.scenarios,
+      link_traffic: report.traffic,
+      notes: report.notes,
+    },
+    null,
+    2,
+  ) + "\n";
+}
+
+/**
+ * Writes bench.json, bench.md and bench.svg into `dir`, creating it.
+ *
+ * @example
+ * writeOutputs("bench-out", report, run);
+ */
+export function writeOutputs(dir: string, report: Report, run: RunInfo) {
+  Deno.mkdirSync(dir, { recursive: true });
+  Deno.writeTextFileSync(join(dir, "bench.json"), json(report, run));
+  Deno.writeTextFileSync(join(dir, "bench.md"), markdown(report, run));
+  const d = run.data;
+  const subtitle = `${run.mode} run: ${d.events} events × ${d.dims} dims, ${d.activity} activity ` +
+    `rows, ${d.missions} missions; ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB; ` +
+    run.startedAt;
+  Deno.writeTextFileSync(join(dir, "bench.svg"), latencyChart(report.scenarios, subtitle));
+}

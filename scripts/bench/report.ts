@@ -1,0 +1,116 @@
+/**
+ * What a run found, in one place: scenarios with their latency summaries, flat metrics for
+ * bench.json (every p50 and p95, the ratios, recall, errors), the goals and whether each is met.
+ */
+import type { Summary } from "./measure.ts";
+
+/** One scenario's result, or why it did not run. */
+export interface Scenario {
+  id: string;
+  title: string;
+  variants: Summary[];
+  /** A ratio worth reading beside the latencies, e.g. "bridge / direct 1.08". */
+  ratio?: { label: string; value: number };
+  note?: string;
+  skipped?: string;
+}
+
+/** The rows and bytes that crossed the link per call, from its foreign scans' plans. */
+export interface LinkTraffic {
+  query: string;
+  rows: number;
+  /** The fetched rows' size in text form, as postgres_fdw receives them (framing aside). */
+  bytes: number;
+  fetchSize: number;
+}
+
+/** A goal the numbers should reach. */
+export interface Goal {
+  metric: string;
+  label: string;
+  target: number;
+  /** "max": the value must not exceed the target; "min": it must reach it. */
+  kind: "max" | "min";
+}
+
+/** The issue's goals, checked against every run. */
+export const goals: Goal[] = [
+  {
+    metric: "ratio_search_bridge_vs_direct",
+    label: "search bridge/direct",
+    target: 1.25,
+    kind: "max",
+  },
+  { metric: "ratio_naive_vs_bridge", label: "naive/bridge", target: 100, kind: "min" },
+  { metric: "recall_at_10", label: "recall@10", target: 0.95, kind: "min" },
+  { metric: "recall_at_10_filtered", label: "recall@10 filtered", target: 0.95, kind: "min" },
+  {
+    metric: "ratio_activity_bridge_vs_direct_100",
+    label: "mission_activity (100) bridge/direct",
+    target: 1.5,
+    kind: "max",
+  },
+  { metric: "errors_at_32_clients", label: "errors at 32 clients", target: 0, kind: "max" },
+];
+
+/** A goal's outcome: met, missed, or not measured in this run. */
+export function goalStatus(goal: Goal, metrics: Record<string, number>) {
+  const value = metrics[goal.metric];
+  if (value === undefined || Number.isNaN(value)) return "not measured";
+  return (goal.kind === "max" ? value <= goal.target : value >= goal.target) ? "met" : "MISSED";
+}
+
+const key = (...parts: string[]) => parts.join("_").replace(/[^a-z0-9]+/gi, "_").toLowerCase();
+
+/**
+ * Collects a run's results.
+ *
+ * @example
+ * const report = new Report();
+ * report.scenario("search", "search k=10", [bridge, direct], { label: "bridge / direct", ... });
+ */
+export class Report {
+  scenarios: Scenario[] = [];
+  metrics: Record<string, number> = {};
+  traffic: LinkTraffic[] = [];
+  /** Anything a reader must know about how this run went. */
+  notes: string[] = [];
+
+  /** Adds a scenario, and its p50, p95 (and errors, calls/s when given) to the metrics. */
+  scenario(
+    id: string,
+    title: string,
+    variants: Summary[],
+    extra: Pick<Scenario, "ratio" | "note"> = {},
+  ) {
+    this.scenarios.push({ id, title, variants, ...extra });
+    for (const v of variants) {
+      this.metrics[key(id, v.name, "p50_ms")] = round(v.p50);
+      this.metrics[key(id, v.name, "p95_ms")] = round(v.p95);
+      if (v.errors !== undefined) this.metrics[key(id, v.name, "errors")] = v.errors;
+      if (v.perSecond !== undefined) {
+        this.metrics[key(id, v.name, "per_second")] = round(v.perSecond);
+      }
+    }
+  }
+
+  /** Records a scenario that could not run, with the reason. */
+  skip(id: string, title: string, reason: string) {
+    this.scenarios.push({ id, title, variants: [], skipped: reason });
+  }
+
+  metric(name: string, value: number) {
+    this.metrics[name] = round(value);
+  }
+
+  /** Adds another report's scenarios, metrics, traffic and notes to this one. */
+  merge(other: Report) {
+    this.scenarios.push(...other.scenarios);
+    Object.assign(this.metrics, other.metrics);
+    this.traffic.push(...other.traffic);
+    this.notes.push(...other.notes);
+  }
+}
+
+/** Four significant decimals are plenty for milliseconds and ratios. */
+export const round = (x: number) => Math.round(x * 10_000) / 10_000;

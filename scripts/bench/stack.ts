@@ -1,0 +1,154 @@
+/**
+ * The benchmark's own two-node stack: a temporary directory and ports of its own, never the dev
+ * stack's data, seeded with the benchmark's dataset, and the local functions gateway beside it.
+ */
+import { join } from "node:path";
+import { repoRoot, type StackConfig } from "../stack/config.ts";
+import { envFile, readEnvFile } from "../stack/env.ts";
+import { stackDown, stackUp } from "../stack/lifecycle.ts";
+import { log } from "./progress.ts";
+
+/** The benchmark stack's ports: beside the dev stack's 5432x and the tests' 5532x. */
+export const benchPorts = { supabasePort: 57522, timescalePort: 57532, functionsPort: 57521 };
+
+const deno = join(repoRoot, "node_modules", ".bin", "deno");
+
+/** A running benchmark stack: its config and every variable a client of it needs. */
+export interface BenchStack {
+  config: StackConfig;
+  /** The env file's values plus STACK_DIR and STACK_*_PORT, as scripts/test.ts passes them. */
+  env: Record<string, string>;
+}
+
+// Stacks started and not yet stopped.
+const running = new Set<BenchStack>();
+// Gateways started and not yet stopped: stopBenchStacks stops them first.
+const gateways = new Set<Gateway>();
+
+async function portInUse(port: number): Promise<boolean> {
+  try {
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts a fresh stack in a new temporary directory. Refuses to start when a port is taken (most
+ * likely another benchmark), instead of benchmarking someone else's data.
+ */
+export async function startBenchStack(): Promise<BenchStack> {
+  for (const port of Object.values(benchPorts)) {
+    if (await portInUse(port)) {
+      throw new Error(`127.0.0.1:${port} is in use: is another benchmark running?`);
+    }
+  }
+  const tmp = Deno.makeTempDirSync({ prefix: "fdw-bridge-bench-" });
+  // Clusters run as the postgres OS user when we are root: it must reach the directory.
+  Deno.chmodSync(tmp, 0o755);
+  const config: StackConfig = { dir: join(tmp, "stack"), ...benchPorts };
+  log(`stack in ${config.dir}`);
+  const stack = { config, env: {} };
+  // Registered before stackUp, so a stack that fails half-way is torn down too.
+  running.add(stack);
+  await stackUp(config);
+  stack.env = {
+    ...readEnvFile(envFile(config)),
+    STACK_DIR: config.dir,
+    STACK_SUPABASE_PORT: String(config.supabasePort),
+    STACK_TIMESCALE_PORT: String(config.timescalePort),
+    STACK_FUNCTIONS_PORT: String(config.functionsPort),
+  };
+  return stack;
+}
+
+/**
+ * Stops every gateway and every benchmark stack started, even one still starting, and deletes
+ * their directories.
+ */
+export async function stopBenchStacks() {
+  await Promise.all([...gateways].map((gateway) => gateway.stop()));
+  for (const stack of running) {
+    running.delete(stack);
+    await stackDown(stack.config).catch((error) => log(`teardown: ${error}`));
+    await Deno.remove(join(stack.config.dir, ".."), { recursive: true })
+      .catch((error) => log(`teardown: ${error}`));
+  }
+}
+
+/** Runs scripts/seed.ts against the stack, its progress shown as it goes. */
+export async function seedBenchStack(stack: BenchStack, args: string[]) {
+  const { code } = await new Deno.Command(deno, {
+    args: ["run", "-A", "scripts/seed.ts", ...args],
+    cwd: repoRoot,
+    env: stack.env,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn().status;
+  if (code !== 0) throw new Error(`seeding the benchmark stack failed (exit ${code})`);
+}
+
+/** The local functions gateway (scripts/serve-functions.ts) on the stack's functions port. */
+export interface Gateway {
+  url: string;
+  /** True once it has exited without being asked to (e.g. signalled from outside). */
+  exitedEarly(): boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the gateway and waits until it listens; undefined when the repository has no functions
+ * or no gateway yet.
+ */
+export async function startGateway(stack: BenchStack): Promise<Gateway | undefined> {
+  const needed = [
+    join(repoRoot, "scripts", "serve-functions.ts"),
+    join(repoRoot, "functions", "events-search", "index.ts"),
+  ];
+  for (const path of needed) {
+    try {
+      Deno.statSync(path);
+    } catch {
+      return undefined;
+    }
+  }
+  const child = new Deno.Command(deno, {
+    args: ["run", "-A", "scripts/serve-functions.ts"],
+    cwd: repoRoot,
+    env: stack.env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  let stopping = false, exited = false;
+  child.status.then((status) => {
+    exited = !stopping;
+    if (exited) log(`the functions gateway exited while in use: ${JSON.stringify(status)}`);
+  });
+  const gateway: Gateway = {
+    url: `http://127.0.0.1:${stack.config.functionsPort}`,
+    exitedEarly: () => exited,
+    async stop() {
+      stopping = true;
+      gateways.delete(gateway);
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already exited
+      }
+      await child.status;
+    },
+  };
+  gateways.add(gateway);
+  const port = stack.config.functionsPort;
+  const until = Date.now() + 60_000;
+  while (!(await portInUse(port))) {
+    if (Date.now() > until || exited) {
+      await gateway.stop();
+      throw new Error(`the functions gateway did not listen on 127.0.0.1:${port} within 60 s`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return gateway;
+}
