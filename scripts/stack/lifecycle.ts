@@ -128,12 +128,15 @@ async function ensureTlsCertificate(dir: string) {
   await chownToClusterOwner(tls);
 }
 
+/** Runs install-deps.sh in view: an install takes a minute, and its messages say what is missing. */
 async function ensureDependencies() {
-  try {
-    await run("bash", [join(repoRoot, "scripts", "install-deps.sh")]);
-  } catch (error) {
-    throw new Error(`system dependencies are missing:\n${(error as Error).message}`);
-  }
+  const { code } = await new Deno.Command("bash", {
+    args: [join(repoRoot, "scripts", "install-deps.sh")],
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (code !== 0) throw new Error("system dependencies are missing (see above)");
 }
 
 /** The Timescale node's schema, export views and link role (sql/timescale/, in order). */
