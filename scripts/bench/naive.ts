@@ -26,17 +26,9 @@ export async function createNaiveServer(db: Connections, stack: BenchStack) {
        options (user 'bridge_reader', password '${stack.env.BRIDGE_LINK_PASSWORD}')`,
   );
   await sql.unsafe("create schema if not exists bench_naive");
+  // The node's own description of the view, as the bridge's foreign table mirrors it.
   await sql.unsafe(
-    `create foreign table if not exists ${naiveTable} (
-       event_time        timestamptz not null,
-       user_token        text not null,
-       agent_key         text not null,
-       device_key        text not null,
-       location_key      text not null,
-       event_type        text not null,
-       data_payload_proc jsonb not null,
-       event_embedding   extensions.vector(768)
-     ) server events_ts_naive options (schema_name 'export', table_name 'events')`,
+    "import foreign schema export limit to (events) from server events_ts_naive into bench_naive",
   );
 }
 
