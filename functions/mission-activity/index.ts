@@ -4,10 +4,12 @@
  *
  * POST { missionIds: int[1..1000], from?, to?, actions?, limit?: 1..1000, before? }
  * → { rows, nextCursor }. Pass nextCursor as `before` for the next page; null means last page.
+ * A page holds at most `limit` rows and never splits rows that share a timestamp.
  */
 import { authorize } from "../_shared/auth.ts";
 import { callRpc } from "../_shared/db.ts";
 import { endpoint, readJson } from "../_shared/http.ts";
+import { keysetPage } from "../_shared/page.ts";
 import { activityRequest, type ActivityResponse } from "../_shared/schemas.ts";
 
 Deno.serve(endpoint("POST", async (request) => {
@@ -31,7 +33,5 @@ Deno.serve(endpoint("POST", async (request) => {
     action: row.action,
     details: row.details,
   }));
-  // A full page may have more behind it; a short one is the last.
-  const nextCursor = rows.length === input.limit ? rows[rows.length - 1].eventTime : null;
-  return Response.json({ rows, nextCursor } satisfies ActivityResponse);
+  return Response.json(keysetPage(rows, input.limit) satisfies ActivityResponse);
 }));
