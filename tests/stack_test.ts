@@ -10,14 +10,8 @@ import { envFile, readEnvFile } from "../scripts/stack/env.ts";
 import { stackDown, stackStatus, stackUp } from "../scripts/stack/lifecycle.ts";
 import { dbTest } from "./fixture.ts";
 
-const root = Deno.makeTempDirSync({ prefix: "fdw-bridge-lifecycle-" });
-Deno.chmodSync(root, 0o755);
-const config: StackConfig = {
-  dir: join(root, "stack"),
-  supabasePort: 56322,
-  timescalePort: 56332,
-  functionsPort: 56321,
-};
+/** Made when the test runs (not when the file is loaded), removed when it ends. */
+let config: StackConfig;
 
 /** Postgres processes whose command line names this stack's directory. */
 async function stackProcesses(): Promise<string[]> {
@@ -78,6 +72,14 @@ async function digest(): Promise<string[]> {
 }
 
 dbTest("stack: up, up again, status, seed, down leaves no process", async () => {
+  const root = Deno.makeTempDirSync({ prefix: "fdw-bridge-lifecycle-" });
+  Deno.chmodSync(root, 0o755);
+  config = {
+    dir: join(root, "stack"),
+    supabasePort: 56322,
+    timescalePort: 56332,
+    functionsPort: 56321,
+  };
   try {
     await stackUp(config);
     assert.equal(await quietly(() => stackStatus(config)), true, "both nodes answer after up");
@@ -128,7 +130,10 @@ dbTest("stack: up, up again, status, seed, down leaves no process", async () => 
   } finally {
     await stackDown(config);
   }
-  assert.equal(await quietly(() => stackStatus(config)), false, "status fails once down");
-  assert.deepEqual(await stackProcesses(), [], "no postgres process is left");
-  Deno.removeSync(root, { recursive: true });
+  try {
+    assert.equal(await quietly(() => stackStatus(config)), false, "status fails once down");
+    assert.deepEqual(await stackProcesses(), [], "no postgres process is left");
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
 });
