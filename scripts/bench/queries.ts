@@ -4,6 +4,7 @@
  * Timescale node (the RPC's own statement, on the export view).
  */
 import type postgres from "postgres";
+import { mulberry32 } from "../seed/random.ts";
 
 /** Optional filters of a search, as public.search_events takes them. */
 export interface SearchFilters {
@@ -20,18 +21,6 @@ export interface SearchRow {
   device_key: string;
   event_type: string;
   distance: number;
-}
-
-// mulberry32: a small deterministic generator, so every run asks the same queries.
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -56,7 +45,7 @@ export async function queryVectors(sql: postgres.Sql, count: number): Promise<st
     [count],
   );
   if (rows.length === 0) throw new Error("no events to take query vectors from: seed first");
-  const random = rng(7);
+  const random = mulberry32(7);
   const gaussian = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   return rows.map(({ v }) => {
     const values: number[] = JSON.parse(v);
@@ -74,7 +63,7 @@ export async function queryVectors(sql: postgres.Sql, count: number): Promise<st
  * missionIdSets(10001, 10000, 10, 256)[0]; // "{13412,10077,...}"
  */
 export function missionIdSets(first: number, missions: number, size: number, count: number) {
-  const random = rng(size);
+  const random = mulberry32(size);
   return Array.from({ length: count }, () => {
     const ids = new Set<number>();
     while (ids.size < Math.min(size, missions)) ids.add(first + Math.floor(random() * missions));

@@ -4,6 +4,8 @@
  * yields the same rows, and tests can rebuild any value (a user's uuid, the 5% event type).
  */
 
+import { mulberry32 } from "./random.ts";
+
 /** The demo data spans this long, ending at `until`. */
 export const SPAN_MS = 30 * 24 * 3600 * 1000;
 
@@ -63,18 +65,10 @@ export interface ActivityRow {
   details: Record<string, number | string>;
 }
 
-// mulberry32: tiny, fast and good enough for demo data; integer ops only, so identical on every
-// engine. Each table gets its own stream (seed mixed with a tag) so that changing one table's
-// count does not reshuffle the others.
+// Each table gets its own stream (seed mixed with a tag) so that changing one table's count
+// does not reshuffle the others.
 function rng(seed: number, tag: number): () => number {
-  let state = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(tag, 0xc2b2ae35)) >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(tag, 0xc2b2ae35));
 }
 
 // Box–Muller: two uniforms give two independent standard normals; the second is kept for the
