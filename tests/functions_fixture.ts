@@ -5,7 +5,8 @@
  */
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { SignJWT } from "jose";
-import { startCluster, stopCluster } from "../scripts/stack/cluster.ts";
+import { stackConfig } from "../scripts/stack/config.ts";
+import { startNode, stopNode } from "../scripts/stack/lifecycle.ts";
 import { type ErrorBody } from "../functions/_shared/errors.ts";
 import { EMBEDDING_DIMENSIONS } from "../functions/_shared/schemas.ts";
 import { connect, env, seedUserId } from "./fixture.ts";
@@ -113,22 +114,8 @@ export function embedding(seed: number): number[] {
   return values.map((value) => value / norm);
 }
 
-// Stopping and starting need only where the cluster lives (its real path: a relocated stack's
-// STACK_DIR is a link the cluster owner may not follow); the rest of a ClusterSpec matters when
-// it is created (scripts/stack/lifecycle.ts).
-function timescaleCluster() {
-  return {
-    name: "timescale",
-    dir: Deno.realPathSync(env("STACK_DIR")),
-    port: Number(env("STACK_TIMESCALE_PORT")),
-    superuserPassword: "",
-    settings: [],
-    hba: [],
-  };
-}
-
 /** Stops the stack's Timescale node (fast shutdown: open connections are cut). */
-export const stopTimescale = () => stopCluster(timescaleCluster());
+export const stopTimescale = () => stopNode(stackConfig(), "timescale");
 
 /** Starts the stack's Timescale node again and waits until it accepts connections. */
-export const startTimescale = () => startCluster(timescaleCluster());
+export const startTimescale = () => startNode(stackConfig(), "timescale");

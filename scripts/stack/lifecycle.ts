@@ -222,6 +222,16 @@ export async function stackDown(config: StackConfig) {
   log("down");
 }
 
+/** Stops one node of a running stack, as an outage would (fast shutdown: connections are cut). */
+export function stopNode(config: StackConfig, node: "supabase" | "timescale") {
+  return stopCluster(specsFromDisk(config)[node]);
+}
+
+/** Starts one node of the stack again and waits until it accepts connections. */
+export function startNode(config: StackConfig, node: "supabase" | "timescale") {
+  return startCluster(specsFromDisk(config)[node]);
+}
+
 /** Whether each node answers; true only when both do. */
 export async function stackStatus(config: StackConfig): Promise<boolean> {
   const nodes = [["supabase", config.supabasePort], ["timescale", config.timescalePort]] as const;
