@@ -8,20 +8,7 @@ import { repoRoot, type StackConfig } from "./stack/config.ts";
 import { envFile, readEnvFile } from "./stack/env.ts";
 import { stackDown, stackUp } from "./stack/lifecycle.ts";
 import { findPgBin } from "./stack/postgres.ts";
-
-/** The dataset every test reads; tests/fixture.ts names the same values. */
-export const fixtureSeed = [
-  "--events",
-  "3000",
-  "--activity",
-  "20000",
-  "--missions",
-  "3000",
-  "--seed",
-  "42",
-  "--until",
-  "2026-11-01T00:00:00Z",
-];
+import { testDatasetSeedArgs } from "../tests/dataset.ts";
 
 const deno = join(repoRoot, "node_modules", ".bin", "deno");
 let passed = 0;
@@ -135,7 +122,11 @@ try {
     STACK_TIMESCALE_PORT: String(config.timescalePort),
     STACK_FUNCTIONS_PORT: String(config.functionsPort),
   };
-  const seeded = await runEchoed(deno, ["run", "-A", "scripts/seed.ts", ...fixtureSeed], stackEnv);
+  const seeded = await runEchoed(
+    deno,
+    ["run", "-A", "scripts/seed.ts", ...testDatasetSeedArgs],
+    stackEnv,
+  );
   if (seeded.code !== 0) throw new Error("seeding the test stack failed");
 
   if (exists(join(repoRoot, "scripts", "serve-functions.ts"))) {

@@ -4,6 +4,8 @@
  * SQL that postgres_fdw sent for a call.
  */
 import postgres from "postgres";
+import { FIRST_MISSION_ID, seedUserId } from "../scripts/seed/generate.ts";
+import { testDataset } from "./dataset.ts";
 
 /** A required environment variable, or a clear error saying to run the tests through npm. */
 export function env(name: string): string {
@@ -32,17 +34,15 @@ export function dbTest(name: string, fn: () => Promise<void>) {
   Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
 }
 
-/** The fixture's seed: mission ids and their owners, as scripts/seed.ts makes them. */
+/** The fixture's seed: mission ids and the time the data ends, as scripts/seed.ts makes them. */
 export const fixture = {
-  firstMissionId: 10001,
-  missionCount: 3000,
-  until: new Date("2026-11-01T00:00:00Z"),
+  firstMissionId: FIRST_MISSION_ID,
+  missionCount: testDataset.missions,
+  until: new Date(testDataset.until),
 };
 
 /** The id of seeded user i (1..20), who owns some of the fixture's missions. */
-export function seedUserId(i: number): string {
-  return `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
-}
+export { seedUserId };
 
 export type Caller = { role: "anon" | "authenticated" | "service_role"; sub?: string };
 
