@@ -68,14 +68,22 @@ function countProveTests(output: string): { passed: number; failed: number } | u
   return { passed: Number(total[1]) - failedTests, failed: failures };
 }
 
+/**
+ * The test stack's ports: 55321/55322/55332 unless TEST_PORT_BASE moves them (base + 1, + 2,
+ * + 12), so two checkouts can run their suites side by side.
+ */
 function testStackConfig(): StackConfig {
   const dir = Deno.makeTempDirSync({ prefix: "fdw-bridge-test-" });
   Deno.chmodSync(dir, 0o755);
+  const base = Number(Deno.env.get("TEST_PORT_BASE") ?? 55320);
+  if (!Number.isInteger(base) || base < 1024 || base > 64000) {
+    throw new Error(`TEST_PORT_BASE must be a port from 1024 to 64000, got ${base}`);
+  }
   return {
     dir: join(dir, "stack"),
-    supabasePort: 55322,
-    timescalePort: 55332,
-    functionsPort: 55321,
+    supabasePort: base + 2,
+    timescalePort: base + 12,
+    functionsPort: base + 1,
   };
 }
 

@@ -8,7 +8,7 @@ import postgres from "postgres";
 import { repoRoot, type StackConfig } from "../scripts/stack/config.ts";
 import { envFile, readEnvFile } from "../scripts/stack/env.ts";
 import { stackDown, stackStatus, stackUp } from "../scripts/stack/lifecycle.ts";
-import { dbTest } from "./fixture.ts";
+import { dbTest, env as requiredEnv } from "./fixture.ts";
 
 /** Made when the test runs (not when the file is loaded), removed when it ends. */
 let config: StackConfig;
@@ -76,9 +76,10 @@ dbTest("stack: up, up again, status, seed, down leaves no process", async () => 
   Deno.chmodSync(root, 0o755);
   config = {
     dir: join(root, "stack"),
-    supabasePort: 56322,
-    timescalePort: 56332,
-    functionsPort: 56321,
+    // A thousand above the test stack's own ports, so parallel suites stay apart.
+    supabasePort: Number(requiredEnv("STACK_SUPABASE_PORT")) + 1000,
+    timescalePort: Number(requiredEnv("STACK_TIMESCALE_PORT")) + 1000,
+    functionsPort: Number(requiredEnv("STACK_FUNCTIONS_PORT")) + 1000,
   };
   try {
     await stackUp(config);
