@@ -23,7 +23,7 @@ import { log } from "./bench/progress.ts";
 import { queryVectors } from "./bench/queries.ts";
 import { goals, goalStatus, Report } from "./bench/report.ts";
 import { searchScenarios } from "./bench/search.ts";
-import { seedBenchStack, startBenchStack, stopBenchStacks } from "./bench/stack.ts";
+import { seedStack, startThrowawayStack, stopThrowawayStacks } from "./stack/throwaway.ts";
 
 const DATASETS = {
   full: { events: 100_000, activity: 1_000_000, missions: 10_000 },
@@ -34,6 +34,8 @@ const SEED = 1;
 const UNTIL = "2026-11-01T00:00:00.000Z";
 const ROUNDS = { warmup: 20, count: 200, naive: 20, recall: 100 };
 const QUERY_VECTORS = 256;
+// Beside the dev stack's 5432x and the tests' 5532x.
+const BENCH_PORTS = { supabasePort: 57522, timescalePort: 57532, functionsPort: 57521 };
 
 const { values: options } = parseArgs({
   args: Deno.args,
@@ -62,7 +64,7 @@ let tearingDown: Promise<void> | undefined;
 function teardown(): Promise<void> {
   tearingDown ??= (async () => {
     await (db && closeConnections(db).catch((error) => log(`connections: ${error}`)));
-    await stopBenchStacks();
+    await stopThrowawayStacks();
   })();
   return tearingDown;
 }
@@ -79,8 +81,8 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
 async function bench(): Promise<RunInfo & { report: Report }> {
   const startedAt = new Date().toISOString(), started = performance.now();
   log(`${mode} run: ${JSON.stringify(data)}, results to ${out}`);
-  const stack = await startBenchStack();
-  await seedBenchStack(stack, [
+  const stack = await startThrowawayStack("bench", BENCH_PORTS);
+  await seedStack(stack, [
     ...Object.entries(data).flatMap(([name, count]) => [`--${name}`, String(count)]),
     "--seed",
     String(SEED),

@@ -4,10 +4,9 @@
  */
 import type { Connections } from "./db.ts";
 import { concurrently, interleave, summarize, type Variant } from "./measure.ts";
-import { log } from "./progress.ts";
 import { Report } from "./report.ts";
 import { bridgeSearch } from "./search.ts";
-import { type BenchStack, startGateway } from "./stack.ts";
+import { startGateway, type ThrowawayStack } from "../stack/throwaway.ts";
 
 /** What the function scenarios need from a run. */
 export interface FunctionsRun {
@@ -96,20 +95,14 @@ export async function functionScenarios(run: FunctionsRun) {
 }
 
 /**
- * Runs {@link functionScenarios} on a gateway of its own. Without functions or a gateway in the
- * repository the scenarios are recorded as skipped. A gateway that exits while in use would turn
+ * Runs {@link functionScenarios} on a gateway of its own. A gateway that exits while in use would turn
  * every later call into an error, so the run stops there rather than report those numbers.
  */
 export async function functionScenariosOnGateway(
-  stack: BenchStack,
+  stack: ThrowawayStack,
   run: Omit<FunctionsRun, "url" | "token">,
 ) {
   const gateway = await startGateway(stack);
-  if (!gateway) {
-    run.report.skip("function_search", "events-search function", "functions not present");
-    log("skipped the function scenarios: functions not present");
-    return;
-  }
   const report = new Report();
   try {
     await functionScenarios({

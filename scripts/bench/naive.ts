@@ -4,7 +4,7 @@
  * operator, so a top-k search pulls every row across the link and sorts on Supabase
  * (DESIGN.md fact 1). Created on the benchmark's own stack only, by the benchmark.
  */
-import type { BenchStack } from "./stack.ts";
+import type { ThrowawayStack } from "../stack/throwaway.ts";
 import type { Connections } from "./db.ts";
 import { interleave, summarize } from "./measure.ts";
 import type { Report } from "./report.ts";
@@ -14,7 +14,7 @@ import { bridgeSearch, directSearch } from "./search.ts";
 export const naiveTable = "bench_naive.events";
 
 /** Creates server events_ts_naive, its user mapping and the foreign table bench_naive.events. */
-export async function createNaiveServer(db: Connections, stack: BenchStack) {
+export async function createNaiveServer(db: Connections, stack: ThrowawayStack) {
   const sql = db.supabaseAdmin;
   const port = String(stack.config.timescalePort);
   await sql.unsafe(

@@ -62,10 +62,6 @@ export function markdown(report: Report, run: RunInfo): string {
     "| --- | --- | ---: | ---: | ---: | --- | --- |",
   ];
   for (const s of report.scenarios) {
-    if (s.skipped) {
-      lines.push(`| ${s.title} | – | – | – | – | – | skipped: ${s.skipped} |`);
-      continue;
-    }
     for (const [i, v] of s.variants.entries()) {
       const ratio = i === 0 && s.ratio ? `${s.ratio.label}: **${s.ratio.value.toFixed(2)}**` : "";
       lines.push(

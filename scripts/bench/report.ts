@@ -12,7 +12,6 @@ export interface Scenario {
   /** A ratio worth reading beside the latencies, e.g. "bridge / direct 1.08". */
   ratio?: { label: string; value: number };
   note?: string;
-  skipped?: string;
 }
 
 /** The rows and bytes that crossed the link per call, from its foreign scans' plans. */
@@ -92,11 +91,6 @@ export class Report {
         this.metrics[key(id, v.name, "per_second")] = round(v.perSecond);
       }
     }
-  }
-
-  /** Records a scenario that could not run, with the reason. */
-  skip(id: string, title: string, reason: string) {
-    this.scenarios.push({ id, title, variants: [], skipped: reason });
   }
 
   metric(name: string, value: number) {

@@ -1,28 +1,28 @@
 /**
- * The benchmark's own two-node stack: a temporary directory and ports of its own, never the dev
- * stack's data, seeded with the benchmark's dataset, and the local functions gateway beside it.
+ * A throwaway two-node stack for `npm test` and `npm run bench`: a temporary directory and ports
+ * of its own (never the dev stack's data), seeded on request, with the local functions gateway
+ * beside it, and torn down with everything it started, even half-way through starting.
  */
 import { join } from "node:path";
-import { repoRoot, type StackConfig } from "../stack/config.ts";
-import { envFile, readEnvFile } from "../stack/env.ts";
-import { stackDown, stackUp } from "../stack/lifecycle.ts";
-import { log } from "./progress.ts";
+import { repoRoot, type StackConfig } from "./config.ts";
+import { envFile, readEnvFile } from "./env.ts";
+import { stackDown, stackUp } from "./lifecycle.ts";
 
-/** The benchmark stack's ports: beside the dev stack's 5432x and the tests' 5532x. */
-export const benchPorts = { supabasePort: 57522, timescalePort: 57532, functionsPort: 57521 };
-
+const log = (message: string) => console.error(`stack: ${message}`);
 const deno = join(repoRoot, "node_modules", ".bin", "deno");
 
-/** A running benchmark stack: its config and every variable a client of it needs. */
-export interface BenchStack {
+export type StackPorts = Pick<StackConfig, "supabasePort" | "timescalePort" | "functionsPort">;
+
+/** A running throwaway stack: its config and every variable a client of it needs. */
+export interface ThrowawayStack {
   config: StackConfig;
-  /** The env file's values plus STACK_DIR and STACK_*_PORT, as scripts/test.ts passes them. */
+  /** The env file's values plus STACK_DIR and STACK_*_PORT, as the scripts read them. */
   env: Record<string, string>;
 }
 
 // Stacks started and not yet stopped.
-const running = new Set<BenchStack>();
-// Gateways started and not yet stopped: stopBenchStacks stops them first.
+const running = new Set<ThrowawayStack>();
+// Gateways started and not yet stopped: stopThrowawayStacks stops them first.
 const gateways = new Set<Gateway>();
 
 async function portInUse(port: number): Promise<boolean> {
@@ -35,20 +35,27 @@ async function portInUse(port: number): Promise<boolean> {
 }
 
 /**
- * Starts a fresh stack in a new temporary directory. Refuses to start when a port is taken (most
- * likely another benchmark), instead of benchmarking someone else's data.
+ * Starts a fresh stack in a new temporary directory named after `purpose`. Refuses to start when
+ * a port is taken (most likely another run of the same command), instead of using someone else's
+ * data.
+ *
+ * @example
+ * const stack = await startThrowawayStack("test", { supabasePort: 55322, ... });
  */
-export async function startBenchStack(): Promise<BenchStack> {
-  for (const port of Object.values(benchPorts)) {
+export async function startThrowawayStack(
+  purpose: string,
+  ports: StackPorts,
+): Promise<ThrowawayStack> {
+  for (const port of Object.values(ports)) {
     if (await portInUse(port)) {
-      throw new Error(`127.0.0.1:${port} is in use: is another benchmark running?`);
+      throw new Error(`127.0.0.1:${port} is in use: is another ${purpose} run going on?`);
     }
   }
-  const tmp = Deno.makeTempDirSync({ prefix: "fdw-bridge-bench-" });
+  const tmp = Deno.makeTempDirSync({ prefix: `fdw-bridge-${purpose}-` });
   // Clusters run as the postgres OS user when we are root: it must reach the directory.
   Deno.chmodSync(tmp, 0o755);
-  const config: StackConfig = { dir: join(tmp, "stack"), ...benchPorts };
-  log(`stack in ${config.dir}`);
+  const config: StackConfig = { dir: join(tmp, "stack"), ...ports };
+  log(`${purpose} stack in ${config.dir}`);
   const stack = { config, env: {} };
   // Registered before stackUp, so a stack that fails half-way is torn down too.
   running.add(stack);
@@ -64,10 +71,10 @@ export async function startBenchStack(): Promise<BenchStack> {
 }
 
 /**
- * Stops every gateway and every benchmark stack started, even one still starting, and deletes
+ * Stops every gateway and every throwaway stack started, even one still starting, and deletes
  * their directories.
  */
-export async function stopBenchStacks() {
+export async function stopThrowawayStacks() {
   await Promise.all([...gateways].map((gateway) => gateway.stop()));
   for (const stack of running) {
     running.delete(stack);
@@ -77,8 +84,8 @@ export async function stopBenchStacks() {
   }
 }
 
-/** Runs scripts/seed.ts against the stack, its progress shown as it goes. */
-export async function seedBenchStack(stack: BenchStack, args: string[]) {
+/** Runs scripts/seed.ts against the stack with `args`, its progress shown as it goes. */
+export async function seedStack(stack: ThrowawayStack, args: string[]) {
   const { code } = await new Deno.Command(deno, {
     args: ["run", "-A", "scripts/seed.ts", ...args],
     cwd: repoRoot,
@@ -86,7 +93,7 @@ export async function seedBenchStack(stack: BenchStack, args: string[]) {
     stdout: "inherit",
     stderr: "inherit",
   }).spawn().status;
-  if (code !== 0) throw new Error(`seeding the benchmark stack failed (exit ${code})`);
+  if (code !== 0) throw new Error(`seeding the stack failed (exit ${code})`);
 }
 
 /** The local functions gateway (scripts/serve-functions.ts) on the stack's functions port. */
@@ -97,22 +104,8 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-/**
- * Starts the gateway and waits until it listens; undefined when the repository has no functions
- * or no gateway yet.
- */
-export async function startGateway(stack: BenchStack): Promise<Gateway | undefined> {
-  const needed = [
-    join(repoRoot, "scripts", "serve-functions.ts"),
-    join(repoRoot, "functions", "events-search", "index.ts"),
-  ];
-  for (const path of needed) {
-    try {
-      Deno.statSync(path);
-    } catch {
-      return undefined;
-    }
-  }
+/** Starts the gateway and waits until it listens. */
+export async function startGateway(stack: ThrowawayStack): Promise<Gateway> {
   const child = new Deno.Command(deno, {
     args: ["run", "-A", "scripts/serve-functions.ts"],
     cwd: repoRoot,
