@@ -62,7 +62,8 @@ const variants = {
     create schema export;
     create view export.activity_log as
       select event_time, mission_id, agent_id::text as agent_id, action, details
-        from public.activity_log`,
+        from public.activity_log;
+    grant select on export.activity_log to pg_monitor`,
   "plain tables": `
     create index events_time on public.events (event_time);
     create index activity_log_time on public.activity_log (event_time);
@@ -268,6 +269,9 @@ for (const [variant, setup] of Object.entries(variants)) {
           hypertables,
           /public\.events is a hypertable \(chunks of 1 day by event_time\)/,
         );
+        const [{ kept }] = await node`
+          select has_table_privilege('pg_monitor', 'export.activity_log', 'select') as kept`;
+        assert.equal(kept, true, "the replaced view keeps its grants");
       }
     } finally {
       await node.end();

@@ -31,6 +31,8 @@ dbTest("a user gets activity only of the missions they own, as the RPC gives it"
   const answer = await activity(clientWith(await userToken(1)), { missionIds, limit: 1000 });
   assert.ok(answer.rows.length > 0);
   assert.deepEqual(new Set(answer.rows.map((row) => row.missionId)), new Set(mine));
+  // activity_log.agent_id is bigint: the seed's ids lie past 2^32 and arrive as exact numbers.
+  assert.ok(answer.rows.every((row) => Number.isSafeInteger(row.agentId) && row.agentId > 2 ** 32));
 
   const direct = await asCaller(
     supabase,
