@@ -207,6 +207,31 @@ async function pointBridgeAt(database: string) {
   await supabase`analyze bridge.events, bridge.activity_log`;
 }
 
+dbTest("sql/timescale/ creates exactly the founding document's columns, in order", async () => {
+  const columns = await timescale`
+    select attrelid::regclass::text as table, attname::text as name,
+           format_type(atttypid, atttypmod) as type
+      from pg_attribute
+     where attrelid = any(${tables}::regclass[]) and attnum > 0 and not attisdropped
+     order by attrelid::regclass::text, attnum`;
+  assert.deepEqual(columns.map((c) => `${c.table}.${c.name} ${c.type}`), [
+    "activity_log.event_time timestamp with time zone",
+    "activity_log.agent_id bigint",
+    "activity_log.mission_id bigint",
+    "activity_log.action text",
+    "activity_log.details jsonb",
+    "events.event_time timestamp with time zone",
+    "events.user_token text",
+    "events.agent_key text",
+    "events.device_key text",
+    "events.location_key text",
+    "events.event_type text",
+    "events.data_payload_raw jsonb",
+    "events.data_payload_proc jsonb",
+    "events.event_embedding extensions.vector(768)",
+  ]);
+});
+
 for (const [variant, setup] of Object.entries(variants)) {
   dbTest(`adopting a node with the founding tables as ${variant} keeps every row`, async () => {
     const database = `adopt_${variant.replace(" ", "_")}`;
