@@ -23,6 +23,7 @@ const allChecks = [
   "pgvector",
   "node index for search",
   "node index for activity",
+  "hypertables",
   "drift",
   "no PII by name",
   "statistics",
@@ -79,7 +80,7 @@ dbTest("doctor passes every check on a healthy stack and exits 0", async () => {
   const lines = text.stdout.split("\n").filter((line) => /^(ok|FAIL) /.test(line));
   assert.equal(lines.length, allChecks.length, "one line per check");
   assert.match(text.stdout, /link +the node .* answers: round trip [\d.]+ ms/);
-  assert.match(text.stdout, /14 passed, 0 failed/);
+  assert.match(text.stdout, /15 passed, 0 failed/);
 });
 
 dbTest("doctor reads Remote SQL with EXPLAIN where auto_explain cannot be loaded", async () => {
@@ -157,6 +158,26 @@ dbTest("doctor names a column added to an export view, and one named like PII", 
   }
 });
 
+dbTest("doctor names data_payload_raw if the export view lets it cross the link", async () => {
+  await timescale.unsafe(`
+    create or replace view export.events as
+      select event_time, user_token, agent_key, device_key, location_key, event_type,
+             data_payload_proc, event_embedding, data_payload_raw
+        from public.events`);
+  try {
+    const failed = await failures();
+    assertNamed(failed, "no PII by name", /export\.events\.data_payload_raw/);
+    const cli = await doctorCli();
+    assert.equal(cli.code, 1);
+    assert.match(
+      cli.stdout,
+      /FAIL {2}no PII by name +columns that look like personal data: .*data_payload_raw/,
+    );
+  } finally {
+    await restoreExportViews();
+  }
+});
+
 dbTest("doctor names a bridge table granted to authenticated", async () => {
   await supabase.unsafe("grant select on bridge.events to authenticated");
   try {
@@ -190,7 +211,7 @@ dbTest("doctor fails every node check when the node does not answer", async () =
     assert.equal(link.ok, false);
     assert.match(link.detail, /does not answer through events_ts/);
     const skipped = results.filter((r) => /^not checked/.test(r.detail)).map((r) => r.name);
-    assert.equal(skipped.length, 10, skipped.join(", "));
+    assert.equal(skipped.length, 11, skipped.join(", "));
     assert.ok(results.find((r) => r.name === "not exposed to API roles")!.ok);
   } finally {
     await supabase.unsafe(`alter server events_ts options (set port '${port}')`);

@@ -120,6 +120,18 @@ const badRequests: [string, Call, number, RegExp][] = [
     /^to: must not be before from/,
   ],
   [
+    "a cursor that is no nextCursor",
+    activity({ missionIds: [10001], before: "2026-10-01T00:00:00Z#first" }),
+    400,
+    /^before: must be the nextCursor of the previous page/,
+  ],
+  [
+    "a cursor with an impossible date",
+    activity({ missionIds: [10001], before: "2026-02-30T00:00:00Z#3" }),
+    400,
+    /^before: must be the nextCursor of the previous page/,
+  ],
+  [
     "an unknown field",
     search({ embedding: vector, limit: 5 }),
     400,

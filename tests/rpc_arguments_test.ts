@@ -78,6 +78,18 @@ const cases: [string, string, unknown[], RegExp][] = [
     /time_from .* must not be after time_to/,
   ],
   [
+    "activity negative before_position",
+    "select * from public.mission_activity($1::bigint[], before => '2026-01-01', before_position => -1)",
+    [ids(3)],
+    /before_position must be 0 or more .*, got -1/,
+  ],
+  [
+    "activity before_position without before",
+    "select * from public.mission_activity($1::bigint[], before_position => 2)",
+    [ids(3)],
+    /before_position needs before/,
+  ],
+  [
     "histogram time_from after time_to",
     "select * from public.event_histogram('1 hour', '2026-02-01', '2026-01-01')",
     [],

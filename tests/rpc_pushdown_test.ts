@@ -51,7 +51,7 @@ for (const [name, index, value, expected] of searchCases) {
 }
 
 const activityCall = `select * from public.mission_activity(
-  $1::bigint[], $2::timestamptz, $3::timestamptz, $4::text[], $5, $6::timestamptz)`;
+  $1::bigint[], $2::timestamptz, $3::timestamptz, $4::text[], $5, $6::timestamptz, $7)`;
 const someMissions = [
   fixture.firstMissionId,
   fixture.firstMissionId + 1,
@@ -71,7 +71,7 @@ const activityCases: [string, number, unknown, RegExp][] = [
 
 for (const [name, index, value, expected] of activityCases) {
   dbTest(`mission_activity pushes ${name} to the node`, async () => {
-    const params: unknown[] = [someMissions, null, null, null, 50, null];
+    const params: unknown[] = [someMissions, null, null, null, 50, null, null];
     params[index] = value;
     const { remoteSql } = await remoteWorkOf(activityCall, params);
     assert.equal(remoteSql.length, 1);
@@ -80,6 +80,28 @@ for (const [name, index, value, expected] of activityCases) {
     assert.match(remoteSql[0], /ORDER BY event_time DESC/);
   });
 }
+
+dbTest(
+  "mission_activity sends a cursor to the node as its time, the tie order and OFFSET",
+  async () => {
+    const { remoteSql } = await remoteWorkOf(activityCall, [
+      someMissions,
+      null,
+      null,
+      null,
+      7,
+      windowEnd,
+      3,
+    ]);
+    assert.equal(remoteSql.length, 1);
+    assert.match(remoteSql[0], /event_time <= '[^']+'/);
+    assert.match(remoteSql[0], /mission_id = ANY \('\{10001,10002,10003\}'::bigint\[\]\)/);
+    assert.match(
+      remoteSql[0],
+      /ORDER BY event_time DESC NULLS FIRST, mission_id ASC NULLS LAST, agent_id ASC NULLS LAST, action ASC NULLS LAST, details ASC NULLS LAST LIMIT 7::bigint OFFSET 3::bigint$/,
+    );
+  },
+);
 
 const histogramCall = `select * from public.event_histogram(
   $1::interval, $2::timestamptz, $3::timestamptz, $4::text[])`;

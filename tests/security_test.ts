@@ -70,7 +70,7 @@ dbTest("calling the activity definer step directly shows no other user's mission
   const rows = await asCaller(supabase, { role: "authenticated", sub: seedUserId(1) }, (tx) =>
     tx`
     select * from bridge.mission_activity_rows(${others.map((row) => Number(row.id))}::bigint[],
-      null, null, null, 100, null)`);
+      null, null, null, 100, null, null)`);
   assert.equal(rows.length, 0);
 });
 

@@ -57,6 +57,7 @@ export type Database = {
         Args: {
           "actions"?: (string)[];
           "before"?: string;
+          "before_position"?: number;
           "max_rows"?: number;
           "mission_ids": (number)[];
           "time_from"?: string;
@@ -64,11 +65,12 @@ export type Database = {
         };
         Returns: {
           "action": string;
-          "agent_id": string;
+          "agent_id": number;
           "details": Json;
           "event_time": string;
           "mission_id": number;
           "outcome": string;
+          "tie_position": number;
         }[];
       };
       "search_events": {

@@ -9,6 +9,7 @@
 import { z } from "zod";
 import type { Json } from "./database.types.ts";
 import { bucketCount, intervalMs, MAX_BUCKETS } from "./interval.ts";
+import { parseCursor } from "./page.ts";
 
 /** Width of the events' embeddings (bridge.events.event_embedding is vector(768)). */
 export const EMBEDDING_DIMENSIONS = 768;
@@ -61,6 +62,16 @@ const wholeNumber = (min: number, max: number) =>
   z.int({ error: `must be a whole number from ${min} to ${max}` })
     .min(min, { error: `must be from ${min} to ${max}` })
     .max(max, { error: `must be from ${min} to ${max}` });
+
+/** A page's `nextCursor` (page.ts), or an ISO 8601 date-time before which rows are wanted. */
+const cursor = z.string({ error: "must be a nextCursor string or an ISO 8601 date-time" })
+  .refine((text) => {
+    const parsed = parseCursor(text);
+    return parsed !== undefined && timestamp.safeParse(parsed.time).success;
+  }, {
+    error: "must be the nextCursor of the previous page (such as 2026-10-01T12:00:00.123456Z#3) " +
+      "or an ISO 8601 date-time with a time zone",
+  });
 
 /** Adds an issue on `to` when both ends of a range are given and `from` is after `to`. */
 function fromNotAfterTo(range: { from?: string; to?: string }, context: z.RefinementCtx) {
@@ -135,7 +146,7 @@ export const activityRequest = strictObject({
   to: timestamp.optional(),
   actions: keys("actions").optional(),
   limit: wholeNumber(1, 1000).default(100),
-  before: timestamp.optional(),
+  before: cursor.optional(),
 }).superRefine(fromNotAfterTo);
 
 /** One activity row, with its mission's outcome. */
@@ -143,7 +154,7 @@ export const activityRow = z.object({
   missionId: z.int(),
   outcome: z.string().nullable(),
   eventTime: z.iso.datetime({ offset: true }),
-  agentId: z.string(),
+  agentId: z.int(),
   action: z.string(),
   details: jsonb,
 });
@@ -154,7 +165,7 @@ export const activityRow = z.object({
  */
 export const activityResponse = z.object({
   rows: z.array(activityRow),
-  nextCursor: z.iso.datetime({ offset: true }).nullable(),
+  nextCursor: cursor.nullable(),
 });
 
 /** POST event-histogram: event counts per bucket and type over [from, to). */

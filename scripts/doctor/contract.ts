@@ -111,9 +111,15 @@ const piiParts = new Set([
   "ipv4",
   "ipv6",
   "ipaddr",
+  // The founding document's data_payload_raw: the payload as it arrived, where personal data
+  // ends up (the seed's holds e-mail addresses and phone numbers). Only _proc may cross.
+  "raw",
 ]);
 
-/** True when a column's name looks like personal data, e.g. `email`, `user_name`, `client_ip`. */
+/**
+ * True when a column's name looks like personal data, e.g. `email`, `user_name`, `client_ip`,
+ * `data_payload_raw`.
+ */
 export function looksLikePii(column: string): boolean {
   return column.toLowerCase().split(/[^a-z0-9]+/).some((part) => piiParts.has(part));
 }

@@ -106,7 +106,7 @@ const requiredIndexes: RequiredIndex[] = [
  * The tables a remote relation reads: itself if it is a table, else the tables its view's
  * rewrite rule depends on (classid 2618 is pg_rewrite, refclassid 1259 pg_class; fixed OIDs).
  */
-async function tablesBehind(tx: Sql, node: NodeCatalog, schema: string, relation: string) {
+export async function tablesBehind(tx: Sql, node: NodeCatalog, schema: string, relation: string) {
   const rows = await tx.unsafe(
     `select tn.nspname::text as schema, t.relname::text as name
        from ${node.pg_class} v

@@ -31,6 +31,11 @@ const catalogs: Record<string, [remoteSchema: string, columns: string]> = {
   pg_settings: ["pg_catalog", "name text, setting text"],
   pg_stat_activity: ["pg_catalog", "pid int4, usename name, application_name text"],
   pg_stat_ssl: ["pg_catalog", "pid int4, ssl bool, version text, cipher text"],
+  hypertables: ["timescaledb_information", "hypertable_schema name, hypertable_name name"],
+  dimensions: [
+    "timescaledb_information",
+    "hypertable_schema name, hypertable_name name, column_name name, time_interval interval",
+  ],
   table_privileges: [
     "information_schema",
     "grantee text, table_schema text, table_name text, privilege_type text",

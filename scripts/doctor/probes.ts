@@ -127,7 +127,8 @@ const activity: Probe = {
     return `select a.mission_id, a.event_time, a.agent_id, a.action, a.details
               from bridge.activity_log a
              where a.mission_id = any('{${ids}}'::bigint[])
-             order by a.event_time desc limit 100`;
+             order by a.event_time desc, a.mission_id, a.agent_id, a.action, a.details
+             limit 100`;
   },
   settings: ["enable_sort = off"],
   expected: [

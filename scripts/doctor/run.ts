@@ -6,6 +6,7 @@ import postgres from "postgres";
 import { type CheckResult, describeError, fail, guarded, type Session } from "./check.ts";
 import { checkDrift, checkPii } from "./contract.ts";
 import { checkExposure } from "./exposure.ts";
+import { checkHypertables } from "./hypertables.ts";
 import { listForeignTables } from "./foreign_tables.ts";
 import { checkEncrypted, checkReadOnly } from "./link_security.ts";
 import { checkNodeIndexes, checkPgvector } from "./node.ts";
@@ -25,6 +26,7 @@ const nodeChecks = [
   "pgvector",
   "node index for search",
   "node index for activity",
+  "hypertables",
   "drift",
   "no PII by name",
 ];
@@ -55,6 +57,7 @@ export async function runChecks(
       ...await guarded("link read-only", unexpected, () => checkReadOnly(sql, server)),
       ...await guarded("pgvector", unexpected, () => checkPgvector(sql)),
       ...await guarded("node indexes", unexpected, () => checkNodeIndexes(sql, tables)),
+      ...await guarded("hypertables", unexpected, () => checkHypertables(sql, tables)),
       ...await guarded("drift", unexpected, () => checkDrift(sql, tables)),
       ...await guarded("no PII by name", unexpected, () => checkPii(sql, tables)),
     ]

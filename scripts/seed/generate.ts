@@ -44,6 +44,22 @@ export interface MissionRow {
   createdAt: number;
 }
 
+/** The processed, pseudonymous payload: what the bridge may read (data_payload_proc). */
+export interface ProcessedPayload {
+  duration_ms: number;
+  source: string;
+  score: number;
+}
+
+/**
+ * The payload as a client sent it (data_payload_raw): the processed fields plus the contact
+ * details and network data a real form or SDK submits. It never leaves the Timescale node.
+ */
+export interface RawPayload extends ProcessedPayload {
+  contact: { name: string; email: string; phone: string };
+  client: { ip: string; user_agent: string };
+}
+
 /** A row of public.events; the embedding is unit length (cosine search). */
 export interface EventRow {
   eventTime: number;
@@ -52,7 +68,8 @@ export interface EventRow {
   deviceKey: string;
   locationKey: string;
   eventType: string;
-  payload: { duration_ms: number; source: string; score: number };
+  rawPayload: RawPayload;
+  payload: ProcessedPayload;
   embedding: Float64Array;
 }
 
@@ -60,7 +77,7 @@ export interface EventRow {
 export interface ActivityRow {
   eventTime: number;
   missionId: number;
-  agentId: string;
+  agentId: number;
   action: string;
   details: Record<string, number | string>;
 }
@@ -209,7 +226,7 @@ export function* generateEvents(count: number, options: SeedOptions): Generator<
     // Zipf-like users: a few heavy users, a long tail.
     const user = Math.floor(USERS * random() ** 2);
     const userHash = hash32(user);
-    yield {
+    const row = {
       eventTime: clock(i, count, random),
       userToken: "u_" + userHash.toString(16).padStart(8, "0") +
         (hash32(userHash) >>> 16).toString(16).padStart(4, "0"),
@@ -218,14 +235,62 @@ export function* generateEvents(count: number, options: SeedOptions): Generator<
       deviceKey: "dev-" + pad(1 + (random() < 0.85 ? userHash : hash32(i)) % DEVICES, 4),
       locationKey: "loc-" + pad(1 + Math.floor(LOCATIONS * random() ** 1.5), 3),
       eventType: EVENT_TYPES[type][0],
-      payload: {
-        duration_ms: Math.round(20 + 2000 * random() ** 3),
-        source: SOURCES(random),
-        score: Math.round(random() * 1000) / 1000,
-      },
+    };
+    const payload = {
+      duration_ms: Math.round(20 + 2000 * random() ** 3),
+      source: SOURCES(random),
+      score: Math.round(random() * 1000) / 1000,
+    };
+    yield {
+      ...row,
+      rawPayload: { ...payload, ...contactDetails(user, userHash, i) },
+      payload,
       embedding: unit(embedding),
     };
   }
+}
+
+const FIRST_NAMES = [
+  "Ada",
+  "Ben",
+  "Chloe",
+  "Dmitri",
+  "Elif",
+  "Farah",
+  "Goran",
+  "Hana",
+  "Ivo",
+  "Jun",
+];
+const LAST_NAMES = ["Novak", "Okafor", "Park", "Quist", "Rossi", "Sato", "Toure", "Umar", "Vega"];
+const USER_AGENTS = [
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36",
+  "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+  "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 Chrome/130.0 Mobile Safari/537.36",
+  "okhttp/4.12.0",
+];
+
+/**
+ * Fake but realistic personal data for user `user`, the same on each of their events: a name,
+ * an e-mail address under example.com (reserved for documentation, RFC 2606) with the user
+ * number in it, so every user's address is distinct, a phone number from the 555-01xx range
+ * set aside for fiction, and per event an address from the documentation networks (RFC 5737).
+ */
+function contactDetails(user: number, userHash: number, event: number) {
+  const first = FIRST_NAMES[userHash % FIRST_NAMES.length];
+  const last = LAST_NAMES[(userHash >>> 8) % LAST_NAMES.length];
+  const network = ["192.0.2", "198.51.100", "203.0.113"][hash32(event) % 3];
+  return {
+    contact: {
+      name: `${first} ${last}`,
+      email: `${first}.${last}${user}@example.com`.toLowerCase(),
+      phone: `+1-202-555-01${pad(user % 100, 2)}`,
+    },
+    client: {
+      ip: `${network}.${1 + (hash32(event) >>> 8) % 254}`,
+      user_agent: USER_AGENTS[(userHash >>> 16) % USER_AGENTS.length],
+    },
+  };
 }
 
 function randomVector(gaussian: () => number): Float64Array {
@@ -241,6 +306,11 @@ function unit(v: Float64Array): Float64Array {
   for (let d = 0; d < v.length; d++) v[d] /= norm;
   return v;
 }
+
+// Agent ids as a fleet registry that has been issuing ids for years hands them out: past the
+// 32-bit range, so anything that narrows activity_log.agent_id to int4 or text fails visibly,
+// and below 2^53, so JSON numbers carry them exactly.
+const FIRST_AGENT_ID = 4_294_967_311, AGENT_ID_STRIDE = 1_048_573;
 
 const ACTIONS = weighted(
   [
@@ -292,7 +362,7 @@ export function* generateActivity(
     yield {
       eventTime: mission.createdAt + offset,
       missionId: mission.id,
-      agentId: "agent-" + pad(1 + (hash32(mission.id) % AGENTS), 3),
+      agentId: FIRST_AGENT_ID + (hash32(mission.id) % AGENTS) * AGENT_ID_STRIDE,
       action,
       details,
     };

@@ -25,7 +25,7 @@ select function_privs_are('public', 'search_events',
   'authenticated', array['EXECUTE'], 'authenticated may call search_events');
 select function_privs_are('public', 'mission_activity',
   array['bigint[]', 'timestamp with time zone', 'timestamp with time zone', 'text[]', 'integer',
-        'timestamp with time zone'],
+        'timestamp with time zone', 'integer'],
   'anon', array[]::text[], 'anon cannot call mission_activity');
 select function_privs_are('public', 'event_histogram',
   array['interval', 'timestamp with time zone', 'timestamp with time zone', 'text[]'],
