@@ -12,26 +12,28 @@ import { endpoint, readJson } from "../_shared/http.ts";
 import { keysetPage } from "../_shared/page.ts";
 import { activityRequest, type ActivityResponse } from "../_shared/schemas.ts";
 
-Deno.serve(endpoint("POST", async (request) => {
-  const caller = await authorize(request, ["authenticated", "service_role"]);
-  const input = await readJson(request, activityRequest);
+export default {
+  fetch: endpoint("POST", async (request) => {
+    const caller = await authorize(request, ["authenticated", "service_role"]);
+    const input = await readJson(request, activityRequest);
 
-  const found = await callRpc(caller, "mission_activity", {
-    mission_ids: input.missionIds,
-    time_from: input.from,
-    time_to: input.to,
-    actions: input.actions,
-    max_rows: input.limit,
-    before: input.before,
-  });
+    const found = await callRpc(caller, "mission_activity", {
+      mission_ids: input.missionIds,
+      time_from: input.from,
+      time_to: input.to,
+      actions: input.actions,
+      max_rows: input.limit,
+      before: input.before,
+    });
 
-  const rows = found.map((row) => ({
-    missionId: row.mission_id,
-    outcome: row.outcome,
-    eventTime: row.event_time,
-    agentId: row.agent_id,
-    action: row.action,
-    details: row.details,
-  }));
-  return Response.json(keysetPage(rows, input.limit) satisfies ActivityResponse);
-}));
+    const rows = found.map((row) => ({
+      missionId: row.mission_id,
+      outcome: row.outcome,
+      eventTime: row.event_time,
+      agentId: row.agent_id,
+      action: row.action,
+      details: row.details,
+    }));
+    return Response.json(keysetPage(rows, input.limit) satisfies ActivityResponse);
+  }),
+};
