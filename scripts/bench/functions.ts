@@ -15,7 +15,7 @@ export interface FunctionsRun {
   report: Report;
   /** The gateway's base URL (SUPABASE_URL). */
   url: string;
-  /** A JWT the function accepts: the stack's service_role key. */
+  /** A key the function accepts: the stack's secret key (service_role), sent as supabase-js does. */
   token: string;
   vectors: string[];
   warmup: number;
@@ -116,7 +116,7 @@ export async function functionScenariosOnGateway(
       ...run,
       report,
       url: gateway.url,
-      token: stack.env.SUPABASE_SERVICE_ROLE_KEY,
+      token: JSON.parse(stack.env.SUPABASE_SECRET_KEYS).default,
     });
   } finally {
     await gateway.stop();
