@@ -60,7 +60,7 @@ export async function serveFunctions(
   const config = stackConfig();
   const stackValues = readEnvFile(options.envFile ?? envFile(config));
   for (const [name, value] of Object.entries(hostedFunctionEnv(stackValues))) {
-    if (Deno.env.get(name) === undefined && value !== undefined) Deno.env.set(name, value);
+    if (Deno.env.get(name) === undefined) Deno.env.set(name, value);
   }
   const handlers = await loadFunctions(options.functionsDir ?? join(repoRoot, "functions"));
   const names = [...handlers.keys()].sort();
@@ -105,7 +105,10 @@ async function loadFunctions(folder: string): Promise<Map<string, Handler>> {
   return handlers;
 }
 
-/** /functions/v1/<name>[/...] to the function, with the path it would see deployed: /<name>[/...]. */
+/**
+ * /functions/v1/<name>[/...] to the function, with the path it would see deployed: /<name>[/...];
+ * /auth/v1/.well-known/jwks.json to the project's key set, as Supabase Auth publishes it.
+ */
 function route(handlers: Map<string, Handler>, request: Request): Response | Promise<Response> {
   const url = new URL(request.url);
   if (url.pathname === "/auth/v1/.well-known/jwks.json") {

@@ -77,6 +77,11 @@ const commonRows: Row[] = [
   ["no credential", () => Promise.resolve({}), () => [401, /No credentials/]],
   ["a bearer token that is not a JWT", () => Promise.resolve(bearer("not-a-jwt")), () => [401]],
   [
+    "a Basic Authorization header",
+    () => Promise.resolve({ Authorization: `Basic ${btoa("user:password")}` }),
+    () => [401, /Basic/],
+  ],
+  [
     "an expired session",
     async () => bearer(await userToken(1, { expiresIn: -60 })),
     () => [401, /expired/],

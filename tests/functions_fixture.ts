@@ -137,10 +137,13 @@ export async function waitForServer(child: Deno.ChildProcess, port: number): Pro
   throw new Error(`nothing listens on 127.0.0.1:${port}${exited ? ": the server exited" : ""}`);
 }
 
-/** Stops a child server and waits for it to end. */
-export async function stopChild(child: Deno.ChildProcess): Promise<void> {
+/** Stops a child server (by default, gracefully) and waits for it to end. */
+export async function stopChild(
+  child: Deno.ChildProcess,
+  signal: Deno.Signal = "SIGTERM",
+): Promise<void> {
   try {
-    child.kill("SIGTERM");
+    child.kill(signal);
   } catch {
     // already ended
   }

@@ -66,7 +66,7 @@ export async function functionScenarios(run: FunctionsRun) {
   const [f, r] = [summarize("function", fn.samples), summarize("rpc", direct.samples)];
   run.report.scenario("function_search", "events-search function vs the RPC alone", [f, r], {
     ratio: { label: "function / rpc (p50)", value: f.p50 / r.p50 },
-    note: "HTTP on 127.0.0.1 through scripts/serve-functions.ts, service_role key",
+    note: "HTTP on 127.0.0.1 through scripts/serve-functions.ts, secret key (service_role)",
   });
   run.report.metric("ratio_function_vs_rpc", f.p50 / r.p50);
 

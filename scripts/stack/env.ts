@@ -17,9 +17,11 @@ export const hostedFunctionEnvNames = [
   "SUPABASE_SERVICE_ROLE_KEY",
 ] as const;
 
-/** The hosted variable set out of a stack's env. */
+/** The hosted variables out of a stack's env (those it has). */
 export function hostedFunctionEnv(values: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(hostedFunctionEnvNames.map((name) => [name, values[name]]));
+  return Object.fromEntries(
+    hostedFunctionEnvNames.filter((name) => name in values).map((name) => [name, values[name]]),
+  );
 }
 
 export const envFile = (config: StackConfig) => join(config.dir, "env");
