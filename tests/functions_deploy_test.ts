@@ -85,6 +85,53 @@ const calls: Record<string, RequestInit> = {
   "bridge-health": { method: "GET" },
 };
 
+/**
+ * Serves function `name` from the copy of its upload in `upload` with `deno serve`, its own
+ * deno.json and only the variables in `variables` (the process environment is cleared), runs
+ * `use` against its URL, then ends it as the platform ends an isolate (a graceful stop would wait
+ * out the database pool's idle connections).
+ */
+async function serveUpload(
+  upload: string,
+  name: string,
+  variables: Record<string, string>,
+  use: (url: string) => Promise<void>,
+) {
+  const folder = join(upload, "functions", name);
+  const port = spareTestPort(2);
+  const child = new Deno.Command(deno, {
+    args: [
+      "serve",
+      "--no-lock",
+      "--config",
+      join(folder, "deno.json"),
+      "--allow-net",
+      "--allow-env",
+      "--allow-sys",
+      `--allow-read=${upload}`,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      join(folder, "index.ts"),
+    ],
+    cwd: upload,
+    clearEnv: true,
+    // Deno's own cache of npm packages is where it was; the function sees nothing else.
+    env: { ...variables, DENO_DIR: await denoDir(), NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitForServer(child, port);
+    await use(`http://127.0.0.1:${port}/${name}`);
+  } finally {
+    await stopChild(child, "SIGKILL");
+  }
+}
+
+const hosted = () => hostedFunctionEnv(Deno.env.toObject());
+
 Deno.test({
   name: "each function runs from a copy of its upload, with only the hosted variables",
   sanitizeResources: false,
@@ -92,41 +139,11 @@ Deno.test({
   async fn(t) {
     assert.deepEqual(Object.keys(calls).sort(), functionNames);
     const upload = Deno.makeTempDirSync({ prefix: "functions-upload-" });
-    const port = spareTestPort(2);
     try {
       for (const name of functionNames) {
         await t.step(name, async () => {
           await copyUpload(name, upload);
-          const folder = join(upload, "functions", name);
-          const child = new Deno.Command(deno, {
-            args: [
-              "serve",
-              "--no-lock",
-              "--config",
-              join(folder, "deno.json"),
-              "--allow-net",
-              "--allow-env",
-              "--allow-sys",
-              `--allow-read=${upload}`,
-              "--host",
-              "127.0.0.1",
-              "--port",
-              String(port),
-              join(folder, "index.ts"),
-            ],
-            cwd: upload,
-            clearEnv: true,
-            // Deno's own cache of npm packages is where it was; the function sees nothing else.
-            env: {
-              ...hostedFunctionEnv(Deno.env.toObject()),
-              DENO_DIR: await denoDir(),
-              NO_COLOR: "1",
-            },
-            stdout: "null",
-            stderr: "inherit",
-          }).spawn();
-          try {
-            await waitForServer(child, port);
+          await serveUpload(upload, name, hosted(), async (url) => {
             const callers: [string, HeadersInit, number][] = [
               ["a user session", {
                 apikey: publishableKey(),
@@ -135,18 +152,56 @@ Deno.test({
               ["the secret key", { apikey: secretKey() }, 200],
             ];
             for (const [who, headers, status] of callers) {
-              const response = await fetch(`http://127.0.0.1:${port}/${name}`, {
+              const response = await fetch(url, {
                 ...calls[name],
                 headers: { "Content-Type": "application/json", ...headers },
               });
               const body = await response.json();
               assert.equal(response.status, status, `${who}: ${JSON.stringify(body)}`);
             }
-          } finally {
-            // As the platform ends an isolate: a graceful stop would wait out the database
-            // pool's idle connections.
-            await stopChild(child, "SIGKILL");
-          }
+          });
+        });
+      }
+    } finally {
+      Deno.removeSync(upload, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a function missing or misreading a hosted variable answers 500 naming it, not its value",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const upload = Deno.makeTempDirSync({ prefix: "functions-upload-" });
+    const { SUPABASE_JWKS: _, ...withoutJwks } = hosted();
+    const leaked = "sb_public_" + "z".repeat(30);
+    const cases: [string, Record<string, string>, RegExp][] = [
+      ["without SUPABASE_JWKS", withoutJwks, /SUPABASE_JWKS/],
+      [
+        "with a secret key that is not sb_secret_",
+        { ...hosted(), SUPABASE_SECRET_KEYS: JSON.stringify({ default: leaked }) },
+        /SUPABASE_SECRET_KEYS\.default: must start sb_secret_/,
+      ],
+      [
+        "with SUPABASE_PUBLISHABLE_KEYS not JSON",
+        { ...hosted(), SUPABASE_PUBLISHABLE_KEYS: leaked },
+        /SUPABASE_PUBLISHABLE_KEYS: must be JSON/,
+      ],
+    ];
+    try {
+      await copyUpload("bridge-health", upload);
+      for (const [what, variables, message] of cases) {
+        await t.step(what, async () => {
+          await serveUpload(upload, "bridge-health", variables, async (url) => {
+            const response = await fetch(url, { headers: { apikey: secretKey() } });
+            const text = await response.text();
+            assert.equal(response.status, 500, text);
+            const { error } = JSON.parse(text);
+            assert.equal(error.code, "internal");
+            assert.match(error.message, message);
+            assert.ok(!text.includes(leaked), "the value never reaches the caller");
+          });
         });
       }
     } finally {

@@ -24,6 +24,13 @@ const json = <Schema extends z.ZodType>(schema: Schema) =>
     }
   }).pipe(schema);
 
+/** A JSON Web Key Set; the platform may give it as `{ "keys": [...] }` or as the bare array. */
+const jwk = z.looseObject({ kty: z.string() });
+const keySet = z.union([
+  z.object({ keys: z.array(jwk) }),
+  z.array(jwk).transform((keys) => ({ keys })),
+]);
+
 /** API keys by name, each with its kind's prefix. */
 const keysByName = (prefix: string) =>
   json(z.record(z.string(), z.string().startsWith(prefix, { error: `must start ${prefix}` })));
@@ -39,8 +46,8 @@ const schema = z.object({
   SUPABASE_PUBLISHABLE_KEYS: keysByName("sb_publishable_"),
   /** `{ "default": "sb_secret_…", … }` */
   SUPABASE_SECRET_KEYS: keysByName("sb_secret_"),
-  /** The public keys that verify sessions: `{ "keys": [JWK, …] }`. */
-  SUPABASE_JWKS: json(z.object({ keys: z.array(z.looseObject({ kty: z.string() })) })),
+  /** The public keys that verify sessions. */
+  SUPABASE_JWKS: json(keySet),
   [LEGACY_JWT_SECRET]: z.string().min(32, {
     error: "must be the project's legacy JWT secret (at least 32 characters)",
   }).optional(),
@@ -54,7 +61,7 @@ export interface Env {
     url: string;
     publishableKeys: Record<string, string>;
     secretKeys: Record<string, string>;
-    jwks: { keys: z.infer<typeof schema>["SUPABASE_JWKS"]["keys"] };
+    jwks: z.output<typeof keySet>;
   };
   /** The `iss` of the project's sessions. */
   issuer: string;
