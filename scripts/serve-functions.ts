@@ -1,19 +1,21 @@
 /**
  * The local Edge Functions gateway: every function under functions/ at
  * `http://127.0.0.1:<port>/functions/v1/<name>`, as the platform serves them, so an app's
- * `supabase.functions.invoke` works unchanged against the local stack.
+ * `supabase.functions.invoke` works unchanged against the local stack. It is also the stack's
+ * SUPABASE_URL, so it publishes the project's key set at `/auth/v1/.well-known/jwks.json`.
  *
  *   deno run -A scripts/serve-functions.ts        (port: STACK_FUNCTIONS_PORT, default 54321)
  *
- * Each functions/<name>/index.ts is the deployed entrypoint and calls `Deno.serve(handler)`
- * when imported. The gateway swaps Deno.serve for a stand-in while importing it, keeps the
- * handler, and routes to it, so the same file runs deployed and here. Configuration comes
- * from the stack's env file, with variables already set in the environment taking precedence.
+ * Each functions/<name>/index.ts is the deployed entrypoint and exports its handler as
+ * `export default { fetch }`; the gateway imports it and routes to it, so the same file runs
+ * deployed and here. The functions get the variables a hosted project gives them, from the
+ * stack's env file unless already set in the environment, and an operator's secrets (such as
+ * BRIDGE_LEGACY_JWT_SECRET) from the environment.
  */
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { repoRoot, stackConfig } from "./stack/config.ts";
-import { envFile, readEnvFile } from "./stack/env.ts";
+import { envFile, hostedFunctionEnv, readEnvFile } from "./stack/env.ts";
 import { closeDatabase } from "../functions/_shared/db.ts";
 import { BridgeError, errorResponse } from "../functions/_shared/errors.ts";
 import { corsHeaders } from "../functions/_shared/http.ts";
@@ -56,7 +58,8 @@ export async function serveFunctions(
   options: ServeFunctionsOptions = {},
 ): Promise<FunctionsServer> {
   const config = stackConfig();
-  for (const [name, value] of Object.entries(readEnvFile(options.envFile ?? envFile(config)))) {
+  const stackValues = readEnvFile(options.envFile ?? envFile(config));
+  for (const [name, value] of Object.entries(hostedFunctionEnv(stackValues))) {
     if (Deno.env.get(name) === undefined) Deno.env.set(name, value);
   }
   const handlers = await loadFunctions(options.functionsDir ?? join(repoRoot, "functions"));
@@ -84,41 +87,35 @@ export async function serveFunctions(
   };
 }
 
-// A module runs once per process: a second gateway in the same process (a test harness, say)
-// reuses the handlers the first import captured.
-const captured = new Map<string, Handler>();
-
-/** Imports each functions/<name>/index.ts, capturing the handler it passes to Deno.serve. */
+/** Imports each functions/<name>/index.ts and takes the fetch handler it exports by default. */
 async function loadFunctions(folder: string): Promise<Map<string, Handler>> {
   const handlers = new Map<string, Handler>();
   const names = [...Deno.readDirSync(folder)]
     .filter((entry) => entry.isDirectory && /^[a-z0-9][a-z0-9-]*$/.test(entry.name))
     .map((entry) => entry.name)
     .sort();
-  const realServe = Deno.serve;
-  try {
-    for (const name of names) {
-      const entrypoint = pathToFileURL(join(folder, name, "index.ts")).href;
-      // Deno.serve(handler), Deno.serve(options, handler) and Deno.serve({ handler }) alike.
-      (Deno as { serve: unknown }).serve = (...args: unknown[]) => {
-        const last = args[args.length - 1] as Handler | { handler: Handler };
-        captured.set(entrypoint, typeof last === "function" ? last : last.handler);
-        return { finished: Promise.resolve(), shutdown: async () => {}, ref() {}, unref() {} };
-      };
-      await import(entrypoint);
-      const handler = captured.get(entrypoint);
-      if (!handler) throw new Error(`${entrypoint} did not call Deno.serve(handler)`);
-      handlers.set(name, handler);
+  for (const name of names) {
+    const entrypoint = pathToFileURL(join(folder, name, "index.ts")).href;
+    const exported = (await import(entrypoint)).default as { fetch?: Handler } | undefined;
+    if (typeof exported?.fetch !== "function") {
+      throw new Error(`${entrypoint} does not export default { fetch }`);
     }
-  } finally {
-    (Deno as { serve: unknown }).serve = realServe;
+    handlers.set(name, exported.fetch);
   }
   return handlers;
 }
 
-/** /functions/v1/<name>[/...] to the function, with the path it would see deployed: /<name>[/...]. */
+/**
+ * /functions/v1/<name>[/...] to the function, with the path it would see deployed: /<name>[/...];
+ * /auth/v1/.well-known/jwks.json to the project's key set, as Supabase Auth publishes it.
+ */
 function route(handlers: Map<string, Handler>, request: Request): Response | Promise<Response> {
   const url = new URL(request.url);
+  if (url.pathname === "/auth/v1/.well-known/jwks.json") {
+    return new Response(Deno.env.get("SUPABASE_JWKS"), {
+      headers: { "content-type": "application/json", ...corsHeaders },
+    });
+  }
   const [, name] = url.pathname.match(/^\/functions\/v1\/([^/]+)/) ?? [];
   const handler = name ? handlers.get(name) : undefined;
   if (!handler) {

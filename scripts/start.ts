@@ -1,8 +1,11 @@
 /**
  * `npm start`: the dev stack up, a demo dataset when the nodes are empty, every Edge Function
- * served at http://127.0.0.1:54321/functions/v1/<name>, and what to paste to try it.
+ * served at http://127.0.0.1:54321/functions/v1/<name>, and what to paste to try it: the API
+ * keys and a signed-in demo user's access token.
  */
 import { join } from "node:path";
+import { seedUserId } from "./seed/generate.ts";
+import { signSession } from "./stack/auth.ts";
 import { repoRoot, stackConfig } from "./stack/config.ts";
 import { envFile, readEnvFile } from "./stack/env.ts";
 import { stackUp } from "./stack/lifecycle.ts";
@@ -46,14 +49,25 @@ try {
   console.error("start: no Edge Functions to serve yet (scripts/serve-functions.ts is absent)");
 }
 
+const publishableKey = JSON.parse(env.SUPABASE_PUBLISHABLE_KEYS).default;
+const secretKey = JSON.parse(env.SUPABASE_SECRET_KEYS).default;
+const demoUser = seedUserId(1);
+// Valid for a day: long enough to paste, short enough to be a session.
+const demoToken = await signSession(JSON.parse(env.JWT_SIGNING_KEY), env.SUPABASE_URL, demoUser, {
+  expiresIn: 24 * 3600,
+});
+
 console.log(`
 FDW bridge is up.
 
   Supabase database   ${env.SUPABASE_DB_URL}
   Timescale database  ${env.TIMESCALE_DB_URL}
   API URL             ${env.SUPABASE_URL}
-  anon key            ${env.SUPABASE_ANON_KEY}
-  service_role key    ${env.SUPABASE_SERVICE_ROLE_KEY}
+  publishable key     ${publishableKey}
+  secret key          ${secretKey}   (servers only: runs as service_role)
+  demo user           ${demoUser}
+  its access token    ${demoToken}
+                      (another user's: npm run token -- --user <uuid>)
   everything above    ${envFile(config)}
 ${
   functions.map((name) => `  function            ${env.SUPABASE_URL}/functions/v1/${name}`).join(
@@ -73,15 +87,18 @@ and mission 12345 with its activity:
 `);
 
 if (serving) {
-  console.log(`and the Edge Functions, as an app's supabase.functions.invoke calls them:
+  console.log(`and the Edge Functions, as an app's supabase.functions.invoke calls them, as the
+signed-in demo user:
 
   curl -s ${env.SUPABASE_URL}/functions/v1/events-search \\
-    -H "Authorization: Bearer ${env.SUPABASE_SERVICE_ROLE_KEY}" \\
+    -H "apikey: ${publishableKey}" \\
+    -H "Authorization: Bearer ${demoToken}" \\
     -H "Content-Type: application/json" \\
     -d "{\\"k\\": 3, \\"embedding\\": [$(seq -s, 768 | sed 's/[0-9]*/0.01/g')]}"
 
-  curl -s ${env.SUPABASE_URL}/functions/v1/bridge-health \\
-    -H "Authorization: Bearer ${env.SUPABASE_SERVICE_ROLE_KEY}"
+and as the service role, with the secret key:
+
+  curl -s ${env.SUPABASE_URL}/functions/v1/bridge-health -H "apikey: ${secretKey}"
 `);
   Deno.exit((await serving.status).code);
 }

@@ -1,7 +1,8 @@
 /**
- * What deploying needs: supabase/config.toml declares every function with its entrypoint, each
- * function's module graph bundles as `supabase functions deploy` would need, and the committed
- * database types match the schema the migrations make.
+ * What deploying needs: supabase/config.toml declares every function with its entrypoint and
+ * its own deno.json, which holds only imports pinned as package.json pins them; each function
+ * bundles with that deno.json alone; and the committed database types match the schema the
+ * migrations make.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -36,15 +37,24 @@ const functionNames = [...Deno.readDirSync(join(repoRoot, "functions"))]
   .map((entry) => entry.name)
   .sort();
 
-Deno.test("config.toml declares each function with its entrypoint and verify_jwt", () => {
+Deno.test("config.toml declares each function with its entrypoint and its own deno.json", () => {
   const config = Deno.readTextFileSync(join(repoRoot, "supabase", "config.toml"));
   const declared = [...config.matchAll(/^\[functions\.([a-z0-9-]+)\]\n((?:[a-z_]+ = .*\n?)*)/gm)];
   assert.deepEqual(declared.map(([, name]) => name).sort(), functionNames);
+  const pinned: Record<string, string> = JSON.parse(
+    Deno.readTextFileSync(join(repoRoot, "package.json")),
+  ).dependencies;
   for (const [, name, body] of declared) {
     assert.match(body, new RegExp(`^entrypoint = "\\.\\./functions/${name}/index\\.ts"$`, "m"));
-    assert.match(body, /^verify_jwt = (true|false)$/m);
-    const mapFile = body.match(/^import_map = "(.*)"$/m)?.[1];
-    if (mapFile) Deno.statSync(join(repoRoot, "supabase", mapFile));
+    assert.match(body, new RegExp(`^import_map = "\\.\\./functions/${name}/deno\\.json"$`, "m"));
+    assert.match(body, /^verify_jwt = false$/m);
+    const denoJson = JSON.parse(
+      Deno.readTextFileSync(join(repoRoot, "functions", name, "deno.json")),
+    );
+    assert.deepEqual(Object.keys(denoJson), ["imports"], `${name}/deno.json holds only imports`);
+    for (const [specifier, target] of Object.entries(denoJson.imports)) {
+      assert.equal(target, `npm:${specifier}@${pinned[specifier]}`, `${name}: ${specifier}`);
+    }
   }
 });
 
@@ -55,13 +65,20 @@ Deno.test("each function bundles into one module for deploy", async () => {
       const file = join(out, `${name}.js`);
       await output(bin("deno"), [
         "bundle",
+        "--no-lock",
+        "--config",
+        `functions/${name}/deno.json`,
         "--platform",
         "deno",
         "-o",
         file,
         `functions/${name}/index.ts`,
       ]);
-      assert.match(Deno.readTextFileSync(file), /Deno\.serve\(/, name);
+      assert.match(
+        Deno.readTextFileSync(file),
+        /export \{\s*\w+ as default\s*\}|export default/,
+        name,
+      );
     }
   } finally {
     Deno.removeSync(out, { recursive: true });

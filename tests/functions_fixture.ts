@@ -1,11 +1,11 @@
 /**
- * What the Edge Function tests add to tests/fixture.ts: callers with every kind of token,
- * supabase-js clients for them against the served functions, a count of the statements that
- * reached the Supabase node, and stopping and starting the Timescale node.
+ * What the Edge Function tests add to tests/fixture.ts: the stack's API keys and sessions signed
+ * with its JWT signing key, supabase-js clients for them against the served functions, a count
+ * of the statements that reached the Supabase node, and stopping and starting the Timescale node.
  */
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
-import { SignJWT } from "jose";
-import { stackConfig } from "../scripts/stack/config.ts";
+import { type SignOptions, signSession } from "../scripts/stack/auth.ts";
+import { repoRoot, stackConfig } from "../scripts/stack/config.ts";
 import { startNode, stopNode } from "../scripts/stack/lifecycle.ts";
 import { type ErrorBody } from "../functions/_shared/errors.ts";
 import { EMBEDDING_DIMENSIONS } from "../functions/_shared/schemas.ts";
@@ -13,48 +13,37 @@ import { connect, env, seedUserId } from "./fixture.ts";
 
 export { seedUserId };
 
-/**
- * An HS256 token signed with the stack's JWT secret (or `secret`), valid for an hour unless
- * `exp` says otherwise.
- */
-export function signToken(
-  claims: Record<string, unknown>,
-  { secret = env("SUPABASE_JWT_SECRET"), expiresIn = 3600 } = {},
-): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ iss: "supabase-local", ...claims })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setIssuedAt(now)
-    .setExpirationTime(now + expiresIn)
-    .sign(new TextEncoder().encode(secret));
+/** The project's default publishable key (`sb_publishable_…`). */
+export const publishableKey = () => JSON.parse(env("SUPABASE_PUBLISHABLE_KEYS")).default as string;
+
+/** The project's default secret key (`sb_secret_…`). */
+export const secretKey = () => JSON.parse(env("SUPABASE_SECRET_KEYS")).default as string;
+
+/** A session for any user id, signed with the stack's JWT signing key as Supabase Auth does. */
+export function sessionFor(userId: string, options?: SignOptions): Promise<string> {
+  return signSession(JSON.parse(env("JWT_SIGNING_KEY")), env("SUPABASE_URL"), userId, options);
 }
 
-/** A signed-in seed user's access token, as Supabase Auth issues it. */
-export function userToken(i: number): Promise<string> {
-  return signToken({ sub: seedUserId(i), role: "authenticated", aud: "authenticated" });
+/** A signed-in seed user's access token. */
+export function userToken(i: number, options?: SignOptions): Promise<string> {
+  return sessionFor(seedUserId(i), options);
 }
 
 /**
- * A supabase-js client on the served functions. Like an app's, it sends the anon key as
- * `apikey`; `bearer` is its Authorization (a session's token, or an API key), and `null`
- * sends no Authorization header at all.
+ * A supabase-js client on the served functions, as an app holds it: created with the
+ * publishable key and, once the user has signed in, sending the session's access token
+ * (`session`). Without one it is an app before sign-in.
  */
-export function clientWith(bearer: string | null): SupabaseClient {
-  const stripAuthorization: typeof fetch = (input, init) => {
-    const headers = new Headers(init?.headers);
-    headers.delete("authorization");
-    return fetch(input, { ...init, headers });
-  };
-  return createClient(env("SUPABASE_URL"), env("SUPABASE_ANON_KEY"), {
+export function clientWith(session?: string, url = env("SUPABASE_URL")): SupabaseClient {
+  return createClient(url, publishableKey(), {
     auth: { persistSession: false, autoRefreshToken: false },
-    global: bearer === null
-      ? { fetch: stripAuthorization }
-      : { headers: { Authorization: `Bearer ${bearer}` } },
+    ...(session === undefined ? {} : { accessToken: () => Promise.resolve(session) }),
   });
 }
 
-/** The client of the service role, as a server of the app's would hold it. */
-export const serviceClient = () => clientWith(env("SUPABASE_SERVICE_ROLE_KEY"));
+/** The client of the service role, as a server of the app's would hold it: the secret key. */
+export const serviceClient = (url = env("SUPABASE_URL")) =>
+  createClient(url, secretKey(), { auth: { persistSession: false, autoRefreshToken: false } });
 
 /** What a function answered: the status, the JSON body and the headers. */
 export interface Answer<T = unknown> {
@@ -119,3 +108,63 @@ export const stopTimescale = () => stopNode(stackConfig(), "timescale");
 
 /** Starts the stack's Timescale node again and waits until it accepts connections. */
 export const startTimescale = () => startNode(stackConfig(), "timescale");
+
+/**
+ * A port for a test's own server, beside the test stack's: its functions port plus 2 + n (the
+ * stack uses +1 and +11 of the same base).
+ */
+export const spareTestPort = (n: number) => Number(env("STACK_FUNCTIONS_PORT")) + 2 + n;
+
+/** A server a test started as a child process. */
+export interface ChildServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Waits until something listens on the port, or fails once `child` exits or time is up. */
+export async function waitForServer(child: Deno.ChildProcess, port: number): Promise<void> {
+  let exited = false;
+  child.status.then(() => exited = true);
+  const until = Date.now() + 60_000;
+  while (!exited && Date.now() < until) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  throw new Error(`nothing listens on 127.0.0.1:${port}${exited ? ": the server exited" : ""}`);
+}
+
+/** Stops a child server (by default, gracefully) and waits for it to end. */
+export async function stopChild(
+  child: Deno.ChildProcess,
+  signal: Deno.Signal = "SIGTERM",
+): Promise<void> {
+  try {
+    child.kill(signal);
+  } catch {
+    // already ended
+  }
+  await child.status;
+}
+
+/**
+ * A second local gateway (scripts/serve-functions.ts) on `port`, for the same stack, with
+ * `secrets` set as an operator sets them with `supabase secrets set`.
+ */
+export async function startGateway(
+  port: number,
+  secrets: Record<string, string>,
+): Promise<ChildServer> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "scripts/serve-functions.ts"],
+    cwd: repoRoot,
+    env: { ...secrets, STACK_FUNCTIONS_PORT: String(port) },
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  await waitForServer(child, port);
+  return { url: `http://127.0.0.1:${port}`, stop: () => stopChild(child) };
+}

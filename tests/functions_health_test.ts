@@ -19,6 +19,7 @@ Deno.test("bridge-health is for the service role only", async () => {
   const asUser = await invoke(clientWith(await userToken(1)), "bridge-health", { method: "GET" });
   assert.equal(asUser.status, 403);
   assert.match(errorOf(asUser).message, /needs service_role/);
-  const asAnon = await invoke(clientWith(null), "bridge-health", { method: "GET" });
-  assert.equal(asAnon.status, 401);
+  const beforeSignIn = await invoke(clientWith(), "bridge-health", { method: "GET" });
+  assert.equal(beforeSignIn.status, 403);
+  assert.match(errorOf(beforeSignIn).message, /sign in/);
 });

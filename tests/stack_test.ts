@@ -6,7 +6,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import postgres from "postgres";
 import { repoRoot, type StackConfig } from "../scripts/stack/config.ts";
-import { envFile, readEnvFile } from "../scripts/stack/env.ts";
+import { importJWK, jwtVerify } from "jose";
+import { signSession } from "../scripts/stack/auth.ts";
+import { envFile, hostedFunctionEnvNames, readEnvFile } from "../scripts/stack/env.ts";
 import { stackDown, stackStatus, stackUp } from "../scripts/stack/lifecycle.ts";
 import { dbTest, env as requiredEnv } from "./fixture.ts";
 
@@ -71,6 +73,41 @@ async function digest(): Promise<string[]> {
   }
 }
 
+/**
+ * The env file holds what a hosted project gives its functions: one default `sb_publishable_`
+ * and `sb_secret_` key, a JWKS with the public half of an ES256 signing key with a `kid`, and
+ * the legacy anon and service_role JWTs signed with the legacy secret.
+ */
+async function assertHostedKeyMaterial(env: Record<string, string>) {
+  for (const name of hostedFunctionEnvNames) assert.ok(env[name], `${name} is in the env file`);
+  assert.match(JSON.parse(env.SUPABASE_PUBLISHABLE_KEYS).default, /^sb_publishable_[\w-]{20,}$/);
+  assert.match(JSON.parse(env.SUPABASE_SECRET_KEYS).default, /^sb_secret_[\w-]{20,}$/);
+  const signingKey = JSON.parse(env.JWT_SIGNING_KEY);
+  const { keys } = JSON.parse(env.SUPABASE_JWKS);
+  assert.equal(keys.length, 1);
+  assert.deepEqual(
+    { kid: keys[0].kid, alg: keys[0].alg, kty: keys[0].kty, crv: keys[0].crv, d: keys[0].d },
+    { kid: signingKey.kid, alg: "ES256", kty: "EC", crv: "P-256", d: undefined },
+  );
+  const verifyKey = await importJWK(keys[0], "ES256");
+  const session = await signSession(
+    signingKey,
+    env.SUPABASE_URL,
+    "00000000-0000-4000-8000-000000000001",
+  );
+  assert.equal((await jwtVerify(session, verifyKey)).protectedHeader.kid, signingKey.kid);
+  const legacySecret = new TextEncoder().encode(env.SUPABASE_JWT_SECRET);
+  for (
+    const [name, role] of [["SUPABASE_ANON_KEY", "anon"], [
+      "SUPABASE_SERVICE_ROLE_KEY",
+      "service_role",
+    ]]
+  ) {
+    const { payload, protectedHeader } = await jwtVerify(env[name], legacySecret);
+    assert.deepEqual([protectedHeader.alg, payload.role], ["HS256", role], name);
+  }
+}
+
 dbTest("stack: up, up again, status, seed, down leaves no process", async () => {
   const root = Deno.makeTempDirSync({ prefix: "fdw-bridge-lifecycle-" });
   Deno.chmodSync(root, 0o755);
@@ -89,6 +126,7 @@ dbTest("stack: up, up again, status, seed, down leaves no process", async () => 
     assert.equal(Deno.readTextFileSync(envFile(config)), envBefore, "a second up changes nothing");
 
     const env = readEnvFile(envFile(config));
+    await assertHostedKeyMaterial(env);
     const supabase = postgres(env.SUPABASE_DB_URL, { max: 1, onnotice: () => {} });
     try {
       const roles = await supabase`

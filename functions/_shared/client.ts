@@ -42,12 +42,14 @@ export interface BridgeClient {
 }
 
 /**
- * A typed bridge client on a supabase-js client, which supplies the URL and the caller's
- * token. A request that fails its schema is refused here with the {@link BridgeError} the
+ * A typed bridge client on a supabase-js client, which supplies the URL, the publishable key
+ * and the signed-in user's session (or, on a server, the secret key). A request that fails its schema is refused here with the {@link BridgeError} the
  * function would answer; an error response becomes a {@link BridgeError} with its code.
  *
  * @example
- * const bridge = createBridgeClient(createClient(SUPABASE_URL, SUPABASE_ANON_KEY));
+ * const supabase = createClient(SUPABASE_URL, SUPABASE_PUBLISHABLE_KEY);
+ * await supabase.auth.signInWithPassword({ email, password });
+ * const bridge = createBridgeClient(supabase);
  * const page = await bridge.missionActivity({ missionIds: [10001], limit: 50 });
  * const next = await bridge.missionActivity({ missionIds: [10001], before: page.nextCursor! });
  */

@@ -20,12 +20,14 @@ export const REQUEST_DEADLINE_MS = 10_000;
 export type Work = (request: Request) => Promise<Response>;
 
 /**
- * A Deno.serve handler for a function that answers `method` at its own path: answers the CORS
+ * The fetch handler of a function that answers `method` at its own path: answers the CORS
  * preflight, refuses other methods (405) and sub-paths (404), bounds the work by
  * {@link REQUEST_DEADLINE_MS} (504), and turns whatever the work throws into the error shape.
  *
  * @example
- * Deno.serve(endpoint("POST", async (request) => Response.json(await readJson(request, schema))));
+ * export default {
+ *   fetch: endpoint("POST", async (request) => Response.json(await readJson(request, schema))),
+ * };
  */
 export function endpoint(
   method: "GET" | "POST",

@@ -11,20 +11,22 @@ import { callRpc } from "../_shared/db.ts";
 import { endpoint } from "../_shared/http.ts";
 import type { HealthResponse } from "../_shared/schemas.ts";
 
-Deno.serve(endpoint("GET", async (request) => {
-  const caller = await authorize(request, ["service_role"]);
+export default {
+  fetch: endpoint("GET", async (request) => {
+    const caller = await authorize(request, ["service_role"]);
 
-  const [health] = await callRpc(caller, "bridge_health", {});
+    const [health] = await callRpc(caller, "bridge_health", {});
 
-  return Response.json(
-    {
-      ok: health.reachable && health.search_pushed_down,
-      timescale: {
-        reachable: health.reachable,
-        roundTripMs: health.round_trip_ms ?? null,
-        problem: health.problem ?? null,
-      },
-      search: { pushedDown: health.search_pushed_down, remoteSql: health.remote_sql ?? null },
-    } satisfies HealthResponse,
-  );
-}));
+    return Response.json(
+      {
+        ok: health.reachable && health.search_pushed_down,
+        timescale: {
+          reachable: health.reachable,
+          roundTripMs: health.round_trip_ms ?? null,
+          problem: health.problem ?? null,
+        },
+        search: { pushedDown: health.search_pushed_down, remoteSql: health.remote_sql ?? null },
+      } satisfies HealthResponse,
+    );
+  }),
+};

@@ -13,30 +13,32 @@ import { endpoint, readJson } from "../_shared/http.ts";
 import { nextCursor, parseCursor } from "../_shared/page.ts";
 import { activityRequest, type ActivityResponse } from "../_shared/schemas.ts";
 
-Deno.serve(endpoint("POST", async (request) => {
-  const caller = await authorize(request, ["authenticated", "service_role"]);
-  const input = await readJson(request, activityRequest);
-  const before = input.before ? parseCursor(input.before) : undefined;
+export default {
+  fetch: endpoint("POST", async (request) => {
+    const caller = await authorize(request, ["authenticated", "service_role"]);
+    const input = await readJson(request, activityRequest);
+    const before = input.before ? parseCursor(input.before) : undefined;
 
-  const found = await callRpc(caller, "mission_activity", {
-    mission_ids: input.missionIds,
-    time_from: input.from,
-    time_to: input.to,
-    actions: input.actions,
-    max_rows: input.limit,
-    before: before?.time,
-    before_position: before?.position,
-  });
+    const found = await callRpc(caller, "mission_activity", {
+      mission_ids: input.missionIds,
+      time_from: input.from,
+      time_to: input.to,
+      actions: input.actions,
+      max_rows: input.limit,
+      before: before?.time,
+      before_position: before?.position,
+    });
 
-  const rows = found.map((row) => ({
-    missionId: row.mission_id,
-    outcome: row.outcome,
-    eventTime: row.event_time,
-    agentId: row.agent_id,
-    action: row.action,
-    details: row.details,
-  }));
-  return Response.json(
-    { rows, nextCursor: nextCursor(found, input.limit) } satisfies ActivityResponse,
-  );
-}));
+    const rows = found.map((row) => ({
+      missionId: row.mission_id,
+      outcome: row.outcome,
+      eventTime: row.event_time,
+      agentId: row.agent_id,
+      action: row.action,
+      details: row.details,
+    }));
+    return Response.json(
+      { rows, nextCursor: nextCursor(found, input.limit) } satisfies ActivityResponse,
+    );
+  }),
+};

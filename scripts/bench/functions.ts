@@ -14,7 +14,7 @@ export interface FunctionsRun {
   report: Report;
   /** The gateway's base URL (SUPABASE_URL). */
   url: string;
-  /** A JWT the function accepts: the stack's service_role key. */
+  /** A key the function accepts: the stack's secret key (service_role), sent as supabase-js does. */
   token: string;
   vectors: string[];
   warmup: number;
@@ -65,7 +65,7 @@ export async function functionScenarios(run: FunctionsRun) {
   const [f, r] = [summarize("function", fn.samples), summarize("rpc", direct.samples)];
   run.report.scenario("function_search", "events-search function vs the RPC alone", [f, r], {
     ratio: { label: "function / rpc (p50)", value: f.p50 / r.p50 },
-    note: "HTTP on 127.0.0.1 through scripts/serve-functions.ts, service_role key",
+    note: "HTTP on 127.0.0.1 through scripts/serve-functions.ts, secret key (service_role)",
   });
   run.report.metric("ratio_function_vs_rpc", f.p50 / r.p50);
 
@@ -109,7 +109,7 @@ export async function functionScenariosOnGateway(
       ...run,
       report,
       url: gateway.url,
-      token: stack.env.SUPABASE_SERVICE_ROLE_KEY,
+      token: JSON.parse(stack.env.SUPABASE_SECRET_KEYS).default,
     });
   } finally {
     await gateway.stop();
