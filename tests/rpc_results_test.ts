@@ -93,6 +93,15 @@ async function exactTopTen(embedding: string, filters: SearchFilters) {
   });
 }
 
+/**
+ * Recall of the bridge's top-10 over the 20 query vectors (200 neighbours), against exact search.
+ * pgvector builds HNSW graphs at random (each node's level), and PostgreSQL offers no seed for
+ * that, so every fresh stack has another graph. Measured on this dataset: 40 fresh builds gave
+ * recall 1.0 on every build, unfiltered and filtered (0 misses in 16,000 neighbours). By the rule
+ * of three the miss rate is then below 3 / 16,000 at 95% confidence, about 0.04 expected misses
+ * per test; failing at 0.9 takes 20 misses, a Poisson chance below 1e-40. A failure here is a
+ * regression, not bad luck.
+ */
 async function recallAtTen(filters: SearchFilters) {
   let found = 0;
   let total = 0;
