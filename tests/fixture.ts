@@ -6,6 +6,7 @@
 import postgres from "postgres";
 import { FIRST_MISSION_ID, seedUserId } from "../scripts/seed/generate.ts";
 import { testDataset } from "./dataset.ts";
+import { logPlans, planCollector } from "../scripts/plans.ts";
 
 /** A required environment variable, or a clear error saying to run the tests through npm. */
 export function env(name: string): string {
@@ -52,10 +53,14 @@ export type Caller = { role: "anon" | "authenticated" | "service_role"; sub?: st
  */
 export function asCaller<T>(sql: Sql, caller: Caller, fn: (tx: Sql) => Promise<T>): Promise<T> {
   return sql.begin(async (tx) => {
-    await tx.unsafe(`set local role ${caller.role}`);
-    await tx`select set_config('request.jwt.claims', ${JSON.stringify(caller)}, true)`;
+    await asCallerIn(tx as unknown as Sql, caller);
     return fn(tx as unknown as Sql);
   }) as Promise<T>;
+}
+
+async function asCallerIn(tx: Sql, caller: Caller) {
+  await tx.unsafe(`set local role ${caller.role}`);
+  await tx`select set_config('request.jwt.claims', ${JSON.stringify(caller)}, true)`;
 }
 
 /** What postgres_fdw did for a statement: the SQL it sent, and the rows each foreign scan returned. */
@@ -65,40 +70,29 @@ export interface RemoteWork {
 }
 
 /**
- * Runs a statement with auto_explain logging every plan, nested calls included, as a NOTICE
- * to this session, and reads the foreign scans from those plans.
+ * Runs a statement as `caller` with auto_explain logging every plan, nested calls included,
+ * and reads the foreign scans from those plans (scripts/plans.ts).
  */
 export async function remoteWorkOf(
   statement: string,
   params: unknown[] = [],
   caller: Caller = { role: "service_role" },
 ): Promise<RemoteWork> {
-  const notices: string[] = [];
-  const sql = connect("supabase", { onnotice: (notice) => notices.push(String(notice.message)) });
+  const plans = planCollector();
+  const sql = connect("supabase", { onnotice: plans.onnotice });
   try {
-    await sql.unsafe("load 'auto_explain'");
-    for (
-      const setting of [
-        "auto_explain.log_min_duration = 0",
-        "auto_explain.log_nested_statements = on",
-        "auto_explain.log_verbose = on",
-        "auto_explain.log_analyze = on",
-        "auto_explain.log_timing = off",
-        "auto_explain.log_level = notice",
-      ]
-    ) await sql.unsafe(`set ${setting}`);
-    await asCaller(sql, caller, (tx) => tx.unsafe(statement, params as never[]));
+    await sql.begin(async (tx) => {
+      await logPlans(tx as unknown as Sql, { analyze: true });
+      await asCallerIn(tx as unknown as Sql, caller);
+      await tx.unsafe(statement, params as never[]);
+    });
   } finally {
     await sql.end();
   }
-  const lines = notices.flatMap((plan) => plan.split("\n"));
+  const scans = plans.take();
   return {
-    remoteSql: lines.filter((line) => line.includes("Remote SQL:")).map((line) =>
-      line.replace(/^.*Remote SQL: /, "")
-    ),
-    foreignScanRows: lines.filter((line) => line.includes("Foreign Scan")).map((line) =>
-      Number(line.match(/actual rows=(\d+)/)?.[1] ?? NaN)
-    ),
+    remoteSql: scans.map((scan) => scan.remoteSql),
+    foreignScanRows: scans.map((scan) => scan.rows ?? NaN),
   };
 }
 

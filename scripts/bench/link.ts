@@ -1,7 +1,6 @@
 /**
- * What crosses the link per call. The real calls run with auto_explain logging every plan,
- * nested ones included (the RPCs run their foreign scans in dynamic SQL); each foreign scan gives
- * its actual rows and the Remote SQL it sent. That SQL is then run on the node to size its rows
+ * What crosses the link per call. The real calls run with auto_explain logging every plan
+ * (scripts/plans.ts); each foreign scan gives its actual rows and the Remote SQL it sent. That SQL is then run on the node to size its rows
  * in text form, which is how postgres_fdw fetches them: the plan's width would miss the
  * embeddings, fetched only to compute the distance on Supabase.
  */
@@ -20,19 +19,7 @@ import {
   searchParams,
 } from "./queries.ts";
 import type { LinkTraffic, Report } from "./report.ts";
-
-interface PlanNode {
-  "Node Type": string;
-  "Actual Rows"?: number;
-  "Actual Loops"?: number;
-  "Remote SQL"?: string;
-  Plans?: PlanNode[];
-}
-
-function* foreignScans(node: PlanNode): Generator<PlanNode> {
-  if (node["Node Type"] === "Foreign Scan") yield node;
-  for (const child of node.Plans ?? []) yield* foreignScans(child);
-}
+import { logPlans, planCollector } from "../plans.ts";
 
 /** A call to measure, run as `role` on Supabase once per parameter list. */
 interface Probe {
@@ -55,37 +42,21 @@ export async function linkTraffic(
   missions: number,
   until: Date,
 ) {
-  const plans: PlanNode[] = [];
-  const sql = postgres(env.SUPABASE_DB_URL, {
-    max: 1,
-    prepare: false,
-    onnotice: (notice) => {
-      const text = String(notice.message);
-      const start = text.indexOf("{");
-      if (text.startsWith("duration:") && start >= 0) {
-        plans.push(JSON.parse(text.slice(start)).Plan);
-      }
-    },
-  });
+  const plans = planCollector();
+  const sql = postgres(env.SUPABASE_DB_URL, { max: 1, prepare: false, onnotice: plans.onnotice });
   try {
-    await sql.unsafe("load 'auto_explain'");
-    await sql.unsafe(
-      `set auto_explain.log_min_duration = 0; set auto_explain.log_nested_statements = on;
-       set auto_explain.log_analyze = on; set auto_explain.log_timing = off;
-       set auto_explain.log_verbose = on; set auto_explain.log_format = json;
-       set auto_explain.log_level = notice`,
-    );
     const fetchSizes = await serverFetchSizes(sql);
     for (const probe of probes(vectors, missions, until)) {
       let rows = 0, bytes = 0;
       for (const params of probe.calls) {
-        plans.length = 0;
-        await sql.unsafe(`set role ${probe.role}`);
-        await sql.unsafe(probe.statement, params);
-        await sql.unsafe("reset role");
-        for (const scan of plans.flatMap((plan) => [...foreignScans(plan)])) {
-          rows += (scan["Actual Rows"] ?? 0) * (scan["Actual Loops"] ?? 1);
-          bytes += await textBytes(db, scan["Remote SQL"] ?? "");
+        await sql.begin(async (tx) => {
+          await logPlans(tx as unknown as postgres.Sql, { analyze: true });
+          await tx.unsafe(`set local role ${probe.role}`);
+          await tx.unsafe(probe.statement, params);
+        });
+        for (const scan of plans.take()) {
+          rows += scan.rows ?? 0;
+          bytes += await textBytes(db, scan.remoteSql);
         }
       }
       const traffic: LinkTraffic = {

@@ -11,13 +11,8 @@ import {
   probes,
   representativeArguments,
 } from "./probes.ts";
-import {
-  availableMethod,
-  type PlanMethod,
-  remoteSqlOfCall,
-  remoteSqlOfExplain,
-  shortened,
-} from "./plans.ts";
+import { availableMethod, type PlanMethod, remoteSqlOfCall, remoteSqlOfExplain } from "./plans.ts";
+import { shortened } from "../plans.ts";
 
 /** The fixes for what is missing, leaving out those of parts that only follow from another. */
 function fixesFor(missing: Expectation[]): string {

@@ -1,0 +1,105 @@
+/**
+ * What postgres_fdw sent to the node for a statement, read from the plans PostgreSQL made for it:
+ * the Remote SQL of every foreign scan and, when analyzed, the rows each returned. One module
+ * for the tests, the doctor and the benchmark.
+ *
+ * The real calls are read through auto_explain, which logs every plan of a session, nested
+ * statements included (the RPCs run their foreign scans in dynamic SQL inside functions), as a
+ * NOTICE in JSON. Where auto_explain cannot be loaded (a hosted project), an EXPLAIN of an
+ * equivalent statement gives the same Remote SQL without the rows.
+ */
+import type postgres from "postgres";
+
+type Sql = postgres.Sql;
+
+/** One foreign scan: the SQL it sent, and the rows it returned (undefined unless analyzed). */
+export interface ForeignScan {
+  remoteSql: string;
+  rows?: number;
+}
+
+interface PlanNode {
+  "Node Type": string;
+  "Actual Rows"?: number;
+  "Actual Loops"?: number;
+  "Remote SQL"?: string;
+  Plans?: PlanNode[];
+}
+
+/** Every foreign scan of a plan tree (EXPLAIN (FORMAT JSON)'s `Plan`), top-down. */
+export function foreignScansIn(node: PlanNode): ForeignScan[] {
+  const own: ForeignScan[] = node["Remote SQL"] === undefined ? [] : [{
+    remoteSql: node["Remote SQL"],
+    rows: node["Actual Rows"] === undefined
+      ? undefined
+      : node["Actual Rows"] * (node["Actual Loops"] ?? 1),
+  }];
+  return [...own, ...(node.Plans ?? []).flatMap(foreignScansIn)];
+}
+
+/** The foreign scans of one auto_explain notice in JSON; none for any other notice. */
+export function foreignScansOfNotice(message: string): ForeignScan[] {
+  const start = message.indexOf("{");
+  if (!message.startsWith("duration:") || start < 0) return [];
+  return foreignScansIn(JSON.parse(message.slice(start)).Plan);
+}
+
+/**
+ * Collects the plans auto_explain logs as notices on one connection: pass `onnotice` to
+ * postgres() when opening it, call {@link logPlans} in the transaction to read, then `take()`.
+ *
+ * @example
+ * const plans = planCollector();
+ * const sql = postgres(url, { onnotice: plans.onnotice });
+ * await sql.begin(async (tx) => { await logPlans(tx); await tx`select ...`; });
+ * const scans = plans.take();
+ */
+export function planCollector() {
+  let scans: ForeignScan[] = [];
+  return {
+    onnotice(notice: postgres.Notice) {
+      scans.push(...foreignScansOfNotice(String(notice.message)));
+    },
+    /** The foreign scans logged since the last take, in the order they finished. */
+    take(): ForeignScan[] {
+      const taken = scans;
+      scans = [];
+      return taken;
+    },
+  };
+}
+
+/**
+ * Loads auto_explain and has it log every plan of this transaction, nested ones included, as a
+ * JSON NOTICE; with `analyze`, each node's actual rows too. auto_explain's settings are
+ * superuser-only, so call it before `set local role`.
+ */
+export async function logPlans(tx: Sql, { analyze = false } = {}) {
+  await tx.unsafe("load 'auto_explain'");
+  for (
+    const setting of [
+      "auto_explain.log_min_duration = 0",
+      "auto_explain.log_nested_statements = on",
+      "auto_explain.log_verbose = on",
+      "auto_explain.log_format = json",
+      "auto_explain.log_level = notice",
+      `auto_explain.log_analyze = ${analyze ? "on" : "off"}`,
+      "auto_explain.log_timing = off",
+    ]
+  ) await tx.unsafe(`set local ${setting}`);
+}
+
+/** The foreign scans of EXPLAIN (VERBOSE) `statement`, which plans without running it. */
+export async function explainForeignScans(
+  tx: Sql,
+  statement: string,
+  params: unknown[] = [],
+): Promise<ForeignScan[]> {
+  const [row] = await tx.unsafe(`explain (verbose, format json) ${statement}`, params as never[]);
+  const plans = row["QUERY PLAN"] as { Plan: PlanNode }[];
+  return plans.flatMap((plan) => foreignScansIn(plan.Plan));
+}
+
+/** Remote SQL with vector literals shortened, for a readable report. */
+export const shortened = (remoteSql: string) =>
+  remoteSql.replace(/'\[[-0-9.,e]+\]'/g, (v) => `'[…${v.split(",").length} numbers]'`);
