@@ -34,20 +34,13 @@ const functions = [...Deno.readDirSync(join(repoRoot, "functions"))]
   .filter((entry) => entry.isDirectory && !entry.name.startsWith("_"))
   .map((entry) => entry.name)
   .sort();
-const gateway = join(repoRoot, "scripts", "serve-functions.ts");
-let serving: Deno.ChildProcess | undefined;
-try {
-  Deno.statSync(gateway);
-  serving = new Deno.Command(join(repoRoot, "node_modules", ".bin", "deno"), {
-    args: ["run", "-A", gateway],
-    cwd: repoRoot,
-    env,
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn();
-} catch {
-  console.error("start: no Edge Functions to serve yet (scripts/serve-functions.ts is absent)");
-}
+const serving = new Deno.Command(join(repoRoot, "node_modules", ".bin", "deno"), {
+  args: ["run", "-A", join(repoRoot, "scripts", "serve-functions.ts")],
+  cwd: repoRoot,
+  env,
+  stdout: "inherit",
+  stderr: "inherit",
+}).spawn();
 
 const publishableKey = JSON.parse(env.SUPABASE_PUBLISHABLE_KEYS).default;
 const secretKey = JSON.parse(env.SUPABASE_SECRET_KEYS).default;
@@ -86,8 +79,7 @@ and mission 12345 with its activity:
   psql "${env.SUPABASE_DB_URL}" -c "select * from public.mission_activity(array[12345], max_rows => 5)"
 `);
 
-if (serving) {
-  console.log(`and the Edge Functions, as an app's supabase.functions.invoke calls them, as the
+console.log(`and the Edge Functions, as an app's supabase.functions.invoke calls them, as the
 signed-in demo user:
 
   curl -s ${env.SUPABASE_URL}/functions/v1/events-search \\
@@ -100,5 +92,4 @@ and as the service role, with the secret key:
 
   curl -s ${env.SUPABASE_URL}/functions/v1/bridge-health -H "apikey: ${secretKey}"
 `);
-  Deno.exit((await serving.status).code);
-}
+Deno.exit((await serving.status).code);
