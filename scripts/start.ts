@@ -7,6 +7,7 @@ import { repoRoot, stackConfig } from "./stack/config.ts";
 import { envFile, readEnvFile } from "./stack/env.ts";
 import { stackUp } from "./stack/lifecycle.ts";
 import { psql } from "./stack/postgres.ts";
+import { grantDemoScopes } from "./seed/scopes.ts";
 
 const config = stackConfig();
 await stackUp(config);
@@ -26,6 +27,9 @@ if (events === 0) {
   }).spawn().status;
   if (code !== 0) Deno.exit(code);
 }
+
+// Also on a stack seeded before events were scoped: without grants, demo users see nothing.
+await grantDemoScopes(env.SUPABASE_DB_URL);
 
 const functions = [...Deno.readDirSync(join(repoRoot, "functions"))]
   .filter((entry) => entry.isDirectory && !entry.name.startsWith("_"))

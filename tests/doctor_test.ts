@@ -30,6 +30,7 @@ const allChecks = [
   "pushdown mission_activity",
   "pushdown event_histogram",
   "not exposed to API roles",
+  "event access",
 ];
 
 /** Runs the CLI as an operator would, returning its exit code and output. */
