@@ -242,6 +242,9 @@ dbTest("the README's team pattern: members see their team's sites", async () => 
       await tx.unsafe(`
         create table public.teams (id bigint primary key);
         create table public.team_members (team_id bigint references public.teams, user_id uuid);
+        alter table public.team_members enable row level security;
+        create policy "members read their memberships" on public.team_members
+          for select to authenticated using ((select auth.uid()) = user_id);
         alter table public.event_scopes add column team_id bigint references public.teams;
         create policy "team members read their team's scopes" on public.event_scopes
           for select to authenticated
