@@ -21,6 +21,7 @@ import {
   SPAN_MS,
 } from "./seed/generate.ts";
 import { copyRows, type Field, vectorLiteral } from "./seed/load.ts";
+import { grantDemoScopes } from "./seed/scopes.ts";
 
 const HNSW_INDEX = "events_embedding_hnsw";
 // Used only if a previous run died between dropping and recreating the index: the definition
@@ -163,7 +164,7 @@ async function seed(args: Args) {
 
   // Truncate everything first: activity rows must never outlive the missions they name.
   await psql(db.timescale, "truncate public.events, public.activity_log");
-  await psql(db.supabase, "truncate public.missions");
+  await psql(db.supabase, "truncate public.missions, public.event_scopes");
 
   const missions = generateMissions(args.missions, args);
   const missionsMs = await load(
@@ -175,6 +176,9 @@ async function seed(args: Args) {
     args.missions,
     missions.map((m) => [String(m.id), m.outcome, m.owner, iso(m.createdAt)]),
   );
+
+  await grantDemoScopes(db.supabase);
+  log("granted each demo user their sites (public.event_scopes)");
 
   // HNSW inserts row by row are slow (each one walks the graph); a bulk build after the load is
   // many times faster. Keep the index's own definition so any tuning of it survives a reseed.

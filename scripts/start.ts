@@ -10,6 +10,8 @@ import { repoRoot, stackConfig } from "./stack/config.ts";
 import { envFile, readEnvFile } from "./stack/env.ts";
 import { stackUp } from "./stack/lifecycle.ts";
 import { psql } from "./stack/postgres.ts";
+import { seedUserId } from "./seed/generate.ts";
+import { grantDemoScopes } from "./seed/scopes.ts";
 
 const config = stackConfig();
 await stackUp(config);
@@ -29,6 +31,9 @@ if (events === 0) {
   }).spawn().status;
   if (code !== 0) Deno.exit(code);
 }
+
+// Also on a stack seeded before events were scoped: without grants, demo users see nothing.
+await grantDemoScopes(env.SUPABASE_DB_URL);
 
 const functions = [...Deno.readDirSync(join(repoRoot, "functions"))]
   .filter((entry) => entry.isDirectory && !entry.name.startsWith("_"))
@@ -73,6 +78,13 @@ Try the nearest events to a stored one, through the RPC:
   psql "${env.SUPABASE_DB_URL}" -c "select event_time, event_type, distance
     from public.search_events(
       (select event_embedding from bridge.events limit 1), 5)"
+
+and as seed user 1, who sees only the events of their sites (README, Security):
+
+  psql "${env.SUPABASE_DB_URL}" -c "begin" -c "set local role authenticated" \\
+    -c "select set_config('request.jwt.claims', '{\\"sub\\": \\"${seedUserId(1)}\\"}', true)" \\
+    -c "select event_time, location_key, distance from public.search_events(
+          array_fill(0.01::real, array[768])::extensions.vector, 5)" -c "commit"
 
 and mission 12345 with its activity:
 

@@ -31,6 +31,7 @@ const allChecks = [
   "pushdown mission_activity",
   "pushdown event_histogram",
   "not exposed to API roles",
+  "event access",
 ];
 
 /** Runs the CLI as an operator would, returning its exit code and output. */
@@ -223,4 +224,20 @@ dbTest("doctor leaves no scratch schema behind", async () => {
   const [{ n }] = await supabase`
     select count(*)::int as n from pg_namespace where nspname like 'doctor\\_scratch%'`;
   assert.equal(n, 0);
+});
+
+dbTest("doctor reports the event access mode in force", async () => {
+  const line = async () =>
+    (await runDoctor(env("SUPABASE_DB_URL"))).find((r) => r.name === "event access")!;
+  const scoped = await line();
+  assert.equal(scoped.ok, true);
+  assert.match(scoped.detail, /^scoped: signed-in users see only .* \(\d+ grants\)/);
+  await supabase`update bridge.event_access set mode = 'open'`;
+  try {
+    const open = await line();
+    assert.equal(open.ok, true);
+    assert.match(open.detail, /^open: every signed-in user sees every event/);
+  } finally {
+    await supabase`update bridge.event_access set mode = 'scoped'`;
+  }
 });

@@ -1,9 +1,11 @@
 /**
  * event-histogram end to end: buckets equal public.event_histogram called directly, and their
- * counts add up to the events the Timescale node holds in the range.
+ * counts add up to the events the Timescale node holds in the range at the sites seed user 5
+ * may see (scripts/seed/scopes.ts).
  */
 import assert from "node:assert/strict";
 import { createBridgeClient } from "../functions/_shared/client.ts";
+import { demoSites } from "../scripts/seed/scopes.ts";
 import type { HistogramRequest, HistogramResponse } from "../functions/_shared/schemas.ts";
 import { asCaller, connect, dbTest } from "./fixture.ts";
 import { clientWith, invoke, seedUserId, userToken } from "./functions_fixture.ts";
@@ -35,7 +37,7 @@ dbTest("event-histogram answers as public.event_histogram does", async () => {
   );
 });
 
-dbTest("event-histogram counts add up to the node's events in the range", async () => {
+dbTest("event-histogram counts add up to the node's events at the caller's sites", async () => {
   const request = {
     bucket: "6 hours",
     from: "2026-10-03T00:00:00Z",
@@ -46,7 +48,8 @@ dbTest("event-histogram counts add up to the node's events in the range", async 
   const [{ events }] = await timescale`
     select count(*)::int as events from public.events
      where event_time >= ${request.from} and event_time < ${request.to}
-       and event_type = any(${request.eventTypes})`;
+       and event_type = any(${request.eventTypes})
+       and location_key = any(${demoSites(5)}::text[])`;
   assert.ok(events > 0);
   assert.equal(answer.buckets.reduce((sum, b) => sum + b.events, 0), events);
   assert.ok(answer.buckets.every((b) => request.eventTypes.includes(b.eventType)));

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createBridgeClient } from "../functions/_shared/client.ts";
+import { demoSites } from "../scripts/seed/scopes.ts";
 import type { SearchRequest, SearchResponse } from "../functions/_shared/schemas.ts";
 import { asCaller, connect, dbTest, fixture } from "./fixture.ts";
 import { clientWith, invoke, seedUserId, userToken } from "./functions_fixture.ts";
@@ -13,9 +14,12 @@ const timescale = connect("timescale");
 const user = { role: "authenticated" as const, sub: seedUserId(1) };
 const client = clientWith(await userToken(1));
 
+// Events seed user 1 may see (the demo grants of scripts/seed/scopes.ts): each is its own
+// nearest neighbour within the user's scope.
 const stored: { embedding: string; event_time: Date }[] = await timescale`
   select event_embedding::text as embedding, event_time from public.events
-   where event_embedding is not null order by event_time limit 3 offset 500`;
+   where event_embedding is not null and location_key = any(${demoSites(1)}::text[])
+   order by event_time limit 3 offset 50`;
 const [{ common_type }] = await timescale`
   select event_type as common_type from public.events group by 1 order by count(*) desc limit 1`;
 

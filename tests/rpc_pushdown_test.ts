@@ -3,7 +3,7 @@
  * postgres_fdw sends, read from the plans of the real calls (auto_explain, nested statements).
  */
 import assert from "node:assert/strict";
-import { connect, dbTest, fixture, remoteWorkOf } from "./fixture.ts";
+import { connect, dbTest, fixture, remoteWorkOf, seedUserId } from "./fixture.ts";
 
 const timescale = connect("timescale");
 const [{ embedding, event_type, user_token, agent_key, device_key, location_key }] =
@@ -123,5 +123,49 @@ dbTest("event_histogram pushes event_types to the node", async () => {
     [event_type],
   ]);
   assert.match(remoteSql[0], /event_type = ANY \('\{[^}]+\}'::text\[\]\)/);
+  assert.match(remoteSql[0], /GROUP BY 1, 2/);
+});
+
+const scopePattern =
+  /\(\$\d+::boolean OR \(user_token = ANY \(\$\d+::text\[\]\)\) OR \(agent_key = ANY \(\$\d+::text\[\]\)\) OR \(location_key = ANY \(\$\d+::text\[\]\)\)\)/;
+// Seed user 1 holds the demo grants scripts/seed/scopes.ts makes: five sites.
+const scopedCaller = { role: "authenticated" as const, sub: seedUserId(1) };
+
+dbTest("search sends the caller's scope to the node with ORDER BY and LIMIT", async () => {
+  const { remoteSql, foreignScanRows } = await remoteWorkOf(searchCall, noFilters, scopedCaller);
+  assert.equal(remoteSql.length, 1, `one foreign scan expected, got ${remoteSql.length}`);
+  assert.match(remoteSql[0], scopePattern);
+  assert.match(remoteSql[0], /ORDER BY \(event_embedding OPERATOR\(extensions\.<=>\) '\[/);
+  assert.match(remoteSql[0], /LIMIT 5\b/);
+  assert.equal(foreignScanRows[0], 5, "the node returned exactly k rows, all in scope");
+});
+
+dbTest("search with a 10,000-token scope sends it as one array parameter", async () => {
+  const sql = connect("supabase");
+  const id = crypto.randomUUID();
+  try {
+    await sql`
+      insert into public.event_scopes (user_id, kind, key)
+      select ${id}::uuid, 'user_token', 'u_scope_' || n from generate_series(1, 10000) n`;
+    const caller = { role: "authenticated" as const, sub: id };
+    const { remoteSql, foreignScanRows } = await remoteWorkOf(searchCall, noFilters, caller);
+    assert.equal(remoteSql.length, 1);
+    assert.match(remoteSql[0], scopePattern);
+    assert.match(remoteSql[0], /LIMIT 5\b/);
+    assert.equal(foreignScanRows[0], 0, "no seeded event has these tokens");
+  } finally {
+    await sql`delete from public.event_scopes where user_id = ${id}::uuid`;
+    await sql.end();
+  }
+});
+
+dbTest("event_histogram sends the caller's scope to the node with GROUP BY", async () => {
+  const { remoteSql } = await remoteWorkOf(
+    histogramCall,
+    ["1 day", windowStart, windowEnd, null],
+    scopedCaller,
+  );
+  assert.equal(remoteSql.length, 1);
+  assert.match(remoteSql[0], scopePattern);
   assert.match(remoteSql[0], /GROUP BY 1, 2/);
 });

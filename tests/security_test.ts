@@ -1,9 +1,11 @@
 /**
  * Security: what each role can reach. anon reaches nothing of the bridge, authenticated only the
- * RPCs, the link role only reads, the link is encrypted, and Supabase's advisors find nothing.
+ * RPCs and the events in its scope, the link role only reads, the link is encrypted, and
+ * Supabase's advisors find nothing.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { demoSites } from "../scripts/seed/scopes.ts";
 import { asCaller, connect, dbTest, env, seedUserId } from "./fixture.ts";
 
 const supabase = connect("supabase");
@@ -52,16 +54,32 @@ for (const table of ["bridge.events", "bridge.activity_log"]) {
   });
 }
 
-dbTest("authenticated cannot call bridge.configure or the search's definer step", async () => {
+dbTest("authenticated cannot call bridge.configure", async () => {
   const caller = { role: "authenticated" as const, sub: seedUserId(1) };
-  for (
-    const call of [
-      "select bridge.configure('evil.example', 5432, 'postgres', 'x', 'y')",
-      `select * from bridge.nearest_events('${vector}', 3, null, null, null, null, null, null, null, null)`,
-    ]
-  ) {
-    await assert.rejects(asCaller(supabase, caller, (tx) => tx.unsafe(call)), permissionDenied);
-  }
+  await assert.rejects(
+    asCaller(
+      supabase,
+      caller,
+      (tx) => tx.unsafe("select bridge.configure('evil.example', 5432, 'postgres', 'x', 'y')"),
+    ),
+    permissionDenied,
+  );
+});
+
+dbTest("reading bridge.events_in_scope directly shows no other user's events", async () => {
+  const read = (statement: string, params: unknown[] = []) =>
+    asCaller(
+      supabase,
+      { role: "authenticated", sub: seedUserId(1) },
+      (tx) => tx.unsafe(statement, params as never[]),
+    );
+  const sites = await read("select distinct location_key from bridge.events_in_scope");
+  assert.deepEqual(sites.map((row) => row.location_key).sort(), demoSites(1).sort());
+  const theirs = await read(
+    "select count(*)::int as n from bridge.events_in_scope where location_key = any($1)",
+    [demoSites(2)],
+  );
+  assert.equal(theirs[0].n, 0);
 });
 
 dbTest("calling the activity definer step directly shows no other user's missions", async () => {

@@ -3,6 +3,31 @@ export type Json = string | number | boolean | null | { [key: string]: Json | un
 export type Database = {
   "public": {
     Tables: {
+      "event_scopes": {
+        Row: {
+          "created_at": string;
+          "id": number;
+          "key": string;
+          "kind": string;
+          "user_id": string | null;
+        };
+        ComputedFields: never;
+        Insert: {
+          "created_at"?: string;
+          "id"?: never;
+          "key": string;
+          "kind": string;
+          "user_id"?: string | null;
+        };
+        Update: {
+          "created_at"?: string;
+          "id"?: never;
+          "key"?: string;
+          "kind"?: string;
+          "user_id"?: string | null;
+        };
+        Relationships: [];
+      };
       "missions": {
         Row: {
           "created_at": string;

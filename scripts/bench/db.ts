@@ -10,6 +10,8 @@ import postgres from "postgres";
 export interface Connections {
   /** Supabase as service_role: the RPCs, as an app's server-side call makes them. */
   rpc: postgres.Sql;
+  /** Supabase as the signed-in {@link BENCH_USER_ID}, whose grants scope the events RPCs. */
+  scoped: postgres.Sql;
   /** The Timescale node as bridge_reader (TLS): the bridge's statements run directly. */
   direct: postgres.Sql;
   /** The Timescale node as bridge_reader with index scans off: exact nearest neighbours. */
@@ -19,6 +21,9 @@ export interface Connections {
   /** The Timescale node as postgres: query vectors, versions. */
   timescaleAdmin: postgres.Sql;
 }
+
+/** The Supabase user the scoped search runs as (scripts/bench/search.ts grants its scope). */
+export const BENCH_USER_ID = "00000000-0000-4000-8000-0000000be0c4";
 
 const open = (url: string) =>
   postgres(url, {
@@ -40,6 +45,7 @@ const open = (url: string) =>
 export async function openConnections(env: Record<string, string>): Promise<Connections> {
   const db: Connections = {
     rpc: open(env.SUPABASE_DB_URL),
+    scoped: open(env.SUPABASE_DB_URL),
     direct: open(env.BRIDGE_READER_URL),
     exact: open(env.BRIDGE_READER_URL),
     supabaseAdmin: open(env.SUPABASE_DB_URL),
@@ -47,6 +53,10 @@ export async function openConnections(env: Record<string, string>): Promise<Conn
   };
   // max: 1, so a session setting holds for every later statement on the connection.
   await db.rpc`set role service_role`;
+  // As PostgREST and the Edge Functions run a signed-in user's call, for the whole session.
+  await db.scoped`set role authenticated`;
+  const claims = JSON.stringify({ role: "authenticated", sub: BENCH_USER_ID });
+  await db.scoped`select set_config('request.jwt.claims', ${claims}, false)`;
   // The exact scan needs longer than the link role's 15 s bound on the full dataset.
   await db.exact`set enable_indexscan = off`;
   await db.exact`set statement_timeout = '120s'`;

@@ -76,16 +76,25 @@ export async function linkTraffic(
 }
 
 /**
+ * The caller's scope as bridge.events_in_scope sends it, for service_role: $1 sees every event,
+ * $2..$4 grant no keys. The probes run as service_role.
+ */
+const SERVICE_ROLE_SCOPE = [true, "{}", "{}", "{}"];
+
+/**
  * The text size of the rows a Remote SQL statement returns, run on the node as the link role.
- * The RPCs' dynamic SQL is planned with its parameters' values, so they are inlined as literals.
+ * The RPCs' dynamic SQL is planned with its parameters' values, so they are inlined as literals;
+ * only the caller's scope stays a parameter.
  */
 async function textBytes(db: Connections, remoteSql: string): Promise<number> {
-  if (!remoteSql || /\$\d/.test(remoteSql)) return NaN;
+  const params = new Set(remoteSql.match(/\$\d+/g) ?? []);
+  if (!remoteSql || (params.size > 0 && params.size !== SERVICE_ROLE_SCOPE.length)) return NaN;
   // The naive statement returns every event: longer than the link role's 15 s bound.
   const [{ bytes }] = await db.direct.begin(async (tx) => {
     await tx`set local statement_timeout = '300s'`;
     return await tx.unsafe<{ bytes: string }[]>(
       `select coalesce(sum(octet_length(r::text)), 0) as bytes from (${remoteSql}) r`,
+      params.size > 0 ? SERVICE_ROLE_SCOPE : [],
     );
   });
   return Number(bytes);

@@ -11,6 +11,11 @@ export interface SearchFilters {
   eventTypes?: string[];
   /** ISO time: only events at or after it. */
   from?: string;
+  /**
+   * Only for the node's statement: the user tokens of a caller's scope, in the filter's shape
+   * bridge.events_in_scope sends (the bridge reads the scope from the caller's grants).
+   */
+  scopeTokens?: string[];
 }
 
 /** A row of a search, as both variants return it. */
@@ -76,6 +81,7 @@ export function searchParams(vector: string, k: number, filters: SearchFilters) 
   const params: (string | number)[] = [vector, k];
   if (filters.eventTypes) params.push(`{${filters.eventTypes.join(",")}}`);
   if (filters.from) params.push(filters.from);
+  if (filters.scopeTokens) params.push(`{${filters.scopeTokens.join(",")}}`);
   return params;
 }
 
@@ -97,6 +103,10 @@ export function directSearchSql(filters: SearchFilters, table = "export.events")
   let n = 2;
   if (filters.eventTypes) where += ` and e.event_type = any($${++n}::text[])`;
   if (filters.from) where += ` and e.event_time >= $${++n}::timestamptz`;
+  if (filters.scopeTokens) {
+    where += ` and (e.user_token = any($${++n}::text[]) or e.agent_key = any('{}'::text[])` +
+      ` or e.location_key = any('{}'::text[]))`;
+  }
   return `select e.event_time, e.user_token, e.agent_key, e.device_key, e.location_key,
                  e.event_type, e.data_payload_proc, ${distance} as distance
             from ${table} e

@@ -1,11 +1,12 @@
 /**
  * Search scenarios: public.search_events through the bridge against the same statement run
  * directly on the Timescale node (unfiltered, with a ~5% event type filter, with a 3-day
- * window), and recall@10 of the bridge's answers against exact search.
+ * window), a signed-in user's scoped search against an unscoped one, and recall@10 of the
+ * bridge's answers against exact search.
  */
 import type postgres from "postgres";
 import { FIVE_PERCENT_EVENT_TYPE } from "../seed/generate.ts";
-import type { Connections } from "./db.ts";
+import { BENCH_USER_ID, type Connections } from "./db.ts";
 import { interleave, type Measured, summarize, type Variant } from "./measure.ts";
 import { log } from "./progress.ts";
 import {
@@ -34,15 +35,17 @@ export interface SearchRun {
   until: Date;
 }
 
-/** The bridge: public.search_events on Supabase, as service_role. */
+/** The bridge: public.search_events on Supabase, as service_role (or on `sql`, as its caller). */
 export function bridgeSearch(
   db: Connections,
   filters: SearchFilters,
+  name = "bridge",
+  sql = db.rpc,
 ): Variant<string, SearchRow[]> {
   const text = bridgeSearchSql(filters);
   return {
-    name: "bridge",
-    run: (vector) => db.rpc.unsafe<SearchRow[]>(text, searchParams(vector, 10, filters)),
+    name,
+    run: (vector) => sql.unsafe<SearchRow[]>(text, searchParams(vector, 10, filters)),
   };
 }
 
@@ -86,6 +89,60 @@ async function compare(run: SearchRun, id: string, title: string, filters: Searc
   return bridge;
 }
 
+/** Scopes of this many user tokens are measured (README, Security). */
+const SCOPE_TOKENS = 100;
+
+/**
+ * Search as a signed-in user granted 100 user tokens (every 20th by activity, so the scope
+ * holds heavy and light users), against the same search as service_role, whom no scope limits,
+ * and against the node answering with the scope written out. The bench user's grants are
+ * removed afterwards.
+ */
+async function scopedSearch(run: SearchRun) {
+  const { db } = run;
+  const tokens = (await db.timescaleAdmin<{ user_token: string }[]>`
+    select user_token from (
+      select user_token, row_number() over (order by count(*) desc, user_token) as rank
+        from public.events group by 1) ranked
+     where rank % 20 = 1 order by rank limit ${SCOPE_TOKENS}`).map((row) => row.user_token);
+  await db.supabaseAdmin`
+    insert into public.event_scopes (user_id, kind, key)
+    select ${BENCH_USER_ID}::uuid, 'user_token', unnest(${tokens}::text[])`;
+  try {
+    const [scoped, unscoped, direct] = await interleave(
+      "search_scoped",
+      [
+        bridgeSearch(db, {}, "scoped", db.scoped),
+        bridgeSearch(db, {}, "unscoped"),
+        directSearch("direct", db.direct, { scopeTokens: tokens }),
+      ],
+      run.vectors,
+      run.warmup,
+      run.count,
+    );
+    const short = scoped.results.filter((rows) => rows.length < 10).length;
+    const [s, u, d] = [
+      summarize("scoped", scoped.samples),
+      summarize("unscoped", unscoped.samples),
+      summarize("direct", direct.samples),
+    ];
+    run.report.scenario(
+      "search_scoped",
+      `search k=10 as a user granted ${tokens.length} tokens, vs unscoped (service_role)`,
+      [s, u, d],
+      {
+        ratio: { label: "scoped / unscoped (p50)", value: s.p50 / u.p50 },
+        note: `scoped bridge vs the node with the scope written out: ${agreement(scoped, direct)}` +
+          (short ? `; ${short} returned fewer than 10 rows` : ""),
+      },
+    );
+    run.report.metric("ratio_search_scoped_vs_unscoped", s.p50 / u.p50);
+    run.report.metric("ratio_search_scoped_bridge_vs_direct", s.p50 / d.p50);
+  } finally {
+    await db.supabaseAdmin`delete from public.event_scopes where user_id = ${BENCH_USER_ID}::uuid`;
+  }
+}
+
 /** Recall@10 of the first `recallCount` timed answers of `found` against exact search. */
 async function exactRecall(run: SearchRun, label: string, found: Searched, filters: SearchFilters) {
   const exact = directSearch("exact", run.db.exact, filters);
@@ -118,6 +175,7 @@ export async function searchScenarios(run: SearchRun) {
     typed,
   );
   await compare(run, "search_window", "search k=10, last 3 days", { from });
+  await scopedSearch(run);
 
   run.report.metric("recall_at_10", await exactRecall(run, "recall@10", plain, {}));
   run.report.metric(

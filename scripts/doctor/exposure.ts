@@ -7,10 +7,24 @@ import { type CheckResult, fail, pass, serverName, type Sql } from "./check.ts";
 
 /**
  * Functions in `bridge` that authenticated may call by design: the activity RPC runs as the
- * caller and calls these two; the definer step re-checks mission ownership itself
- * (supabase/migrations/20261125000600_mission_activity.sql).
+ * caller and calls the first two, the definer step re-checking mission ownership itself
+ * (supabase/migrations/20261125000600_mission_activity.sql); the events RPCs run as the caller
+ * and read bridge.events_in_scope, whose scope functions run as the caller too
+ * (20261126000520_events_in_scope.sql), so nothing they return lies outside the caller's scope.
  */
-const grantedByDesign = ["mission_activity_rows", "check_activity_arguments"];
+const grantedByDesign = [
+  "mission_activity_rows",
+  "check_activity_arguments",
+  "nearest_events",
+  "caller_sees_all_events",
+  "caller_event_keys",
+];
+
+/**
+ * Relations in `bridge` that authenticated may SELECT by design: the events the caller may see,
+ * filtered by the view itself, and the event access mode, which is not a secret.
+ */
+const readableByDesign = ["bridge.events_in_scope", "bridge.event_access"];
 
 /** Who can reach what, as one finding per grant that should not exist. */
 async function findings(sql: Sql): Promise<string[]> {
@@ -25,6 +39,8 @@ async function findings(sql: Sql): Promise<string[]> {
       join pg_catalog.pg_namespace n on n.oid = c.relnamespace
      where (n.nspname = 'bridge' or c.relkind = 'f') and c.relkind in ('r', 'v', 'm', 'f', 'p')
        and pg_catalog.has_table_privilege(api.role, c.oid, p.name)
+       and not (api.role = 'authenticated' and p.name = 'select'
+                and c.oid::regclass::text = any(${readableByDesign}::text[]))
     union all
     select format('%s can SELECT some columns of %s', api.role, c.oid::regclass)
       from api cross join pg_catalog.pg_class c
@@ -56,7 +72,7 @@ async function findings(sql: Sql): Promise<string[]> {
 
 /**
  * anon and authenticated reach no foreign table or bridge relation, neither the server nor a
- * user mapping, and no bridge function but the two the activity RPC needs.
+ * user mapping, and no bridge relation or function but those the RPCs need and scope by design.
  */
 export async function checkExposure(sql: Sql): Promise<CheckResult> {
   const name = "not exposed to API roles";
@@ -73,6 +89,7 @@ export async function checkExposure(sql: Sql): Promise<CheckResult> {
   return pass(
     name,
     "anon and authenticated reach no foreign table, bridge relation, server or user mapping; " +
-      `in bridge they may call only ${grantedByDesign.join(" and ")} (authenticated, by design)`,
+      `in bridge, by design, authenticated may read only ${readableByDesign.join(", ")} ` +
+      `and call only ${grantedByDesign.join(", ")}`,
   );
 }

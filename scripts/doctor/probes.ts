@@ -76,6 +76,17 @@ const literal = (value: string) => `'${value.replaceAll("'", "''")}'`;
 const queryVector = (args: Arguments) =>
   `array_fill(0.1::real, array[${args.dimensions}])::extensions.vector`;
 
+/**
+ * The caller's scope (bridge.events_in_scope) as parameters of the Remote SQL: filtered on the
+ * node, so top-k and counts are computed within it.
+ */
+const scopeExpected = (rpc: string): Expectation => ({
+  what: "the caller's scope",
+  pattern:
+    /user_token = ANY \(\$\d+::text\[\]\)\) OR \(agent_key = ANY \(\$\d+::text\[\]\)\) OR \(location_key = ANY \(\$\d+::text\[\]\)/,
+  fix: migrationFix(rpc),
+});
+
 const search: Probe = {
   rpc: "search_events",
   call: (tx, args) =>
@@ -93,13 +104,14 @@ const search: Probe = {
       literal(args.timeTo),
     ];
     return `select e.event_time, e.event_embedding operator(extensions.<=>) ${q} as distance
-              from bridge.events e
+              from bridge.events_in_scope e
              where e.event_embedding is not null and e.event_type = any(array[${type}])
                and e.event_time >= ${from} and e.event_time < ${to}
              order by e.event_embedding operator(extensions.<=>) ${q} limit 5`;
   },
   settings: ["enable_sort = off"],
   expected: [
+    scopeExpected("search_events"),
     {
       what: "event_type = ANY",
       pattern: /event_type = ANY \(/,
@@ -153,12 +165,13 @@ const histogram: Probe = {
     const [bucket, from, to] = [literal(args.bucket), literal(args.timeFrom), literal(args.timeTo)];
     return `select date_bin(${bucket}::interval, e.event_time, ${from}::timestamptz),
                    e.event_type, count(*)
-              from bridge.events e
+              from bridge.events_in_scope e
              where e.event_time >= ${from} and e.event_time < ${to}
              group by 1, 2 order by 1, 2`;
   },
   settings: ["enable_hashagg = off", "enable_sort = off"],
   expected: [
+    scopeExpected("event_histogram"),
     { what: "date_bin", pattern: /date_bin\(/, fix: migrationFix("event_histogram") },
     { what: "count(*)", pattern: /count\(\*\)/, fix: analyzeFix },
     { what: "GROUP BY", pattern: /GROUP BY/, fix: analyzeFix },

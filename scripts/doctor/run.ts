@@ -3,6 +3,7 @@
  * that read the node are skipped, as failed, when the node does not answer through the link.
  */
 import postgres from "postgres";
+import { checkEventAccess } from "./access.ts";
 import { type CheckResult, describeError, fail, guarded, type Session } from "./check.ts";
 import { checkDrift, checkPii } from "./contract.ts";
 import { checkExposure } from "./exposure.ts";
@@ -72,6 +73,7 @@ export async function runChecks(
     checkStatistics(tables),
     ...pushdownLines,
     ...await guarded("not exposed to API roles", unexpected, () => checkExposure(sql)),
+    ...await guarded("event access", unexpected, () => checkEventAccess(sql)),
   ];
 }
 

@@ -29,6 +29,14 @@ export function seedUserId(i: number): string {
   return `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
 }
 
+/** How many sites (location keys) events happen at. */
+export const LOCATION_COUNT = 100;
+
+/** The location key of site n (1..LOCATION_COUNT), e.g. "loc-007". */
+export function locationKey(n: number): string {
+  return "loc-" + String(n).padStart(3, "0");
+}
+
 /** The options every generator shares. */
 export interface SeedOptions {
   seed: number;
@@ -185,7 +193,7 @@ const EVENT_TYPES = [
   ["signup", 2.5],
   ["payment_failed", 2],
 ] as const;
-const CLUSTERS = 32, SUBSPACE = 16, USERS = 2000, AGENTS = 200, DEVICES = 1000, LOCATIONS = 100;
+const CLUSTERS = 32, SUBSPACE = 16, USERS = 2000, AGENTS = 200, DEVICES = 1000;
 const SOURCES = weighted([["web", 50], ["ios", 25], ["android", 20], ["api", 5]] as const);
 
 /**
@@ -233,7 +241,7 @@ export function* generateEvents(count: number, options: SeedOptions): Generator<
       agentKey: "agent-" + pad(1 + Math.floor(random() * AGENTS), 3),
       // Mostly the user's own device, sometimes another one.
       deviceKey: "dev-" + pad(1 + (random() < 0.85 ? userHash : hash32(i)) % DEVICES, 4),
-      locationKey: "loc-" + pad(1 + Math.floor(LOCATIONS * random() ** 1.5), 3),
+      locationKey: locationKey(1 + Math.floor(LOCATION_COUNT * random() ** 1.5)),
       eventType: EVENT_TYPES[type][0],
     };
     const payload = {

@@ -4,7 +4,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(17);
+select plan(26);
 
 select schema_privs_are('bridge', 'anon', array[]::text[], 'anon has no use of schema bridge');
 select schema_privs_are('bridge', 'authenticated', array['USAGE'], 'authenticated may only use schema bridge');
@@ -39,10 +39,23 @@ select function_privs_are('bridge', 'configure',
 select function_privs_are('bridge', 'nearest_events',
   array['extensions.vector', 'integer', 'text[]', 'text', 'text', 'text', 'text',
         'timestamp with time zone', 'timestamp with time zone', 'double precision'],
-  'authenticated', array[]::text[], 'the search step is the owner''s alone');
+  'anon', array[]::text[], 'anon cannot call the search step');
 
-select is_definer('public', 'search_events', 'search_events runs as its owner');
+-- The events RPCs run as the caller: the scope is read under the caller's RLS, and only the view
+-- reads the foreign table, with its owner's rights.
+select isnt_definer('public', 'search_events', 'search_events runs as the caller, in scope');
+select isnt_definer('bridge', 'nearest_events', 'the search step runs as the caller, in scope');
+select isnt_definer('public', 'event_histogram', 'event_histogram runs as the caller, in scope');
+select isnt_definer('bridge', 'caller_event_keys', array['text'], 'the scope is read as the caller');
 select isnt_definer('public', 'mission_activity', 'mission_activity runs as the caller, under RLS');
+select table_privs_are('bridge', 'events_in_scope', 'anon', array[]::text[], 'anon cannot read the scoped events');
+select table_privs_are('bridge', 'events_in_scope', 'authenticated', array['SELECT'], 'authenticated only reads the scoped events');
+
+select table_privs_are('public', 'event_scopes', 'anon', array[]::text[], 'anon cannot touch event_scopes');
+select table_privs_are('public', 'event_scopes', 'authenticated', array['SELECT'], 'authenticated only reads its grants, never writes one');
+select table_privs_are('bridge', 'event_access', 'authenticated', array['SELECT'], 'authenticated cannot open event access');
+select policies_are('public', 'event_scopes', array['users read their event scopes'],
+  'event_scopes has exactly the users'' read policy');
 
 select policies_are('public', 'missions', array[
   'owners read their missions', 'owners add missions', 'owners change their missions',
