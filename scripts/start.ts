@@ -10,7 +10,6 @@ import { repoRoot, stackConfig } from "./stack/config.ts";
 import { envFile, readEnvFile } from "./stack/env.ts";
 import { stackUp } from "./stack/lifecycle.ts";
 import { psql } from "./stack/postgres.ts";
-import { seedUserId } from "./seed/generate.ts";
 import { grantDemoScopes } from "./seed/scopes.ts";
 
 const config = stackConfig();

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import type { HistogramResponse, SearchResponse } from "../functions/_shared/schemas.ts";
 import { connect, dbTest } from "./fixture.ts";
-import { clientWith, errorOf, invoke, signToken } from "./functions_fixture.ts";
+import { clientWith, errorOf, invoke, sessionFor } from "./functions_fixture.ts";
 import {
   grantScope,
   histogramKey,
@@ -36,8 +36,7 @@ await revokeScopes(supabase, [first, second, nobody]);
 await grantScope(supabase, first, scopes[0]);
 await grantScope(supabase, second, scopes[1]);
 
-const clientOf = async (id: string) =>
-  clientWith(await signToken({ sub: id, role: "authenticated", aud: "authenticated" }));
+const clientOf = async (id: string) => clientWith(await sessionFor(id));
 const clients = [await clientOf(first), await clientOf(second)];
 const stranger = await clientOf(nobody);
 
