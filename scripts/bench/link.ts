@@ -1,8 +1,9 @@
 /**
  * What crosses the link per call. The real calls run with auto_explain logging every plan
- * (scripts/plans.ts); each foreign scan gives its actual rows and the Remote SQL it sent. That SQL is then run on the node to size its rows
- * in text form, which is how postgres_fdw fetches them: the plan's width would miss the
- * embeddings, fetched only to compute the distance on Supabase.
+ * (scripts/plans.ts); each foreign scan gives its actual rows and the Remote SQL it sent. That
+ * SQL is then run on the node to size its rows in text form, which is how postgres_fdw fetches
+ * them: the plan's width would miss the embeddings, fetched only to compute the distance on
+ * Supabase.
  */
 import postgres from "postgres";
 import { FIRST_MISSION_ID, FIVE_PERCENT_EVENT_TYPE } from "../seed/generate.ts";
