@@ -9,7 +9,9 @@ import postgres from "postgres";
 import type { CheckResult } from "../scripts/doctor/check.ts";
 import { availableMethod } from "../scripts/doctor/plans.ts";
 import { runDoctor } from "../scripts/doctor/run.ts";
-import { connect, dbTest, env } from "./fixture.ts";
+import { connect, dbTest, env, remoteWorkOf } from "./fixture.ts";
+import { healthResponse } from "../functions/_shared/schemas.ts";
+import { invoke, serviceClient } from "./functions_fixture.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");
@@ -241,3 +243,47 @@ dbTest("doctor reports the event access mode in force", async () => {
     await supabase`update bridge.event_access set mode = 'scoped'`;
   }
 });
+
+dbTest(
+  "a search statement that loses its pushdown shows in bridge-health, the doctor and the Remote SQL at once",
+  async () => {
+    const step = "bridge.nearest_events";
+    const [{ definition }] = await supabase`
+    select pg_catalog.pg_get_functiondef(p.oid) as definition
+      from pg_catalog.pg_proc p
+     where p.oid = (select min(oid) from pg_catalog.pg_proc
+                     where proname = 'nearest_events' and pronamespace = 'bridge'::regnamespace)`;
+    // random() is volatile, so postgres_fdw cannot ship the ORDER BY: every row crosses the link.
+    const ordered = "order by e.event_embedding operator(extensions.<=>) $1";
+    assert.ok(definition.includes(ordered), `${step} orders by distance`);
+    const broken = definition.replace(
+      ordered,
+      "order by (e.event_embedding operator(extensions.<=>) $1) + 0 * random()",
+    );
+    try {
+      await supabase.unsafe(broken);
+      const health = healthResponse.parse(
+        (await invoke(serviceClient(), "bridge-health", { method: "GET" })).body,
+      );
+      assert.equal(health.search.pushedDown, false, JSON.stringify(health.search));
+      assert.equal(health.ok, false);
+
+      assertNamed(await failures(), "pushdown search_events", /ORDER BY event_embedding <=>/);
+      const fallback = await runDoctor(env("SUPABASE_DB_URL"), { planMethod: "explain" });
+      assert.equal(fallback.find((r) => r.name === "pushdown search_events")?.ok, false);
+
+      const { remoteSql } = await remoteWorkOf(
+        "select * from public.search_events($1::extensions.vector, 5)",
+        [`[${Array(768).fill(0.1).join(",")}]`],
+      );
+      assert.equal(remoteSql.length, 1);
+      assert.doesNotMatch(remoteSql[0], /ORDER BY/);
+    } finally {
+      await supabase.unsafe(definition);
+    }
+    const health = healthResponse.parse(
+      (await invoke(serviceClient(), "bridge-health", { method: "GET" })).body,
+    );
+    assert.equal(health.search.pushedDown, true);
+  },
+);

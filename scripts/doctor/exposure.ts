@@ -10,12 +10,16 @@ import { type CheckResult, fail, pass, serverName, type Sql } from "./check.ts";
  * caller and calls the first two, the definer step re-checking mission ownership itself
  * (supabase/migrations/20261125000600_mission_activity.sql); the events RPCs run as the caller
  * and read bridge.events_in_scope, whose scope functions run as the caller too
- * (20261126000520_events_in_scope.sql), so nothing they return lies outside the caller's scope.
+ * (20261126000520_events_in_scope.sql), so nothing they return lies outside the caller's scope;
+ * their steps explain a statement only to a caller that bypasses RLS (check_may_explain,
+ * 20261126000700_explainable_statements.sql).
  */
 const grantedByDesign = [
   "mission_activity_rows",
   "check_activity_arguments",
   "nearest_events",
+  "event_counts",
+  "check_may_explain",
   "caller_sees_all_events",
   "caller_event_keys",
 ];

@@ -1,9 +1,9 @@
 /**
  * The Remote SQL postgres_fdw sends for an RPC, read two ways (scripts/plans.ts): from
- * auto_explain's plans of the real call, or, where auto_explain cannot be loaded, from EXPLAIN
- * (VERBOSE) of an equivalent statement.
+ * auto_explain's plans of the real call, or, where auto_explain cannot be loaded, from the plan
+ * the RPC's step gives of its own statement (`explain_only => true`).
  */
-import { explainForeignScans, foreignScansOfNotice, logPlans } from "../plans.ts";
+import { explainForeignScans, foreignScansIn, foreignScansOfNotice, logPlans } from "../plans.ts";
 import { rolledBack, type Session, type Sql } from "./check.ts";
 
 /** The role the real calls are made as: it may call every RPC and sees every mission. */
@@ -61,5 +61,21 @@ export async function remoteSqlOfExplain(
   return await rolledBack(sql, async (tx) => {
     for (const setting of settings) await tx.unsafe(`set local ${setting}`);
     return (await explainForeignScans(tx, statement)).map((scan) => scan.remoteSql);
+  });
+}
+
+/**
+ * The Remote SQL in the plan an RPC's step gives of the statement it runs: `statement` selects
+ * the step's `plan` column, called with `explain_only => true`.
+ */
+export async function remoteSqlOfStep(
+  sql: Sql,
+  statement: string,
+  params: unknown[],
+): Promise<string[]> {
+  return await rolledBack(sql, async (tx) => {
+    const [row] = await tx.unsafe(statement, params as never[]);
+    const plans = row.plan as { Plan: Parameters<typeof foreignScansIn>[0] }[];
+    return plans.flatMap((plan) => foreignScansIn(plan.Plan)).map((scan) => scan.remoteSql);
   });
 }

@@ -4,6 +4,7 @@
  * the planner settings the function sets, and what its Remote SQL must carry.
  */
 import type { Sql } from "./check.ts";
+import { remoteSqlOfExplain, remoteSqlOfStep } from "./plans.ts";
 
 /** Arguments for the representative calls. */
 export interface Arguments {
@@ -56,13 +57,12 @@ export interface Expectation {
   needs?: string;
 }
 
-/** One RPC's representative call and its EXPLAIN equivalent. */
+/** One RPC's representative call, and how to read its Remote SQL without running it. */
 export interface Probe {
   rpc: string;
   call: (tx: Sql, args: Arguments) => Promise<unknown>;
-  /** The statement the RPC's function builds, and the settings the function runs it under. */
-  statement: (args: Arguments) => string;
-  settings: string[];
+  /** The Remote SQL of the same call, from a plan of the statement the RPC runs. */
+  explain: (sql: Sql, args: Arguments) => Promise<string[]>;
   expected: Expectation[];
 }
 
@@ -72,7 +72,6 @@ const analyzeFix = "analyze bridge.events, bridge.activity_log (see `statistics`
 const vectorFix = "give the server extensions 'vector' and the same vector schema on both nodes " +
   "(see `server` and `pgvector`)";
 
-const literal = (value: string) => `'${value.replaceAll("'", "''")}'`;
 const queryVector = (args: Arguments) =>
   `array_fill(0.1::real, array[${args.dimensions}])::extensions.vector`;
 
@@ -96,20 +95,13 @@ const search: Probe = {
          time_from => $2::timestamptz, time_to => $3::timestamptz)`,
       [args.eventType, args.timeFrom, args.timeTo],
     ),
-  statement: (args) => {
-    const [q, type, from, to] = [
-      queryVector(args),
-      literal(args.eventType),
-      literal(args.timeFrom),
-      literal(args.timeTo),
-    ];
-    return `select e.event_time, e.event_embedding operator(extensions.<=>) ${q} as distance
-              from bridge.events_in_scope e
-             where e.event_embedding is not null and e.event_type = any(array[${type}])
-               and e.event_time >= ${from} and e.event_time < ${to}
-             order by e.event_embedding operator(extensions.<=>) ${q} limit 5`;
-  },
-  settings: ["enable_sort = off"],
+  explain: (sql, args) =>
+    remoteSqlOfStep(
+      sql,
+      `select plan from bridge.nearest_events(${queryVector(args)}, 5, array[$1::text],
+         null, null, null, null, $2::timestamptz, $3::timestamptz, null, explain_only => true)`,
+      [args.eventType, args.timeFrom, args.timeTo],
+    ),
   expected: [
     scopeExpected("search_events"),
     {
@@ -134,15 +126,20 @@ const activity: Probe = {
     tx.unsafe(`select * from public.mission_activity(mission_ids => $1::bigint[])`, [
       args.missionIds,
     ]),
-  statement: (args) => {
+  // A copy of the statement bridge.mission_activity_rows builds, until that step can explain
+  // itself as the events steps do.
+  explain: (sql, args) => {
     const ids = args.missionIds.length ? args.missionIds.join(",") : "-1";
-    return `select a.mission_id, a.event_time, a.agent_id, a.action, a.details
-              from bridge.activity_log a
-             where a.mission_id = any('{${ids}}'::bigint[])
-             order by a.event_time desc, a.mission_id, a.agent_id, a.action, a.details
-             limit 100`;
+    return remoteSqlOfExplain(
+      sql,
+      `select a.mission_id, a.event_time, a.agent_id, a.action, a.details
+         from bridge.activity_log a
+        where a.mission_id = any('{${ids}}'::bigint[])
+        order by a.event_time desc, a.mission_id, a.agent_id, a.action, a.details
+        limit 100`,
+      ["enable_sort = off"],
+    );
   },
-  settings: ["enable_sort = off"],
   expected: [
     {
       what: "mission_id = ANY",
@@ -161,15 +158,13 @@ const histogram: Probe = {
          time_from => $2::timestamptz, time_to => $3::timestamptz)`,
       [args.bucket, args.timeFrom, args.timeTo],
     ),
-  statement: (args) => {
-    const [bucket, from, to] = [literal(args.bucket), literal(args.timeFrom), literal(args.timeTo)];
-    return `select date_bin(${bucket}::interval, e.event_time, ${from}::timestamptz),
-                   e.event_type, count(*)
-              from bridge.events_in_scope e
-             where e.event_time >= ${from} and e.event_time < ${to}
-             group by 1, 2 order by 1, 2`;
-  },
-  settings: ["enable_hashagg = off", "enable_sort = off"],
+  explain: (sql, args) =>
+    remoteSqlOfStep(
+      sql,
+      `select plan from bridge.event_counts($1::interval, $2::timestamptz, $3::timestamptz, null,
+         explain_only => true)`,
+      [args.bucket, args.timeFrom, args.timeTo],
+    ),
   expected: [
     scopeExpected("event_histogram"),
     { what: "date_bin", pattern: /date_bin\(/, fix: migrationFix("event_histogram") },

@@ -11,7 +11,7 @@ import {
   probes,
   representativeArguments,
 } from "./probes.ts";
-import { availableMethod, type PlanMethod, remoteSqlOfCall, remoteSqlOfExplain } from "./plans.ts";
+import { availableMethod, type PlanMethod, remoteSqlOfCall } from "./plans.ts";
 import { shortened } from "../plans.ts";
 
 /** The fixes for what is missing, leaving out those of parts that only follow from another. */
@@ -25,10 +25,10 @@ async function remoteSqlOf(session: Session, probe: Probe, args: Arguments, meth
   const explained = method === "explain" ||
     (probe.rpc === "mission_activity" && args.missionIds.length === 0);
   const remoteSql = explained
-    ? await remoteSqlOfExplain(session.sql, probe.statement(args), probe.settings)
+    ? await probe.explain(session.sql, args)
     : await remoteSqlOfCall(session, (tx) => probe.call(tx, args));
   const how = explained
-    ? `EXPLAIN of the statement public.${probe.rpc} builds${
+    ? `EXPLAIN of the statement public.${probe.rpc} runs${
       method === "auto_explain" ? " (no missions to call it with)" : ""
     }`
     : `auto_explain of a call of public.${probe.rpc}`;

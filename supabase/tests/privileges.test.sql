@@ -4,7 +4,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(26);
+select plan(28);
 
 select schema_privs_are('bridge', 'anon', array[]::text[], 'anon has no use of schema bridge');
 select schema_privs_are('bridge', 'authenticated', array['USAGE'], 'authenticated may only use schema bridge');
@@ -38,14 +38,18 @@ select function_privs_are('bridge', 'configure',
   'service_role', array['EXECUTE'], 'service_role may configure the link');
 select function_privs_are('bridge', 'nearest_events',
   array['extensions.vector', 'integer', 'text[]', 'text', 'text', 'text', 'text',
-        'timestamp with time zone', 'timestamp with time zone', 'double precision'],
+        'timestamp with time zone', 'timestamp with time zone', 'double precision', 'boolean'],
   'anon', array[]::text[], 'anon cannot call the search step');
+select function_privs_are('bridge', 'event_counts',
+  array['interval', 'timestamp with time zone', 'timestamp with time zone', 'text[]', 'boolean'],
+  'anon', array[]::text[], 'anon cannot call the histogram step');
 
 -- The events RPCs run as the caller: the scope is read under the caller's RLS, and only the view
 -- reads the foreign table, with its owner's rights.
 select isnt_definer('public', 'search_events', 'search_events runs as the caller, in scope');
 select isnt_definer('bridge', 'nearest_events', 'the search step runs as the caller, in scope');
 select isnt_definer('public', 'event_histogram', 'event_histogram runs as the caller, in scope');
+select isnt_definer('bridge', 'event_counts', 'the histogram step runs as the caller, in scope');
 select isnt_definer('bridge', 'caller_event_keys', array['text'], 'the scope is read as the caller');
 select isnt_definer('public', 'mission_activity', 'mission_activity runs as the caller, under RLS');
 select table_privs_are('bridge', 'events_in_scope', 'anon', array[]::text[], 'anon cannot read the scoped events');
