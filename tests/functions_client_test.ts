@@ -16,7 +16,11 @@ import {
   userToken,
 } from "./functions_fixture.ts";
 
-const histogram = { bucket: "1 day", from: "2026-10-01T00:00:00Z", to: "2026-10-08T00:00:00Z" };
+const histogram = {
+  bucket: "1 day" as const,
+  from: "2026-10-01T00:00:00Z",
+  to: "2026-10-08T00:00:00Z",
+};
 
 async function callEveryFunction(supabase: SupabaseClient) {
   const bridge = createBridgeClient(supabase);

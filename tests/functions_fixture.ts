@@ -8,7 +8,7 @@ import { type SignOptions, signSession } from "../scripts/stack/auth.ts";
 import { repoRoot, stackConfig } from "../scripts/stack/config.ts";
 import { startNode, stopNode } from "../scripts/stack/lifecycle.ts";
 import { type ErrorBody } from "../functions/_shared/errors.ts";
-import { EMBEDDING_DIMENSIONS } from "../functions/_shared/schemas.ts";
+import { LIMITS } from "../functions/_shared/schemas.ts";
 import { connect, env, seedUserId } from "./fixture.ts";
 
 export { seedUserId };
@@ -96,7 +96,7 @@ export async function bridgeStatementCount(): Promise<number> {
 /** A unit-length embedding pointing along a deterministic direction chosen by `seed`. */
 export function embedding(seed: number): number[] {
   const values = Array.from(
-    { length: EMBEDDING_DIMENSIONS },
+    { length: LIMITS.embeddingDimensions },
     (_, i) => Math.sin(seed * 7.1 + i * 0.37) + Math.cos(seed * 3.3 + i * 1.7),
   );
   const norm = Math.hypot(...values);

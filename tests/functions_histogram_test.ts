@@ -21,7 +21,11 @@ async function histogram(request: HistogramRequest) {
 }
 
 dbTest("event-histogram answers as public.event_histogram does", async () => {
-  const request = { bucket: "1 hour", from: "2026-10-20T00:00:00Z", to: "2026-10-22T00:00:00Z" };
+  const request = {
+    bucket: "1 hour" as const,
+    from: "2026-10-20T00:00:00Z",
+    to: "2026-10-22T00:00:00Z",
+  };
   const answer = await histogram(request);
   const direct = await asCaller(
     supabase,
@@ -39,7 +43,7 @@ dbTest("event-histogram answers as public.event_histogram does", async () => {
 
 dbTest("event-histogram counts add up to the node's events at the caller's sites", async () => {
   const request = {
-    bucket: "6 hours",
+    bucket: "6 hours" as const,
     from: "2026-10-03T00:00:00Z",
     to: "2026-10-30T12:00:00Z",
     eventTypes: ["purchase", "view"],
@@ -62,7 +66,11 @@ dbTest("event-histogram counts add up to the node's events at the caller's sites
 });
 
 dbTest("the app client's eventHistogram answers as the function does", async () => {
-  const request = { bucket: "1 day", from: "2026-10-10T00:00:00Z", to: "2026-10-17T00:00:00Z" };
+  const request = {
+    bucket: "1 day" as const,
+    from: "2026-10-10T00:00:00Z",
+    to: "2026-10-17T00:00:00Z",
+  };
   assert.deepEqual(
     await createBridgeClient(client).eventHistogram(request),
     await histogram(request),

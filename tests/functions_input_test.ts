@@ -206,16 +206,22 @@ const badRequests: [string, Call, number, RegExp][] = [
     /^limit: must be from 1 to 1000$/,
   ],
   [
-    "a histogram of 26 million buckets",
-    buckets({ bucket: "1 second", from: "2026-01-01T00:00:00Z", to: "2026-11-01T00:00:00Z" }),
+    "a histogram of 2.6 million buckets",
+    buckets({ bucket: "10 seconds", from: "2026-01-01T00:00:00Z", to: "2026-11-01T00:00:00Z" }),
     400,
-    /^bucket: "1 second" from 2026-01-01T00:00:00Z to 2026-11-01T00:00:00Z would make 26,265,600 buckets; at most 10,000 are allowed/,
+    /^bucket: "10 seconds" from 2026-01-01T00:00:00Z to 2026-11-01T00:00:00Z would make 2,626,560 buckets; at most 10,000 are allowed/,
   ],
   [
     "a bucket in months",
     buckets({ ...histogram, bucket: "1 month" }),
     400,
-    /^bucket: must be an interval such as "5 minutes" or "1 hour"/,
+    /^bucket: must be one of "10 seconds", "30 seconds", "1 minute", .*, "1 day", "7 days"$/,
+  ],
+  [
+    "a bucket no chart uses",
+    buckets({ ...histogram, bucket: "7 hours" }),
+    400,
+    /^bucket: must be one of "10 seconds", /,
   ],
   [
     "a histogram without its end",

@@ -1,75 +1,46 @@
 /**
- * Histogram bucket widths: the subset of PostgreSQL's interval syntax that has a fixed length,
- * so the number of buckets a request makes is known before anything reaches the database.
+ * Histogram bucket widths: the intervals people chart events by, from ten seconds to a week,
+ * each with its length, so the number of buckets a request makes is known before anything
+ * reaches the database. bridge.histogram_buckets() holds the same set for direct RPC callers; a
+ * test compares the two.
  */
-
-/** The most buckets one histogram may have (public.event_histogram enforces the same bound). */
-export const MAX_BUCKETS = 10_000;
 
 const SECOND = 1000;
-const unitMs: Record<string, number> = {
-  ms: 1,
-  msec: 1,
-  msecs: 1,
-  millisecond: 1,
-  milliseconds: 1,
-  s: SECOND,
-  sec: SECOND,
-  secs: SECOND,
-  second: SECOND,
-  seconds: SECOND,
-  m: 60 * SECOND,
-  min: 60 * SECOND,
-  mins: 60 * SECOND,
-  minute: 60 * SECOND,
-  minutes: 60 * SECOND,
-  h: 3600 * SECOND,
-  hr: 3600 * SECOND,
-  hrs: 3600 * SECOND,
-  hour: 3600 * SECOND,
-  hours: 3600 * SECOND,
-  d: 86400 * SECOND,
-  day: 86400 * SECOND,
-  days: 86400 * SECOND,
-  w: 7 * 86400 * SECOND,
-  week: 7 * 86400 * SECOND,
-  weeks: 7 * 86400 * SECOND,
-};
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 
-// One or more "<number> <unit>" parts separated by spaces: "5 minutes", "1 hour 30 minutes",
-// "90s". Every form is one PostgreSQL reads as the same interval.
-const part = /(\d+(?:\.\d+)?) ?([a-z]+)/y;
+/** Each bucket the histogram accepts, as PostgreSQL reads it, and its length in milliseconds. */
+export const BUCKET_MS = {
+  "10 seconds": 10 * SECOND,
+  "30 seconds": 30 * SECOND,
+  "1 minute": MINUTE,
+  "5 minutes": 5 * MINUTE,
+  "10 minutes": 10 * MINUTE,
+  "15 minutes": 15 * MINUTE,
+  "30 minutes": 30 * MINUTE,
+  "1 hour": HOUR,
+  "3 hours": 3 * HOUR,
+  "6 hours": 6 * HOUR,
+  "12 hours": 12 * HOUR,
+  "1 day": DAY,
+  "7 days": 7 * DAY,
+} as const;
 
-/**
- * The length of an interval in milliseconds, or undefined when the text is not a positive
- * fixed-length interval this module understands.
- *
- * @example
- * intervalMs("5 minutes"); // 300000
- * intervalMs("1 month"); // undefined: months have no fixed length
- */
-export function intervalMs(text: string): number | undefined {
-  const parts = text.trim().toLowerCase().split(/\s+(?=\d)/);
-  let total = 0;
-  for (const piece of parts) {
-    part.lastIndex = 0;
-    const match = part.exec(piece);
-    if (!match || part.lastIndex !== piece.length || !(match[2] in unitMs)) return undefined;
-    total += Number(match[1]) * unitMs[match[2]];
-  }
-  return total > 0 && Number.isFinite(total) ? total : undefined;
-}
+export type Bucket = keyof typeof BUCKET_MS;
+
+/** The buckets, narrowest first. */
+export const BUCKETS = Object.keys(BUCKET_MS) as [Bucket, ...Bucket[]];
 
 /**
  * How many buckets of width `bucket` cover [from, to), counted as public.event_histogram counts
- * them; undefined when an argument does not parse.
+ * them; undefined when a time does not parse.
  *
  * @example
  * bucketCount("1 hour", "2026-10-01T00:00:00Z", "2026-10-02T00:00:00Z"); // 24
  */
-export function bucketCount(bucket: string, from: string, to: string): number | undefined {
-  const width = intervalMs(bucket);
+export function bucketCount(bucket: Bucket, from: string, to: string): number | undefined {
   const span = Date.parse(to) - Date.parse(from);
-  if (width === undefined || !Number.isFinite(span)) return undefined;
-  return Math.max(0, Math.ceil(span / width));
+  if (!Number.isFinite(span)) return undefined;
+  return Math.max(0, Math.ceil(span / BUCKET_MS[bucket]));
 }

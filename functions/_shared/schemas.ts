@@ -8,11 +8,26 @@
  */
 import { z } from "zod";
 import type { Json } from "./database.types.ts";
-import { bucketCount, intervalMs, MAX_BUCKETS } from "./interval.ts";
+import { bucketCount, BUCKETS } from "./interval.ts";
 import { parseCursor } from "./page.ts";
 
-/** Width of the events' embeddings (bridge.events.event_embedding is vector(768)). */
-export const EMBEDDING_DIMENSIONS = 768;
+/**
+ * The limits of a request. The RPCs enforce the same ones for callers that reach them directly
+ * (supabase/migrations/); tests/limits_test.ts reads each from the database and fails if the two
+ * differ.
+ */
+export const LIMITS = {
+  /** Width of the events' embeddings (bridge.events.event_embedding is vector(768)). */
+  embeddingDimensions: 768,
+  /** Most events one search returns (match_count). */
+  matchCount: 100,
+  /** Most missions one activity request names. */
+  missionIds: 1000,
+  /** Most rows one activity page holds (max_rows). */
+  activityRows: 1000,
+  /** Most buckets one histogram has. */
+  buckets: 10_000,
+} as const;
 
 // pgvector stores float4: a larger magnitude would fail in the database instead of here.
 const FLOAT4_MAX = 3.4028234663852886e38;
@@ -89,9 +104,9 @@ const embedding = z.array(
     .min(-FLOAT4_MAX, { error: "is too large for a 32-bit float" })
     .max(FLOAT4_MAX, { error: "is too large for a 32-bit float" }),
   { error: (issue) => `must be an array of numbers, got ${describe(issue.input)}` },
-).length(EMBEDDING_DIMENSIONS, {
+).length(LIMITS.embeddingDimensions, {
   error: (issue) =>
-    `must have ${EMBEDDING_DIMENSIONS} numbers, got ${(issue.input as unknown[]).length}`,
+    `must have ${LIMITS.embeddingDimensions} numbers, got ${(issue.input as unknown[]).length}`,
 }).refine((values) => values.some((value) => value !== 0), {
   error: "must not be all zeros: cosine distance to a zero vector is undefined",
 });
@@ -99,7 +114,7 @@ const embedding = z.array(
 /** POST events-search: the `k` events nearest to `embedding`, optionally filtered. */
 export const searchRequest = strictObject({
   embedding,
-  k: wholeNumber(1, 100).default(10),
+  k: wholeNumber(1, LIMITS.matchCount).default(10),
   filters: strictObject({
     eventTypes: keys("event types").optional(),
     userToken: key.optional(),
@@ -138,14 +153,16 @@ export const activityRequest = strictObject({
   missionIds: z.array(wholeNumber(1, Number.MAX_SAFE_INTEGER), {
     error: (issue) => `must be an array of mission ids, got ${describe(issue.input)}`,
   }).min(1, { error: "must hold at least one mission id" })
-    .max(1000, {
+    .max(LIMITS.missionIds, {
       error: (issue) =>
-        `must hold at most 1000 mission ids, got ${(issue.input as unknown[]).length}`,
+        `must hold at most ${LIMITS.missionIds} mission ids, got ${
+          (issue.input as unknown[]).length
+        }`,
     }),
   from: timestamp.optional(),
   to: timestamp.optional(),
   actions: keys("actions").optional(),
-  limit: wholeNumber(1, 1000).default(100),
+  limit: wholeNumber(1, LIMITS.activityRows).default(100),
   before: cursor.optional(),
 }).superRefine(fromNotAfterTo);
 
@@ -170,23 +187,21 @@ export const activityResponse = z.object({
 
 /** POST event-histogram: event counts per bucket and type over [from, to). */
 export const histogramRequest = strictObject({
-  bucket: z.string({ error: 'must be an interval such as "5 minutes" or "1 hour"' })
-    .refine((text) => intervalMs(text) !== undefined, {
-      error: 'must be an interval such as "5 minutes" or "1 hour": a positive number with ' +
-        "a unit from milliseconds to weeks (months and years have no fixed length)",
-    }),
+  bucket: z.enum(BUCKETS, {
+    error: `must be one of ${BUCKETS.map((bucket) => JSON.stringify(bucket)).join(", ")}`,
+  }),
   from: timestamp,
   to: timestamp,
   eventTypes: keys("event types").optional(),
 }).superRefine((request, context) => {
   fromNotAfterTo(request, context);
   const count = bucketCount(request.bucket, request.from, request.to);
-  if (count !== undefined && count > MAX_BUCKETS) {
+  if (count !== undefined && count > LIMITS.buckets) {
     context.addIssue({
       code: "custom",
       path: ["bucket"],
       message: `"${request.bucket}" from ${request.from} to ${request.to} would make ` +
-        `${count.toLocaleString("en")} buckets; at most ${MAX_BUCKETS.toLocaleString("en")} ` +
+        `${count.toLocaleString("en")} buckets; at most ${LIMITS.buckets.toLocaleString("en")} ` +
         "are allowed: use a wider bucket or a shorter range",
     });
   }

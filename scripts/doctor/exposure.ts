@@ -19,6 +19,7 @@ const grantedByDesign = [
   "check_activity_arguments",
   "nearest_events",
   "event_counts",
+  "histogram_buckets",
   "check_may_explain",
   "caller_sees_all_events",
   "caller_event_keys",

@@ -41,8 +41,8 @@ export async function representativeArguments(sql: Sql): Promise<Arguments> {
     eventType: row.event_type ?? "doctor-probe",
     timeFrom: from.toISOString(),
     timeTo: to.toISOString(),
-    // At most ~1000 buckets, well inside event_histogram's limit.
-    bucket: `${Math.ceil(days / 1000)} days`,
+    // At most 1000 buckets, well inside event_histogram's limit.
+    bucket: days <= 1000 ? "1 day" : "7 days",
     missionIds: (row.mission_ids as string[]).map(Number),
     dimensions: row.dimensions > 0 ? row.dimensions : 768,
   };

@@ -11,6 +11,11 @@
 -- PostgreSQL allows EXPLAIN only in a volatile function, so both steps are volatile; they still
 -- only read, and the public RPCs that wrap them stay stable.
 --
+-- A histogram's bucket is one of the widths people chart by (bridge.histogram_buckets), as the
+-- event-histogram function has it (functions/_shared/interval.ts; tests/limits_test.ts compares
+-- the two): a fixed set keeps every bucket count known in advance and every chart's buckets
+-- aligned, which arbitrary widths such as '7 hours' or '90 seconds' did not.
+--
 -- bridge.nearest_events changes its result type, so it is dropped and created again;
 -- public.search_events (which has no catalog dependency on it) is then replaced to name its
 -- columns. public.event_histogram becomes a wrapper over the new step bridge.event_counts.
@@ -166,6 +171,21 @@ $$;
 revoke all on function public.search_events(extensions.vector, int, text[], text, text, text, text, timestamptz, timestamptz, float8) from public, anon;
 grant execute on function public.search_events(extensions.vector, int, text[], text, text, text, text, timestamptz, timestamptz, float8) to authenticated, service_role;
 
+-- The accepted buckets, as people write them.
+create or replace function bridge.histogram_buckets()
+returns text[]
+language sql
+immutable
+set search_path = ''
+as $$
+  select array['10 seconds', '30 seconds', '1 minute', '5 minutes', '10 minutes', '15 minutes',
+               '30 minutes', '1 hour', '3 hours', '6 hours', '12 hours', '1 day',
+               '7 days']
+$$;
+
+revoke all on function bridge.histogram_buckets() from public, anon;
+grant execute on function bridge.histogram_buckets() to authenticated, service_role;
+
 create or replace function bridge.event_counts(
   bucket interval,
   time_from timestamptz,
@@ -193,13 +213,10 @@ declare
   filters text := '';
   statement text;
 begin
-  if bucket is null or bucket <= interval '0' then
+  if bucket is null or bucket <> all (bridge.histogram_buckets()::interval[]) then
     raise exception using errcode = '22023',
-      message = format('bucket must be a positive interval such as ''5 minutes'', got %s', coalesce(bucket::text, 'null'));
-  end if;
-  if extract(month from bucket) <> 0 or extract(year from bucket) <> 0 then
-    raise exception using errcode = '22023',
-      message = format('bucket must be given in days or smaller units (not months or years), got %s', bucket);
+      message = format('bucket must be one of %s, got %s',
+        array_to_string(bridge.histogram_buckets(), ', '), coalesce(bucket::text, 'null'));
   end if;
   if time_from is null or time_to is null then
     raise exception using errcode = '22023', message = 'time_from and time_to are required';
