@@ -30,6 +30,22 @@ Deno.test("database errors map to the documented statuses", () => {
   }
 });
 
+Deno.test("errors are classified by code alone, never by the words of their message", () => {
+  for (
+    const message of [
+      'could not connect to server "events_ts"',
+      "server closed the connection unexpectedly",
+      "SSL SYSCALL error: EOF detected",
+    ]
+  ) {
+    const error = pgError("XX000", message);
+    assert.equal(databaseError(error), error, `${message} stays unexpected without its code`);
+  }
+  const german = databaseError(pgError("08001", 'konnte nicht mit Server "events_ts" verbinden'));
+  assert.ok(german instanceof BridgeError);
+  assert.equal(german.status, 503);
+});
+
 Deno.test("an unexpected error is a 500 that keeps its text to the server log", async () => {
   const secret = "postgresql://postgres:hunter2@db.internal:5432/postgres";
   const error = pgError("XX000", `select * from bridge.events failed on ${secret}`);

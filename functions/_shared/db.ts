@@ -96,11 +96,13 @@ export async function closeDatabase() {
   await ending?.end({ timeout: 1 });
 }
 
-// The FDW relays a down node as class 08 (connection exception); a node shutting down while a
-// query runs arrives as 57P01..57P03. Messages are matched too, for errors postgres_fdw raises
-// without a connection SQLSTATE.
-const nodeDown =
-  /could not connect to server|connection to server .* failed|server closed the connection|no connection to the server|SSL SYSCALL error/i;
+// The FDW relays a down node as class 08 (connection exception): 08001 when it cannot connect,
+// 08006 when the connection breaks, including libpq's own failures, which carry no SQLSTATE of
+// their own. HV00N is the SQL/MED code for the same (fdw_unable_to_establish_connection). A node
+// shutting down while a query runs arrives as 57P01..57P03. Only codes are read, never
+// messages, which follow each server's lc_messages.
+const nodeDown = (code: string) =>
+  code.startsWith("08") || code === "HV00N" || /^57P0[123]$/.test(code);
 
 // postgres.js' own codes when the project database itself cannot be reached.
 const poolDown = new Set([
@@ -133,7 +135,7 @@ export function databaseError(error: unknown): unknown {
         "narrow the time range or ask for fewer rows",
     );
   }
-  if (code.startsWith("08") || /^57P0[123]$/.test(code) || nodeDown.test(error.message)) {
+  if (nodeDown(code)) {
     console.error("the Timescale node is unreachable:", error.message);
     return new BridgeError("unavailable", "the Timescale node is not answering: try again shortly");
   }
