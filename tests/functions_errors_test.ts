@@ -20,6 +20,7 @@ Deno.test("database errors map to the documented statuses", () => {
     [pgError("HV00N", 'could not connect to server "events_ts"'), 503, /Timescale node/],
     [pgError("ECONNREFUSED", "connect ECONNREFUSED 127.0.0.1:5432"), 503, /the database/],
     [pgError("CONNECT_TIMEOUT", "write CONNECT_TIMEOUT 127.0.0.1:5432"), 503, /the database/],
+    [pgError("53300", "sorry, too many clients already"), 503, /no free connection/],
     [pgError("57014", "canceling statement due to statement timeout"), 504, /longer than 8 s/],
   ];
   for (const [error, status, message] of table) {

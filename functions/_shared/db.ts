@@ -118,9 +118,9 @@ const poolDown = new Set([
 
 /**
  * The caller-facing error for a database failure: the RPC's own 22023 (and any other data
- * exception) is the caller's 400 with its message; a denied grant is 403; a down node 503; a
- * statement timeout 504. Anything else stays unexpected (a logged 500), so no SQL text or
- * connection string reaches a caller.
+ * exception) is the caller's 400 with its message; a denied grant is 403; a down node, or no
+ * free connection to the project database, 503; a statement timeout 504. Anything else stays
+ * unexpected (a logged 500), so no SQL text or connection string reaches a caller.
  *
  * @example
  * try { await sql`...`; } catch (error) { throw databaseError(error); }
@@ -142,6 +142,15 @@ export function databaseError(error: unknown): unknown {
   if (poolDown.has(code)) {
     console.error("the database is unreachable:", code);
     return new BridgeError("unavailable", "the database is not answering: try again shortly");
+  }
+  // too_many_connections: every connection slot of the project database (or its pooler) is
+  // taken, so the pool could not open one.
+  if (code === "53300") {
+    console.error("the database has no free connection:", error.message);
+    return new BridgeError(
+      "unavailable",
+      "the database has no free connection: try again shortly",
+    );
   }
   if (code.startsWith("22")) return new BridgeError("invalid_input", error.message);
   if (code === "42501") {
