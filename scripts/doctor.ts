@@ -1,13 +1,15 @@
 /**
  * `npm run doctor -- --db-url <Supabase connection string> [--json]`: checks a deployed bridge
  * from the Supabase side only (the node is read through the link) and prints one line per
- * check with the fix for each failure. Exits 0 only when every check passes. Without --db-url
- * it reads SUPABASE_DB_URL. Connect as the role that owns the bridge (postgres); the doctor
- * leaves nothing behind: every probe runs in a transaction that is rolled back.
+ * check with the fix for each failure. Without --db-url it reads SUPABASE_DB_URL. Exit codes:
+ * 0 every check passed, 1 a check failed, 2 the doctor could not run (bad arguments, no
+ * database given, the database unreachable, or an error while reading the catalogs). Connect
+ * as the role that owns the bridge (postgres); the doctor leaves nothing behind: every probe
+ * runs in a transaction that is rolled back.
  */
 import { parseArgs } from "node:util";
 import { formatJson, formatText } from "./doctor/report.ts";
-import { runDoctor } from "./doctor/run.ts";
+import { runDoctor, unreachableCheck } from "./doctor/run.ts";
 
 const usage = "usage: npm run doctor -- --db-url <postgresql://postgres:...@host:5432/postgres> " +
   "[--json]\n(without --db-url, SUPABASE_DB_URL is used)";
@@ -42,7 +44,7 @@ try {
 } catch (error) {
   // Only reading the catalogs can fail here (each check catches its own errors): say so plainly.
   console.error(`doctor: ${(error as Error).message}`);
-  Deno.exit(1);
+  Deno.exit(2);
 }
 if (options.json) {
   console.log(formatJson(results));
@@ -51,4 +53,5 @@ if (options.json) {
   console.log(`fdw-bridge doctor: ${target.username}@${target.host}${target.pathname}\n`);
   console.log(formatText(results));
 }
+if (results.some((r) => r.name === unreachableCheck)) Deno.exit(2);
 Deno.exit(results.every((r) => r.ok) ? 0 : 1);

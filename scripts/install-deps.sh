@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Ensures the local stack's system dependencies: PostgreSQL 15+ server, pgvector 0.8+,
-# TimescaleDB (Apache build), pgTAP and pg_prove. Uses what is installed; otherwise, on
-# Debian or Ubuntu as root, installs with apt and builds pgvector and TimescaleDB from
-# Debian source packages when the release has no binary package for them.
+# TimescaleDB (Apache build), pgTAP and pg_prove, and the de_DE.UTF-8 locale (a test runs the
+# nodes with German messages, to prove no error is recognised by its English words). Uses what
+# is installed; otherwise, on Debian or Ubuntu as root, installs with apt and builds pgvector and
+# TimescaleDB from Debian source packages when the release has no binary package for them.
 set -euo pipefail
 
 pg_bin_dir() {
@@ -34,6 +35,7 @@ fi
 [ -n "$major" ] && ! have_extension timescaledb "$major" && missing+=("timescaledb")
 [ -n "$major" ] && ! have_extension pgtap "$major" && missing+=("pgtap")
 command -v pg_prove >/dev/null || missing+=("pg_prove")
+locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8' || missing+=("de_DE.UTF-8")
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -48,6 +50,7 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
       timescaledb) echo "  TimescaleDB (Apache build): apt-get install timescaledb-2-postgresql-15 where packaged, else build from source with -DAPACHE_ONLY=1" >&2 ;;
       pgtap) echo "  pgTAP: apt-get install postgresql-15-pgtap" >&2 ;;
       pg_prove) echo "  pg_prove: apt-get install libtap-parser-sourcehandler-pgtap-perl" >&2 ;;
+      de_DE.UTF-8) echo "  the de_DE.UTF-8 locale: apt-get install locales && localedef -i de_DE -f UTF-8 de_DE.UTF-8" >&2 ;;
     esac
   done
   echo "On Debian or Ubuntu, as root, this script installs all of it: sudo bash scripts/install-deps.sh" >&2
@@ -61,7 +64,8 @@ major=${major:-15}
 log "installing: ${missing[*]}"
 apt-get update -qq
 apt-get install -y -qq "postgresql-$major" "postgresql-$major-pgtap" libtap-parser-sourcehandler-pgtap-perl \
-  openssl >/dev/null
+  openssl locales >/dev/null
+locale -a | grep -qix 'de_DE\.utf-\?8' || localedef -i de_DE -f UTF-8 de_DE.UTF-8
 # The packaged cluster is not ours: the stack runs its own clusters under .stack/.
 if command -v pg_lsclusters >/dev/null; then
   pg_lsclusters -h 2>/dev/null | while read -r ver name _; do

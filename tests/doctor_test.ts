@@ -1,7 +1,7 @@
 /**
  * The doctor (`npm run doctor`): every check passes on the healthy stack, and each deliberate
- * break is named by the check that owns it, with a fix. Every break is undone in `finally`:
- * the other test files share this stack.
+ * break is named by the check that owns it, with a fix, and passes again once repaired. Every
+ * break is undone in `finally`: the other test files share this stack.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -63,6 +63,14 @@ function assertNamed(failed: Map<string, CheckResult>, check: string, pattern: R
   assert.ok(result.fix && result.fix.length > 0, `${check} gives a fix`);
 }
 
+/** After a repair: the checks named (every check, when none is) pass again. */
+async function assertPassAgain(...checks: string[]) {
+  const failed = await failures();
+  for (const check of checks.length > 0 ? checks : allChecks) {
+    assert.equal(failed.has(check), false, `${check} passes again: ${failed.get(check)?.detail}`);
+  }
+}
+
 /** The export views exactly as sql/timescale/02_export.sql defines them, readable by the link. */
 async function restoreExportViews() {
   await timescale.unsafe("drop view if exists export.events, export.activity_log");
@@ -119,6 +127,7 @@ dbTest("doctor names a server without extensions 'vector', and exits 1", async (
   } finally {
     await supabase.unsafe("alter server events_ts options (add extensions 'vector')");
   }
+  await assertPassAgain("server", "pushdown search_events");
 });
 
 dbTest("doctor names a vector type in another schema on the node", async () => {
@@ -131,6 +140,7 @@ dbTest("doctor names a vector type in another schema on the node", async () => {
   } finally {
     await timescale.unsafe("alter extension vector set schema extensions");
   }
+  await assertPassAgain("pgvector", "drift");
 });
 
 dbTest("doctor names an index dropped on the node", async () => {
@@ -144,6 +154,7 @@ dbTest("doctor names an index dropped on the node", async () => {
   } finally {
     await timescale.unsafe(create);
   }
+  await assertPassAgain("node index for activity");
 });
 
 dbTest("doctor names a column added to an export view, and one named like PII", async () => {
@@ -159,6 +170,7 @@ dbTest("doctor names a column added to an export view, and one named like PII", 
   } finally {
     await restoreExportViews();
   }
+  await assertPassAgain("drift", "no PII by name");
 });
 
 dbTest("doctor names data_payload_raw if the export view lets it cross the link", async () => {
@@ -179,6 +191,7 @@ dbTest("doctor names data_payload_raw if the export view lets it cross the link"
   } finally {
     await restoreExportViews();
   }
+  await assertPassAgain("no PII by name");
 });
 
 dbTest("doctor names a bridge table granted to authenticated", async () => {
@@ -190,6 +203,7 @@ dbTest("doctor names a bridge table granted to authenticated", async () => {
   } finally {
     await supabase.unsafe("revoke select on bridge.events from authenticated");
   }
+  await assertPassAgain("not exposed to API roles");
 });
 
 dbTest("doctor names a write privilege of the link role on the node", async () => {
@@ -200,6 +214,7 @@ dbTest("doctor names a write privilege of the link role on the node", async () =
   } finally {
     await timescale.unsafe("revoke insert on export.activity_log from bridge_reader");
   }
+  await assertPassAgain("link read-only");
 });
 
 dbTest("doctor fails every node check when the node does not answer", async () => {
@@ -219,6 +234,7 @@ dbTest("doctor fails every node check when the node does not answer", async () =
   } finally {
     await supabase.unsafe(`alter server events_ts options (set port '${port}')`);
   }
+  await assertPassAgain();
 });
 
 dbTest("doctor leaves no scratch schema behind", async () => {

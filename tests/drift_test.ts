@@ -150,3 +150,145 @@ dbTest("RPCs keep working or name the change when export views change", async ()
   assert.ok((await call("activity")).length > 0, "restored: activity works again");
   assert.equal((await drift()).ok, true);
 });
+
+/** Every foreign table of the bridge as the catalog holds it: oid, grants, options, columns. */
+const bridgeTables = () =>
+  supabase`
+    select c.oid::int, c.relname::text as name, c.relacl::text as grants, f.ftoptions as options,
+           (select json_agg(json_build_object(
+                     'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
+                     'not_null', a.attnotnull, 'grants', a.attacl::text) order by a.attnum)
+              from pg_attribute a
+             where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as columns
+      from pg_class c join pg_foreign_table f on f.ftrelid = c.oid
+     where c.relnamespace = 'bridge'::regnamespace
+     order by c.relname`;
+
+const tableOf = async (name: string) => (await bridgeTables()).find((t) => t.name === name);
+
+/** The columns of export.<view> on the node, as the node's own catalog types them. */
+const nodeColumns = (view: string) =>
+  timescale`
+    select attname::text as name, format_type(atttypid, atttypmod) as type from pg_attribute
+     where attrelid = ${`export.${view}`}::regclass and attnum > 0 and not attisdropped
+     order by attnum`;
+
+dbTest("a refresh retypes a column whose type changed on the node, keeping NOT NULL", async () => {
+  const notNull = (table: Awaited<ReturnType<typeof tableOf>>) =>
+    table!.columns.map((c: { name: string; not_null: boolean }) => [c.name, c.not_null]);
+  const before = await tableOf("activity_log");
+  assert.ok(notNull(before).some(([, flag]: [string, boolean]) => flag), "NOT NULL columns exist");
+  try {
+    await timescale.unsafe(`
+      drop view export.activity_log;
+      create view export.activity_log as
+        select event_time, agent_id::numeric as agent_id, mission_id, action, details
+          from public.activity_log;
+      grant select on export.activity_log to bridge_reader`);
+    assert.deepEqual(changes(await refresh()), {
+      "bridge.activity_log": "agent_id: bigint -> numeric",
+      "bridge.events": "unchanged",
+    });
+    const table = await tableOf("activity_log");
+    assert.deepEqual(
+      table!.columns.map((c: { name: string; type: string }) => ({ name: c.name, type: c.type })),
+      (await nodeColumns("activity_log")).map((c) => ({ ...c })),
+    );
+    assert.deepEqual(notNull(table), notNull(before), "NOT NULL kept, the retyped column too");
+  } finally {
+    await restore();
+  }
+});
+
+dbTest("a refresh adds a table for a new view and drops it when the view goes", async () => {
+  try {
+    await timescale.unsafe(`
+      create view export.mission_days as
+        select mission_id, date_bin('1 day', event_time, '2000-01-01') as day, count(*) as n
+          from public.activity_log group by 1, 2;
+      grant select on export.mission_days to bridge_reader`);
+    assert.equal(changes(await refresh())["bridge.mission_days"], "added");
+    const added = await tableOf("mission_days");
+    assert.ok(added, "bridge.mission_days exists");
+    assert.deepEqual(
+      added.columns.map((c: { name: string; type: string }) => ({ name: c.name, type: c.type })),
+      (await nodeColumns("mission_days")).map((c) => ({ ...c })),
+    );
+    const [privileges] = await supabase`
+      select has_table_privilege('anon', 'bridge.mission_days', 'select') as anon,
+             has_table_privilege('authenticated', 'bridge.mission_days', 'select') as authenticated,
+             has_table_privilege('service_role', 'bridge.mission_days', 'select') as service_role`;
+    assert.deepEqual({ ...privileges }, { anon: false, authenticated: false, service_role: false });
+    const [viaBridge] = await supabase`select count(*)::int as n from bridge.mission_days`;
+    const [onNode] = await timescale`select count(*)::int as n from export.mission_days`;
+    assert.equal(viaBridge.n, onNode.n, "it reads the node's view");
+
+    await timescale.unsafe("drop view export.mission_days");
+    assert.deepEqual(changes(await refresh()), {
+      "bridge.mission_days": "dropped: export.mission_days no longer exists on the node",
+      "bridge.activity_log": "unchanged",
+      "bridge.events": "unchanged",
+    });
+    assert.equal(await tableOf("mission_days"), undefined);
+  } finally {
+    await timescale.unsafe("drop view if exists export.mission_days");
+    await restore();
+  }
+});
+
+dbTest("a refresh keeps NOT NULL on columns that remain, and table options", async () => {
+  const before = await tableOf("events");
+  await supabase.unsafe("alter foreign table bridge.events options (add fetch_size '250')");
+  try {
+    await timescale.unsafe(`
+      create or replace view export.events as
+        select event_time, user_token, agent_key, device_key, location_key, event_type,
+               data_payload_proc, event_embedding, event_type as event_kind
+          from public.events`);
+    assert.equal(changes(await refresh())["bridge.events"], "added event_kind text");
+    const after = await tableOf("events");
+    assert.notEqual(after!.oid, before!.oid, "the table was replaced");
+    assert.deepEqual(after!.options.sort(), [...before!.options, "fetch_size=250"].sort());
+    const notNull = (table: typeof before) =>
+      table!.columns.filter((c: { not_null: boolean }) => c.not_null).map((c: { name: string }) =>
+        c.name
+      );
+    assert.deepEqual(notNull(after), notNull(before));
+    assert.ok(notNull(before).length > 0, "the fixture's table has NOT NULL columns");
+  } finally {
+    await supabase.unsafe("alter foreign table bridge.events options (drop fetch_size)");
+    await restore();
+  }
+});
+
+dbTest(
+  "a refresh that fails after dropping a table leaves everything exactly as it was",
+  async () => {
+    await supabase.unsafe("create role drift_test_reader nologin");
+    await supabase.unsafe("grant select on bridge.activity_log to drift_test_reader");
+    await supabase.unsafe("alter foreign table bridge.activity_log options (add fetch_size '250')");
+    // bridge.activity_log is replaced first (tables go in name order); dropping bridge.events
+    // then fails on this view, which depends on it.
+    await supabase.unsafe(
+      "create view public.drift_test_dependent as select event_time from bridge.events",
+    );
+    try {
+      const before = await bridgeTables();
+      const [refreshed] = await supabase`select 1 from pg_class where relname = 'activity_log'`;
+      assert.ok(refreshed);
+      await assert.rejects(refresh(), (error: { code?: string }) => {
+        assert.equal(error.code, "2BP01", "dependent objects still exist");
+        return true;
+      });
+      assert.deepEqual(await bridgeTables(), before);
+      const [{ staging }] = await supabase`
+      select count(*)::int as staging from pg_namespace where nspname = 'bridge_refresh_staging'`;
+      assert.equal(staging, 0, "no staging schema is left behind");
+    } finally {
+      await supabase.unsafe("drop view public.drift_test_dependent");
+      await supabase.unsafe("alter foreign table bridge.activity_log options (drop fetch_size)");
+      await supabase.unsafe("revoke all on bridge.activity_log from drift_test_reader");
+      await supabase.unsafe("drop role drift_test_reader");
+    }
+  },
+);

@@ -20,6 +20,7 @@ Deno.test("database errors map to the documented statuses", () => {
     [pgError("HV00N", 'could not connect to server "events_ts"'), 503, /Timescale node/],
     [pgError("ECONNREFUSED", "connect ECONNREFUSED 127.0.0.1:5432"), 503, /the database/],
     [pgError("CONNECT_TIMEOUT", "write CONNECT_TIMEOUT 127.0.0.1:5432"), 503, /the database/],
+    [pgError("53300", "sorry, too many clients already"), 503, /no free connection/],
     [pgError("57014", "canceling statement due to statement timeout"), 504, /longer than 8 s/],
   ];
   for (const [error, status, message] of table) {
@@ -28,6 +29,22 @@ Deno.test("database errors map to the documented statuses", () => {
     assert.equal(mapped.status, status, error.message);
     assert.match(mapped.message, message);
   }
+});
+
+Deno.test("errors are classified by code alone, never by the words of their message", () => {
+  for (
+    const message of [
+      'could not connect to server "events_ts"',
+      "server closed the connection unexpectedly",
+      "SSL SYSCALL error: EOF detected",
+    ]
+  ) {
+    const error = pgError("XX000", message);
+    assert.equal(databaseError(error), error, `${message} stays unexpected without its code`);
+  }
+  const german = databaseError(pgError("08001", 'konnte nicht mit Server "events_ts" verbinden'));
+  assert.ok(german instanceof BridgeError);
+  assert.equal(german.status, 503);
 });
 
 Deno.test("an unexpected error is a 500 that keeps its text to the server log", async () => {

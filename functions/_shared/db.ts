@@ -96,11 +96,13 @@ export async function closeDatabase() {
   await ending?.end({ timeout: 1 });
 }
 
-// The FDW relays a down node as class 08 (connection exception); a node shutting down while a
-// query runs arrives as 57P01..57P03. Messages are matched too, for errors postgres_fdw raises
-// without a connection SQLSTATE.
-const nodeDown =
-  /could not connect to server|connection to server .* failed|server closed the connection|no connection to the server|SSL SYSCALL error/i;
+// The FDW relays a down node as class 08 (connection exception): 08001 when it cannot connect,
+// 08006 when the connection breaks, including libpq's own failures, which carry no SQLSTATE of
+// their own. HV00N is the SQL/MED code for the same (fdw_unable_to_establish_connection). A node
+// shutting down while a query runs arrives as 57P01..57P03. Only codes are read, never
+// messages, which follow each server's lc_messages.
+const nodeDown = (code: string) =>
+  code.startsWith("08") || code === "HV00N" || /^57P0[123]$/.test(code);
 
 // postgres.js' own codes when the project database itself cannot be reached.
 const poolDown = new Set([
@@ -116,9 +118,9 @@ const poolDown = new Set([
 
 /**
  * The caller-facing error for a database failure: the RPC's own 22023 (and any other data
- * exception) is the caller's 400 with its message; a denied grant is 403; a down node 503; a
- * statement timeout 504. Anything else stays unexpected (a logged 500), so no SQL text or
- * connection string reaches a caller.
+ * exception) is the caller's 400 with its message; a denied grant is 403; a down node, or no
+ * free connection to the project database, 503; a statement timeout 504. Anything else stays
+ * unexpected (a logged 500), so no SQL text or connection string reaches a caller.
  *
  * @example
  * try { await sql`...`; } catch (error) { throw databaseError(error); }
@@ -133,13 +135,22 @@ export function databaseError(error: unknown): unknown {
         "narrow the time range or ask for fewer rows",
     );
   }
-  if (code.startsWith("08") || /^57P0[123]$/.test(code) || nodeDown.test(error.message)) {
+  if (nodeDown(code)) {
     console.error("the Timescale node is unreachable:", error.message);
     return new BridgeError("unavailable", "the Timescale node is not answering: try again shortly");
   }
   if (poolDown.has(code)) {
     console.error("the database is unreachable:", code);
     return new BridgeError("unavailable", "the database is not answering: try again shortly");
+  }
+  // too_many_connections: every connection slot of the project database (or its pooler) is
+  // taken, so the pool could not open one.
+  if (code === "53300") {
+    console.error("the database has no free connection:", error.message);
+    return new BridgeError(
+      "unavailable",
+      "the database has no free connection: try again shortly",
+    );
   }
   if (code.startsWith("22")) return new BridgeError("invalid_input", error.message);
   if (code === "42501") {

@@ -77,6 +77,9 @@ export async function runChecks(
   ];
 }
 
+/** The report's only line when the Supabase database cannot be reached: nothing was checked. */
+export const unreachableCheck = "database";
+
 /**
  * Connects to the Supabase database at `url` (as the role that owns the bridge, normally
  * postgres), runs every check and disconnects.
@@ -100,7 +103,7 @@ export async function runDoctor(url: string, options: DoctorOptions = {}): Promi
   } catch (error) {
     await sql.end();
     return [fail(
-      "database",
+      unreachableCheck,
       `cannot connect to the Supabase database: ${describeError(error)}`,
       "pass the project's connection string: npm run doctor -- --db-url 'postgresql://postgres:...'",
     )];

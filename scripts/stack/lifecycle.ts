@@ -52,7 +52,9 @@ function clusters(config: StackConfig, secrets: ReturnType<typeof loadOrCreateSe
     superuserPassword: secrets.TIMESCALE_DB_PASSWORD,
     settings: [
       ...commonSettings(config.timescalePort),
-      "shared_preload_libraries = 'timescaledb'",
+      // pg_stat_statements as on Supabase's side: tests read both to prove that bad input
+      // reached neither node.
+      "shared_preload_libraries = 'timescaledb,pg_stat_statements'",
       "timescaledb.telemetry_level = off",
       "maintenance_work_mem = '1GB'",
       "max_parallel_maintenance_workers = 2",
@@ -186,6 +188,7 @@ export async function stackUp(requested: StackConfig) {
     vars: { authenticator_password: secrets.AUTHENTICATOR_PASSWORD },
   });
   await applyTimescaleSchema(env.TIMESCALE_DB_URL, secrets.BRIDGE_LINK_PASSWORD);
+  await psql(env.TIMESCALE_DB_URL, "create extension if not exists pg_stat_statements");
   await pushMigrations(env.SUPABASE_DB_URL);
   await psql(
     env.SUPABASE_DB_URL,

@@ -2,10 +2,16 @@
 -- The password is never in a file: pass it as a psql variable,
 --   psql "$TIMESCALE_DB_URL" -v ON_ERROR_STOP=1 -v bridge_password="$BRIDGE_PASSWORD" -f 03_bridge_reader.sql
 
+-- Without the variable the script stops here with an error, whether or not ON_ERROR_STOP was
+-- given, so a loop over the files cannot report success having made no link role.
 \if :{?bridge_password}
 \else
-  \echo 'set the link password: psql -v bridge_password=... (see sql/README.md)'
-  \quit
+  \set ON_ERROR_STOP on
+  do $$ begin
+    raise exception 'bridge_password is not set: pass the link password as a psql variable, '
+      'psql -v ON_ERROR_STOP=1 -v bridge_password="$BRIDGE_PASSWORD" -f 03_bridge_reader.sql '
+      '(README.md, "Pointing the bridge at a real Supabase project")';
+  end $$;
 \endif
 
 select 'create role bridge_reader login'
