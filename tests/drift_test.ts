@@ -268,9 +268,11 @@ dbTest(
     await supabase.unsafe("grant select on bridge.activity_log to drift_test_reader");
     await supabase.unsafe("alter foreign table bridge.activity_log options (add fetch_size '250')");
     // bridge.activity_log is replaced first (tables go in name order); dropping bridge.events
-    // then fails on this view, which depends on it.
+    // then fails on this function, whose SQL-standard body depends on it. (A view would not do:
+    // the refresh drops and recreates views on the foreign tables.)
     await supabase.unsafe(
-      "create view public.drift_test_dependent as select event_time from bridge.events",
+      `create function public.drift_test_dependent() returns bigint language sql
+       begin atomic select count(*) from bridge.events; end`,
     );
     try {
       const before = await bridgeTables();
@@ -285,7 +287,7 @@ dbTest(
       select count(*)::int as staging from pg_namespace where nspname = 'bridge_refresh_staging'`;
       assert.equal(staging, 0, "no staging schema is left behind");
     } finally {
-      await supabase.unsafe("drop view public.drift_test_dependent");
+      await supabase.unsafe("drop function public.drift_test_dependent()");
       await supabase.unsafe("alter foreign table bridge.activity_log options (drop fetch_size)");
       await supabase.unsafe("revoke all on bridge.activity_log from drift_test_reader");
       await supabase.unsafe("drop role drift_test_reader");
