@@ -24,6 +24,7 @@ import { log } from "./bench/progress.ts";
 import { queryVectors } from "./bench/queries.ts";
 import { goals, goalStatus, Report } from "./bench/report.ts";
 import { searchScenarios } from "./bench/search.ts";
+import { searchParts } from "./bench/parts.ts";
 import {
   portsFromBase,
   seedStack,
@@ -102,9 +103,10 @@ async function bench(): Promise<RunInfo & { report: Report }> {
   const until = new Date(UNTIL);
 
   await searchScenarios({ db, report, vectors, ...ROUNDS, recallCount: ROUNDS.recall, until });
+  await searchParts({ db, report, vectors, ...ROUNDS, until });
   await createNaiveServer(db, stack);
   await naiveScenario(db, report, vectors, ROUNDS.naive);
-  await activityScenarios({ db, report, missions: data.missions, ...ROUNDS });
+  await activityScenarios({ db, report, missions: data.missions, ...ROUNDS, until });
 
   await functionScenariosOnGateway(stack, { db, report, vectors, ...ROUNDS });
   await linkTraffic(stack.env, db, report, vectors, data.missions, until);
