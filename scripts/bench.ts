@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --quick] [--out DIR]`: the bridge's performance, measured side by side in
- * one run on a stack of its own (a temporary directory, ports 57521/57522/57532), seeded with a
+ * one run on a stack of its own (a temporary directory, ports 57521/57522/57532 unless
+ * BENCH_PORT_BASE moves them: base + 1, + 2, + 12), seeded with a
  * fixed dataset and torn down at the end, even on failure or Ctrl-C.
  *
  * Full: 100,000 events × 768 dims, 1,000,000 activity rows, 10,000 missions, about 6 minutes on
@@ -23,7 +24,13 @@ import { log } from "./bench/progress.ts";
 import { queryVectors } from "./bench/queries.ts";
 import { goals, goalStatus, Report } from "./bench/report.ts";
 import { searchScenarios } from "./bench/search.ts";
-import { seedStack, startThrowawayStack, stopThrowawayStacks } from "./stack/throwaway.ts";
+import { searchParts } from "./bench/parts.ts";
+import {
+  portsFromBase,
+  seedStack,
+  startThrowawayStack,
+  stopThrowawayStacks,
+} from "./stack/throwaway.ts";
 
 const DATASETS = {
   full: { events: 100_000, activity: 1_000_000, missions: 10_000 },
@@ -34,8 +41,8 @@ const SEED = 1;
 const UNTIL = "2026-11-01T00:00:00.000Z";
 const ROUNDS = { warmup: 20, count: 200, naive: 20, recall: 100 };
 const QUERY_VECTORS = 256;
-// Beside the dev stack's 5432x and the tests' 5532x.
-const BENCH_PORTS = { supabasePort: 57522, timescalePort: 57532, functionsPort: 57521 };
+// Beside the dev stack's 5432x and the tests' 5532x; BENCH_PORT_BASE moves them.
+const BENCH_PORTS = portsFromBase("BENCH_PORT_BASE", 57520);
 
 const { values: options } = parseArgs({
   args: Deno.args,
@@ -96,9 +103,10 @@ async function bench(): Promise<RunInfo & { report: Report }> {
   const until = new Date(UNTIL);
 
   await searchScenarios({ db, report, vectors, ...ROUNDS, recallCount: ROUNDS.recall, until });
+  await searchParts({ db, report, vectors, ...ROUNDS, until });
   await createNaiveServer(db, stack);
   await naiveScenario(db, report, vectors, ROUNDS.naive);
-  await activityScenarios({ db, report, missions: data.missions, ...ROUNDS });
+  await activityScenarios({ db, report, missions: data.missions, ...ROUNDS, until });
 
   await functionScenariosOnGateway(stack, { db, report, vectors, ...ROUNDS });
   await linkTraffic(stack.env, db, report, vectors, data.missions, until);

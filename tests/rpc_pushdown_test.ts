@@ -69,6 +69,11 @@ const activityCases: [string, number, unknown, RegExp][] = [
   ["before", 5, windowStart, /event_time < '[^']+'/],
 ];
 
+// Newest first for a few missions: date_bin by 1 µs is event_time itself, in an order the node's
+// event_time index cannot give, so the node reads the missions' own index ranges.
+const byMissionRanges =
+  /ORDER BY date_bin\('00:00:00\.000001'::interval, event_time, '2000-01-01 00:00:00\+00'::timestamp with time zone\) DESC NULLS FIRST, mission_id ASC NULLS LAST, agent_id ASC NULLS LAST, action ASC NULLS LAST, details ASC NULLS LAST/;
+
 for (const [name, index, value, expected] of activityCases) {
   dbTest(`mission_activity pushes ${name} to the node`, async () => {
     const params: unknown[] = [someMissions, null, null, null, 50, null, null];
@@ -77,9 +82,32 @@ for (const [name, index, value, expected] of activityCases) {
     assert.equal(remoteSql.length, 1);
     assert.match(remoteSql[0], expected);
     assert.match(remoteSql[0], /mission_id = ANY \(/);
-    assert.match(remoteSql[0], /ORDER BY event_time DESC/);
+    assert.match(remoteSql[0], byMissionRanges);
   });
 }
+
+dbTest("mission_activity sends 50 missions in the mission-ranges order", async () => {
+  const fifty = Array.from({ length: 50 }, (_, i) => fixture.firstMissionId + i);
+  const { remoteSql } = await remoteWorkOf(activityCall, [fifty, null, null, null, 7, null, null]);
+  assert.equal(remoteSql.length, 1);
+  assert.match(remoteSql[0], /mission_id = ANY \('\{10001,10002,[0-9,]+,10050\}'::bigint\[\]\)/);
+  assert.match(remoteSql[0], byMissionRanges);
+  assert.match(remoteSql[0], /LIMIT 7::bigint$/);
+});
+
+dbTest(
+  "mission_activity sends 51 missions newest first by event_time, for the node to walk",
+  async () => {
+    const many = Array.from({ length: 51 }, (_, i) => fixture.firstMissionId + i);
+    const { remoteSql } = await remoteWorkOf(activityCall, [many, null, null, null, 7, null, null]);
+    assert.equal(remoteSql.length, 1);
+    assert.match(remoteSql[0], /mission_id = ANY \('\{10001,10002,[0-9,]+,10051\}'::bigint\[\]\)/);
+    assert.match(
+      remoteSql[0],
+      /ORDER BY event_time DESC NULLS FIRST, mission_id ASC NULLS LAST, agent_id ASC NULLS LAST, action ASC NULLS LAST, details ASC NULLS LAST LIMIT 7::bigint$/,
+    );
+  },
+);
 
 dbTest(
   "mission_activity sends a cursor to the node as its time, the tie order and OFFSET",
@@ -98,7 +126,7 @@ dbTest(
     assert.match(remoteSql[0], /mission_id = ANY \('\{10001,10002,10003\}'::bigint\[\]\)/);
     assert.match(
       remoteSql[0],
-      /ORDER BY event_time DESC NULLS FIRST, mission_id ASC NULLS LAST, agent_id ASC NULLS LAST, action ASC NULLS LAST, details ASC NULLS LAST LIMIT 7::bigint OFFSET 3::bigint$/,
+      /ORDER BY date_bin\('00:00:00\.000001'::interval, event_time, '2000-01-01 00:00:00\+00'::timestamp with time zone\) DESC NULLS FIRST, mission_id ASC NULLS LAST, agent_id ASC NULLS LAST, action ASC NULLS LAST, details ASC NULLS LAST LIMIT 7::bigint OFFSET 3::bigint$/,
     );
   },
 );

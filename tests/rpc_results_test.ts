@@ -184,6 +184,32 @@ dbTest("service_role sees the activity of every mission", async () => {
   );
 });
 
+// Up to 50 missions are read by mission ranges on the node, more by its event_time index
+// (20261126000800): both must give the node's rows in the one total order.
+for (const count of [50, 51]) {
+  dbTest(
+    `mission_activity for ${count} missions returns the node's newest rows in order`,
+    async () => {
+      const ids = Array.from({ length: count }, (_, i) => fixture.firstMissionId + i * 7);
+      const rows = await asCaller(supabase, { role: "service_role" }, (tx) =>
+        tx`
+      select mission_id, event_time, agent_id, action, details
+        from public.mission_activity(${ids}::bigint[], max_rows => 300)`);
+      const expected = await reader`
+      select mission_id, event_time, agent_id, action, details from export.activity_log
+       where mission_id = any(${ids}::bigint[])
+       order by event_time desc, mission_id, agent_id, action, details limit 300`;
+      assert.equal(expected.length, 300);
+      const activityKey = (row: Record<string, unknown>) =>
+        `${row.mission_id}|${
+          (row.event_time as Date).toISOString()
+        }|${row.agent_id}|${row.action}|` +
+        JSON.stringify(row.details);
+      assert.deepEqual(rows.map(activityKey), expected.map(activityKey));
+    },
+  );
+}
+
 dbTest(
   "event_histogram equals the same grouping on the node, within the caller's sites",
   async () => {

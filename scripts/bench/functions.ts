@@ -1,10 +1,13 @@
 /**
  * The events-search Edge Function end to end (HTTP to the local gateway, JWT check, zod, its own
- * pool, the RPC) against the RPC alone, then its throughput with 1, 8 and 32 concurrent clients.
+ * pool, the RPC) against the RPC alone, then its throughput with 1, 8 and 32 concurrent clients
+ * against the RPC's called directly by as many clients through a pool of the function's size.
  */
+import postgres from "postgres";
 import type { Connections } from "./db.ts";
 import { concurrently, interleave, summarize, type Variant } from "./measure.ts";
 import { Report } from "./report.ts";
+import { bridgeSearchSql, searchParams } from "./queries.ts";
 import { bridgeSearch } from "./search.ts";
 import { startGateway, type ThrowawayStack } from "../stack/throwaway.ts";
 
@@ -16,6 +19,8 @@ export interface FunctionsRun {
   url: string;
   /** A key the function accepts: the stack's secret key (service_role), sent as supabase-js does. */
   token: string;
+  /** Supabase's database URL, for the direct RPC's pool. */
+  databaseUrl: string;
   vectors: string[];
   warmup: number;
   count: number;
@@ -23,6 +28,29 @@ export interface FunctionsRun {
 
 /** The client counts of the throughput runs. */
 export const CLIENT_COUNTS = [1, 8, 32];
+
+/** functions/_shared/db.ts's pool size: the direct RPC gets as many connections. */
+const FUNCTION_POOL_SIZE = 5;
+
+/**
+ * The RPC as the function makes it, minus HTTP: a pooled transaction that sets the role, then
+ * public.search_events.
+ */
+function directRpc(databaseUrl: string) {
+  const pool = postgres(databaseUrl, {
+    prepare: false,
+    max: FUNCTION_POOL_SIZE,
+    onnotice: () => {},
+    connection: { application_name: "fdw-bridge-bench" },
+  });
+  const call = (vector: string) =>
+    pool.begin(async (tx) => {
+      await tx`set local role service_role`;
+      const rows = await tx.unsafe(bridgeSearchSql({}), searchParams(vector, 10, {}));
+      if (rows.length !== 10) throw new Error(`expected 10 results, got ${rows.length}`);
+    });
+  return { call, end: () => pool.end({ timeout: 5 }) };
+}
 
 /** POSTs one search; throws unless the function answers 200 with 10 results. */
 export async function callSearch(url: string, token: string, vector: string): Promise<number> {
@@ -64,33 +92,58 @@ export async function functionScenarios(run: FunctionsRun) {
   );
   const [f, r] = [summarize("function", fn.samples), summarize("rpc", direct.samples)];
   run.report.scenario("function_search", "events-search function vs the RPC alone", [f, r], {
-    ratio: { label: "function / rpc (p50)", value: f.p50 / r.p50 },
+    ratios: [{ label: "function / rpc (p50)", value: f.p50 / r.p50 }],
     note: "HTTP on 127.0.0.1 through scripts/serve-functions.ts, secret key (service_role)",
   });
   run.report.metric("ratio_function_vs_rpc", f.p50 / r.p50);
 
-  const call = (i: number) => callSearch(run.url, run.token, run.vectors[i % run.vectors.length]);
-  // Fills the function's pool and each pooled session's link before anything is timed.
-  await concurrently("function warm-up", Math.max(...CLIENT_COUNTS), 64, call);
-  for (const clients of CLIENT_COUNTS) {
-    const total = Math.max(run.count, clients * 25);
-    const result = await concurrently(`${clients} clients`, clients, total, call);
-    const summary = {
-      ...summarize("function", result.samples),
-      errors: result.errors,
-      perSecond: result.perSecond,
-    };
-    run.report.scenario(
-      `throughput_${clients}`,
-      `events-search, ${clients} concurrent client${clients > 1 ? "s" : ""}`,
-      [summary],
-      {
-        note: `${total} calls, ${result.perSecond.toFixed(1)} calls/s, ${result.errors} errors` +
-          (result.firstError ? ` (first: ${result.firstError})` : ""),
-      },
-    );
-    run.report.metric(`errors_at_${clients}_clients`, result.errors);
-    run.report.metric(`calls_per_second_at_${clients}_clients`, result.perSecond);
+  const viaHttp = (i: number) =>
+    callSearch(run.url, run.token, run.vectors[i % run.vectors.length]);
+  const rpcPool = directRpc(run.databaseUrl);
+  const viaRpc = (i: number) => rpcPool.call(run.vectors[i % run.vectors.length]);
+  try {
+    // Fills both pools and each pooled session's link before anything is timed.
+    await concurrently("function warm-up", Math.max(...CLIENT_COUNTS), 64, viaHttp);
+    await concurrently("direct rpc warm-up", Math.max(...CLIENT_COUNTS), 64, viaRpc);
+    for (const clients of CLIENT_COUNTS) {
+      const total = Math.max(run.count, clients * 25);
+      const results = [
+        {
+          name: "function",
+          ...await concurrently(`function, ${clients} clients`, clients, total, viaHttp),
+        },
+        {
+          name: "rpc",
+          ...await concurrently(`direct rpc, ${clients} clients`, clients, total, viaRpc),
+        },
+      ];
+      const [fn, rpc] = results;
+      run.report.scenario(
+        `throughput_${clients}`,
+        `events-search, ${clients} concurrent client${clients > 1 ? "s" : ""}`,
+        results.map((r) => ({
+          ...summarize(r.name, r.samples),
+          errors: r.errors,
+          perSecond: r.perSecond,
+        })),
+        {
+          ratios: [{ label: "function / rpc (calls/s)", value: fn.perSecond / rpc.perSecond }],
+          note: results.map((r) =>
+            `${r.name}: ${total} calls, ${r.perSecond.toFixed(1)} calls/s, ${r.errors} errors` +
+            (r.firstError ? ` (first: ${r.firstError})` : "")
+          ).join("; "),
+        },
+      );
+      run.report.metric(`errors_at_${clients}_clients`, fn.errors + rpc.errors);
+      run.report.metric(`calls_per_second_at_${clients}_clients`, fn.perSecond);
+      run.report.metric(`rpc_calls_per_second_at_${clients}_clients`, rpc.perSecond);
+      run.report.metric(
+        `ratio_function_vs_rpc_calls_per_second_at_${clients}_clients`,
+        fn.perSecond / rpc.perSecond,
+      );
+    }
+  } finally {
+    await rpcPool.end();
   }
 }
 
@@ -100,7 +153,7 @@ export async function functionScenarios(run: FunctionsRun) {
  */
 export async function functionScenariosOnGateway(
   stack: ThrowawayStack,
-  run: Omit<FunctionsRun, "url" | "token">,
+  run: Omit<FunctionsRun, "url" | "token" | "databaseUrl">,
 ) {
   const gateway = await startGateway(stack);
   const report = new Report();
@@ -110,6 +163,7 @@ export async function functionScenariosOnGateway(
       report,
       url: gateway.url,
       token: JSON.parse(stack.env.SUPABASE_SECRET_KEYS).default,
+      databaseUrl: stack.env.SUPABASE_DB_URL,
     });
   } finally {
     await gateway.stop();

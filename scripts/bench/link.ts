@@ -7,11 +7,12 @@
  */
 import postgres from "postgres";
 import { FIRST_MISSION_ID, FIVE_PERCENT_EVENT_TYPE } from "../seed/generate.ts";
-import { MAX_ROWS } from "./activity.ts";
+import { ACTIVITY_SIZES, MAX_ROWS } from "./activity.ts";
 import type { Connections } from "./db.ts";
 import { log } from "./progress.ts";
 import { naiveTable } from "./naive.ts";
 import {
+  activityParams,
   bridgeActivitySql,
   bridgeSearchSql,
   directSearchSql,
@@ -134,11 +135,13 @@ function probes(vectors: string[], missions: number, until: Date): Probe[] {
     role: "postgres",
     server: "events_ts_naive",
   });
-  for (const size of [1, 10, 100]) {
+  for (const size of ACTIVITY_SIZES) {
     list.push({
       query: `activity_${size}`,
-      statement: bridgeActivitySql,
-      calls: missionIdSets(FIRST_MISSION_ID, missions, size, 5).map((ids) => [ids, MAX_ROWS]),
+      statement: bridgeActivitySql(),
+      calls: missionIdSets(FIRST_MISSION_ID, missions, size, 5).map((ids) =>
+        activityParams(ids, MAX_ROWS)
+      ),
       role: "service_role",
       server: "events_ts",
     });

@@ -51,7 +51,7 @@ export async function naiveScenario(
   );
   const [n, b] = [summarize("naive", naive.samples), summarize("bridge", bridge.samples)];
   report.scenario("search_naive", "search k=10, naive server (no extensions 'vector')", [n, b], {
-    ratio: { label: "naive / bridge (p50)", value: n.p50 / b.p50 },
+    ratios: [{ label: "naive / bridge (p50)", value: n.p50 / b.p50 }],
     note: `${count} queries: each pulls every event across the link`,
   });
   report.metric("ratio_naive_vs_bridge", n.p50 / b.p50);

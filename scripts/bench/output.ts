@@ -63,7 +63,8 @@ export function markdown(report: Report, run: RunInfo): string {
   ];
   for (const s of report.scenarios) {
     for (const [i, v] of s.variants.entries()) {
-      const ratio = i === 0 && s.ratio ? `${s.ratio.label}: **${s.ratio.value.toFixed(2)}**` : "";
+      const r = s.ratios?.[i];
+      const ratio = r ? `${r.label}: **${r.value.toFixed(2)}**` : "";
       lines.push(
         `| ${i === 0 ? s.title : ""} | ${v.name} | ${v.n} | ${ms(v.p50)} | ${ms(v.p95)} | ` +
           `${ratio} | ${i === 0 ? s.note ?? "" : ""} |`,

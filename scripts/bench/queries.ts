@@ -93,11 +93,20 @@ export function bridgeSearchSql(filters: SearchFilters): string {
   return `select * from public.search_events(${args.join(", ")})`;
 }
 
+/** The columns a search returns but the distance, as bridge.nearest_events selects them. */
+export const SEARCH_KEY_COLUMNS = "e.event_time, e.user_token, e.agent_key, e.device_key, " +
+  "e.location_key, e.event_type, e.data_payload_proc";
+
 /**
  * The statement bridge.nearest_events runs, on `table`: export.events for the direct variant on
- * the Timescale node, a foreign table for the naive one on Supabase.
+ * the Timescale node, a foreign table for the naive one on Supabase. `columns` replaces its select
+ * list (the breakdown of a search leaves out the distance, then the embedding).
  */
-export function directSearchSql(filters: SearchFilters, table = "export.events"): string {
+export function directSearchSql(
+  filters: SearchFilters,
+  table = "export.events",
+  columns?: string,
+): string {
   const distance = "e.event_embedding operator(extensions.<=>) $1::extensions.vector";
   let where = "e.event_embedding is not null";
   let n = 2;
@@ -107,24 +116,70 @@ export function directSearchSql(filters: SearchFilters, table = "export.events")
     where += ` and (e.user_token = any($${++n}::text[]) or e.agent_key = any('{}'::text[])` +
       ` or e.location_key = any('{}'::text[]))`;
   }
-  return `select e.event_time, e.user_token, e.agent_key, e.device_key, e.location_key,
-                 e.event_type, e.data_payload_proc, ${distance} as distance
+  return `select ${columns ?? `${SEARCH_KEY_COLUMNS}, ${distance} as distance`}
             from ${table} e
            where ${where}
            order by ${distance}
            limit $2::int`;
 }
 
-/** The call of public.mission_activity for a set of missions, newest rows first. */
-export const bridgeActivitySql =
-  "select * from public.mission_activity(mission_ids => $1::bigint[], max_rows => $2::int)";
+/** An optional time window of a mission_activity call, as ISO times: [from, to). */
+export interface ActivityWindow {
+  from: string;
+  to: string;
+}
 
-/** The statement bridge.mission_activity_rows sends to the node for the same call. */
-export const directActivitySql = `select a.mission_id, a.event_time, a.agent_id, a.action, a.details
-    from export.activity_log a
-   where a.mission_id = any($1::bigint[])
-   order by a.event_time desc
-   limit $2::int`;
+/** The parameters every activity statement takes, in order: ids, max_rows, the window if any. */
+export const activityParams = (ids: string, maxRows: number, window?: ActivityWindow) =>
+  window ? [ids, maxRows, window.from, window.to] : [ids, maxRows];
+
+/** The bridge's call: public.mission_activity, newest `max_rows` rows, maybe in a window. */
+export const bridgeActivitySql = (window?: ActivityWindow) =>
+  `select * from public.mission_activity(mission_ids => $1::bigint[], max_rows => $2::int${
+    window ? ", time_from => $3::timestamptz, time_to => $4::timestamptz" : ""
+  })`;
+
+/** How the rows are ordered newest first on the node (one order, three plans). */
+export type ActivityPlan = "event_time" | "mission_ranges" | "lateral";
+
+/** Mission counts up to which bridge.mission_activity_rows sends the mission_ranges order. */
+export const MISSION_RANGES_UP_TO = 50;
+
+const windowFilter = (window?: ActivityWindow) =>
+  window ? " and a.event_time >= $3::timestamptz and a.event_time < $4::timestamptz" : "";
+
+const columns = "a.mission_id, a.event_time, a.agent_id, a.action, a.details";
+
+/**
+ * The same rows in the same order, written three ways for the node (export view, bridge_reader):
+ * - event_time: as the bridge sent it before issue 15; the node walks its event_time index
+ *   backwards, filtering by mission;
+ * - mission_ranges: what bridge.mission_activity_rows sends for up to MISSION_RANGES_UP_TO
+ *   missions; ordered by date_bin(1 µs), equal to event_time but no index gives it, so the node
+ *   reads the missions' (mission_id, event_time) index ranges and sorts;
+ * - lateral: by hand, per mission: each mission's newest max_rows by an index scan, then the
+ *   newest max_rows of those. postgres_fdw cannot send it.
+ */
+export function nodeActivitySql(plan: ActivityPlan, window?: ActivityWindow): string {
+  const filter = windowFilter(window);
+  const ties = "a.mission_id, a.agent_id, a.action, a.details";
+  if (plan === "lateral") {
+    return `select a.* from unnest($1::bigint[]) m(id) cross join lateral (
+        select ${columns} from export.activity_log a
+         where a.mission_id = m.id${filter}
+         order by a.event_time desc, a.agent_id, a.action, a.details
+         limit $2::int) a
+       order by a.event_time desc, ${ties}
+       limit $2::int`;
+  }
+  const newest = plan === "event_time"
+    ? "a.event_time"
+    : "date_bin('1 microsecond', a.event_time, '2000-01-01 00:00+00')";
+  return `select ${columns} from export.activity_log a
+     where a.mission_id = any($1::bigint[])${filter}
+     order by ${newest} desc, ${ties}
+     limit $2::int`;
+}
 
 /** A search row's identity: the export view has no key, these columns together are one. */
 export const rowKey = (row: SearchRow) =>

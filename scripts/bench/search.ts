@@ -82,7 +82,7 @@ async function compare(run: SearchRun, id: string, title: string, filters: Searc
   const short = bridge.results.filter((rows) => rows.length < 10).length;
   const [b, d] = [summarize("bridge", bridge.samples), summarize("direct", direct.samples)];
   run.report.scenario(id, title, [b, d], {
-    ratio: { label: "bridge / direct (p50)", value: b.p50 / d.p50 },
+    ratios: [{ label: "bridge / direct (p50)", value: b.p50 / d.p50 }],
     note: agreement(bridge, direct) + (short ? `; ${short} returned fewer than 10 rows` : ""),
   });
   run.report.metric(`ratio_${id}_bridge_vs_direct`, b.p50 / d.p50);
@@ -131,7 +131,7 @@ async function scopedSearch(run: SearchRun) {
       `search k=10 as a user granted ${tokens.length} tokens, vs unscoped (service_role)`,
       [s, u, d],
       {
-        ratio: { label: "scoped / unscoped (p50)", value: s.p50 / u.p50 },
+        ratios: [{ label: "scoped / unscoped (p50)", value: s.p50 / u.p50 }],
         note: `scoped bridge vs the node with the scope written out: ${agreement(scoped, direct)}` +
           (short ? `; ${short} returned fewer than 10 rows` : ""),
       },

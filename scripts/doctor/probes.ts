@@ -135,7 +135,8 @@ const activity: Probe = {
       `select a.mission_id, a.event_time, a.agent_id, a.action, a.details
          from bridge.activity_log a
         where a.mission_id = any('{${ids}}'::bigint[])
-        order by a.event_time desc, a.mission_id, a.agent_id, a.action, a.details
+        order by date_bin('1 microsecond', a.event_time, '2000-01-01 00:00+00') desc,
+                 a.mission_id, a.agent_id, a.action, a.details
         limit 100`,
       ["enable_sort = off"],
     );
@@ -146,7 +147,13 @@ const activity: Probe = {
       pattern: /mission_id = ANY \(/,
       fix: migrationFix("mission_activity"),
     },
-    { what: "ORDER BY event_time DESC", pattern: /ORDER BY event_time DESC/, fix: analyzeFix },
+    // For a few missions (the probe's three), newest first by an expression equal to event_time
+    // that keeps the node on the missions' index ranges (20261126000800).
+    {
+      what: "ORDER BY event_time DESC",
+      pattern: /ORDER BY date_bin\('00:00:00\.000001'::interval, event_time, [^)]+\) DESC/,
+      fix: analyzeFix,
+    },
   ],
 };
 

@@ -13,6 +13,22 @@ const deno = join(repoRoot, "node_modules", ".bin", "deno");
 
 export type StackPorts = Pick<StackConfig, "supabasePort" | "timescalePort" | "functionsPort">;
 
+/**
+ * A throwaway stack's ports from one base, read from the environment variable `name` when it is
+ * set: functions base + 1, Supabase base + 2, Timescale base + 12. Moving the base lets two
+ * checkouts (or two developers) run side by side.
+ *
+ * @example
+ * portsFromBase("TEST_PORT_BASE", 55320); // { functionsPort: 55321, supabasePort: 55322, timescalePort: 55332 }
+ */
+export function portsFromBase(name: string, fallback: number): StackPorts {
+  const base = Number(Deno.env.get(name) ?? fallback);
+  if (!Number.isInteger(base) || base < 1024 || base > 64000) {
+    throw new Error(`${name} must be a port from 1024 to 64000, got ${base}`);
+  }
+  return { functionsPort: base + 1, supabasePort: base + 2, timescalePort: base + 12 };
+}
+
 /** A running throwaway stack: its config and every variable a client of it needs. */
 export interface ThrowawayStack {
   config: StackConfig;

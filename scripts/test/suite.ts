@@ -7,7 +7,9 @@ import { join } from "node:path";
 import { repoRoot } from "../stack/config.ts";
 import { findPgBin } from "../stack/postgres.ts";
 import {
+  portsFromBase,
   seedStack,
+  type StackPorts,
   startGateway,
   startThrowawayStack,
   type ThrowawayStack,
@@ -88,12 +90,8 @@ export async function staticChecks(): Promise<Tally> {
  * The test stack's ports: 55321/55322/55332 unless TEST_PORT_BASE moves them (base + 1, + 2,
  * + 12), so two checkouts can run their suites side by side.
  */
-export function testPorts() {
-  const base = Number(Deno.env.get("TEST_PORT_BASE") ?? 55320);
-  if (!Number.isInteger(base) || base < 1024 || base > 64000) {
-    throw new Error(`TEST_PORT_BASE must be a port from 1024 to 64000, got ${base}`);
-  }
-  return { functionsPort: base + 1, supabasePort: base + 2, timescalePort: base + 12 };
+export function testPorts(): StackPorts {
+  return portsFromBase("TEST_PORT_BASE", 55320);
 }
 
 /** A throwaway stack seeded with the test dataset, with the functions gateway serving. */
