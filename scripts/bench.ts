@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--out DIR]`: the bridge's performance, measured side by side in
- * one run on a stack of its own (a temporary directory, ports 57521/57522/57532 unless
+ * one run on a stack of its own (a temporary directory, ports 27521/27522/27532 unless
  * BENCH_PORT_BASE moves them: base + 1, + 2, + 12), seeded with a
  * fixed dataset and torn down at the end, even on failure or Ctrl-C.
  *
@@ -42,7 +42,7 @@ const UNTIL = "2026-11-01T00:00:00.000Z";
 const ROUNDS = { warmup: 20, count: 200, naive: 20, recall: 100 };
 const QUERY_VECTORS = 256;
 // Beside the dev stack's 5432x and the tests' 5532x; BENCH_PORT_BASE moves them.
-const BENCH_PORTS = portsFromBase("BENCH_PORT_BASE", 57520);
+const BENCH_PORTS = portsFromBase("BENCH_PORT_BASE", 27520);
 
 const { values: options } = parseArgs({
   args: Deno.args,

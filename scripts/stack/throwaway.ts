@@ -14,17 +14,48 @@ const deno = join(repoRoot, "node_modules", ".bin", "deno");
 export type StackPorts = Pick<StackConfig, "supabasePort" | "timescalePort" | "functionsPort">;
 
 /**
+ * The ports a stack and its tests' own servers use above a base: base + 1 to + 12, and a second
+ * stack 1000 above (tests/stack_test.ts).
+ */
+const PORTS_ABOVE_BASE = 1012;
+
+/**
+ * The kernel's range of local ports for outgoing connections (Linux), or undefined elsewhere.
+ * A fixed port inside it can be held, at any moment, by one of the many connections a test run
+ * opens; a server then fails to bind it, at random. Seen once in 60 runs of the suite, with
+ * ports at 55320 and up.
+ */
+function ephemeralPorts(): [number, number] | undefined {
+  try {
+    const [low, high] = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range")
+      .trim().split(/\s+/).map(Number);
+    return [low, high];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * A throwaway stack's ports from one base, read from the environment variable `name` when it is
  * set: functions base + 1, Supabase base + 2, Timescale base + 12. Moving the base lets two
- * checkouts (or two developers) run side by side.
+ * checkouts (or two developers) run side by side. The base must keep every port below the
+ * kernel's range for outgoing connections (or above it).
  *
  * @example
- * portsFromBase("TEST_PORT_BASE", 55320); // { functionsPort: 55321, supabasePort: 55322, timescalePort: 55332 }
+ * portsFromBase("TEST_PORT_BASE", 25320); // { functionsPort: 25321, supabasePort: 25322, timescalePort: 25332 }
  */
 export function portsFromBase(name: string, fallback: number): StackPorts {
   const base = Number(Deno.env.get(name) ?? fallback);
-  if (!Number.isInteger(base) || base < 1024 || base > 64000) {
-    throw new Error(`${name} must be a port from 1024 to 64000, got ${base}`);
+  if (!Number.isInteger(base) || base < 1024 || base + PORTS_ABOVE_BASE > 65535) {
+    throw new Error(`${name} must be a port from 1024 to ${65535 - PORTS_ABOVE_BASE}, got ${base}`);
+  }
+  const range = ephemeralPorts();
+  if (range && base + PORTS_ABOVE_BASE >= range[0] && base <= range[1]) {
+    throw new Error(
+      `${name} ${base} puts ports ${base + 1} to ${base + PORTS_ABOVE_BASE} inside ` +
+        `${range[0]}-${range[1]}, where outgoing connections take their local ports and can ` +
+        `hold one when a server needs it: pick a base below ${range[0] - PORTS_ABOVE_BASE}`,
+    );
   }
   return { functionsPort: base + 1, supabasePort: base + 2, timescalePort: base + 12 };
 }
@@ -56,7 +87,7 @@ async function portInUse(port: number): Promise<boolean> {
  * data.
  *
  * @example
- * const stack = await startThrowawayStack("test", { supabasePort: 55322, ... });
+ * const stack = await startThrowawayStack("test", { supabasePort: 25322, ... });
  */
 export async function startThrowawayStack(
   purpose: string,

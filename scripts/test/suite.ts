@@ -87,11 +87,12 @@ export async function staticChecks(): Promise<Tally> {
 }
 
 /**
- * The test stack's ports: 55321/55322/55332 unless TEST_PORT_BASE moves them (base + 1, + 2,
- * + 12), so two checkouts can run their suites side by side.
+ * The test stack's ports: 25321/25322/25332 unless TEST_PORT_BASE moves them (base + 1, + 2,
+ * + 12), so two checkouts can run their suites side by side. Below 32768, where Linux takes no
+ * local port for an outgoing connection.
  */
 export function testPorts(): StackPorts {
-  return portsFromBase("TEST_PORT_BASE", 55320);
+  return portsFromBase("TEST_PORT_BASE", 25320);
 }
 
 /** A throwaway stack seeded with the test dataset, with the functions gateway serving. */
