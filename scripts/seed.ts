@@ -1,13 +1,15 @@
 /**
- * Replaces the demo data on both nodes with deterministic rows:
+ * Replaces the demo data on Supabase and every Timescale node with deterministic rows:
  *
  *   npm run seed -- [--events 20000] [--activity 100000] [--missions 5000] [--seed 1]
  *                   [--until 2026-11-25T15:00:00Z]
  *
  * The same seed, until and counts load byte-for-byte the same rows. `until` defaults to the
  * start of the next UTC hour, so the data covers "the last 30 days"; pass it to reproduce a run.
- * Connection strings come from SUPABASE_DB_URL and TIMESCALE_DB_URL, else from the stack's env
- * file (STACK_DIR honoured).
+ * Each event and activity row goes to the node whose slice holds it (bridge.nodes), so the nodes
+ * together hold the same rows whatever their number. Connection strings come from
+ * SUPABASE_DB_URL and TIMESCALE_DB_URL (the default node; the others are reached as the same
+ * user at their own address), else from the stack's env file (STACK_DIR honoured).
  */
 import { parseArgs } from "node:util";
 import { stackConfig } from "./stack/config.ts";
@@ -21,6 +23,7 @@ import {
   SPAN_MS,
 } from "./seed/generate.ts";
 import { copyRows, type Field, vectorLiteral } from "./seed/load.ts";
+import { readNodes, rowsOf, type SeedNode } from "./seed/nodes.ts";
 import { grantDemoScopes } from "./seed/scopes.ts";
 
 const HNSW_INDEX = "events_embedding_hnsw";
@@ -149,21 +152,45 @@ async function load(
   rows: Iterable<Field[]>,
 ): Promise<number> {
   const bar = progress(label, total);
-  const loaded = await copyRows(url, table, columns, rows, (sent) => bar.update(sent));
-  if (loaded !== total) throw new Error(`${table}: loaded ${loaded} rows, expected ${total}`);
-  return bar.finish(`${total} ${noun}`);
+  let sent = 0;
+  const loaded = await copyRows(url, table, columns, counted(rows), (n) => bar.update(n));
+  if (loaded !== sent) throw new Error(`${table}: loaded ${loaded} rows, sent ${sent}`);
+  return bar.finish(`${loaded} ${noun}`);
+
+  function* counted(all: Iterable<Field[]>) {
+    for (const row of all) {
+      sent++;
+      yield row;
+    }
+  }
 }
 
 function* map<T, U>(items: Iterable<T>, f: (item: T) => U): Generator<U> {
   for (const item of items) yield f(item);
 }
 
+const EVENT_COLUMNS = [
+  "event_time",
+  "user_token",
+  "agent_key",
+  "device_key",
+  "location_key",
+  "event_type",
+  "data_payload_raw",
+  "data_payload_proc",
+  "event_embedding",
+];
+const ACTIVITY_COLUMNS = ["event_time", "agent_id", "mission_id", "action", "details"];
+
 async function seed(args: Args) {
   const db = connectionStrings();
   log(`--seed ${args.seed} --until ${iso(args.until)} (window from ${iso(args.until - SPAN_MS)})`);
+  const nodes = await readNodes(db.supabase, db.timescale);
 
   // Truncate everything first: activity rows must never outlive the missions they name.
-  await psql(db.timescale, "truncate public.events, public.activity_log");
+  for (const node of nodes) {
+    await psql(node.url, "truncate public.events, public.activity_log");
+  }
   await psql(db.supabase, "truncate public.missions, public.event_scopes");
 
   const missions = generateMissions(args.missions, args);
@@ -180,89 +207,112 @@ async function seed(args: Args) {
   await grantDemoScopes(db.supabase);
   log("granted each demo user their sites (public.event_scopes)");
 
+  let eventsMs = 0, indexMs = 0, activityMs = 0;
+  for (const node of nodes) {
+    if (nodes.length > 1) log(`node ${node.name}`);
+    const times = await seedNode(node, nodes, args, missions);
+    eventsMs += times.eventsMs;
+    indexMs += times.indexMs;
+    activityMs += times.activityMs;
+  }
+
+  // The Supabase side plans pushdown from its own statistics of the foreign tables, which
+  // autovacuum never gathers: without them postgres_fdw may keep a LIMIT or a GROUP BY local.
+  // On a partitioned table, analyze also gathers each partition's.
+  await psql(db.supabase, "vacuum (analyze) public.missions");
+  await psql(db.supabase, "analyze bridge.events, bridge.activity_log");
+
+  console.error(
+    `seed: ${args.events} events (${seconds(eventsMs)}), ${args.activity} activity rows ` +
+      `(${seconds(activityMs)}), ${args.missions} missions (${seconds(missionsMs)}); ` +
+      `hnsw index built in ${seconds(indexMs)}` +
+      (nodes.length > 1 ? ` (${nodes.length} nodes)` : ""),
+  );
+}
+
+/** Loads one node's share of the events and activity, and rebuilds its search index. */
+async function seedNode(
+  node: SeedNode,
+  nodes: SeedNode[],
+  args: Args,
+  missions: ReturnType<typeof generateMissions>,
+) {
   // HNSW inserts row by row are slow (each one walks the graph); a bulk build after the load is
   // many times faster. Keep the index's own definition so any tuning of it survives a reseed.
   const indexdef = (await psql(
-    db.timescale,
+    node.url,
     `select indexdef from pg_indexes where schemaname = 'public' and indexname = '${HNSW_INDEX}'`,
     { tuplesOnly: true },
   )).trim() || HNSW_FALLBACK;
-  await psql(db.timescale, `drop index if exists public.${HNSW_INDEX}`);
+  await psql(node.url, `drop index if exists public.${HNSW_INDEX}`);
   let eventsMs = 0, indexMs = 0;
   try {
     eventsMs = await load(
-      db.timescale,
+      node.url,
       "events",
       "events",
       "public.events",
-      [
-        "event_time",
-        "user_token",
-        "agent_key",
-        "device_key",
-        "location_key",
-        "event_type",
-        "data_payload_raw",
-        "data_payload_proc",
-        "event_embedding",
-      ],
+      EVENT_COLUMNS,
       args.events,
-      map(generateEvents(args.events, args), (e) => [
-        iso(e.eventTime),
-        e.userToken,
-        e.agentKey,
-        e.deviceKey,
-        e.locationKey,
-        e.eventType,
-        JSON.stringify(e.rawPayload),
-        JSON.stringify(e.payload),
-        vectorLiteral(e.embedding),
-      ]),
+      rowsOf(
+        node,
+        nodes,
+        EVENT_COLUMNS,
+        map(generateEvents(args.events, args), (e) => [
+          iso(e.eventTime),
+          e.userToken,
+          e.agentKey,
+          e.deviceKey,
+          e.locationKey,
+          e.eventType,
+          JSON.stringify(e.rawPayload),
+          JSON.stringify(e.payload),
+          vectorLiteral(e.embedding),
+        ]),
+      ),
     );
   } finally {
     // Rebuilt even when the load failed, so a failed seed never leaves search without its index.
     // Session settings: enough memory to build the graph in RAM and both cores.
     indexMs = await timed("building the hnsw index", "hnsw index built", () =>
       psql(
-        db.timescale,
+        node.url,
         "set maintenance_work_mem = '1GB'; set max_parallel_maintenance_workers = 2; " +
           indexdef,
       ));
   }
 
   const activityMs = await load(
-    db.timescale,
+    node.url,
     "activity",
     "activity rows",
     "public.activity_log",
-    ["event_time", "agent_id", "mission_id", "action", "details"],
+    ACTIVITY_COLUMNS,
     args.activity,
-    map(generateActivity(args.activity, missions, args), (a) => [
-      iso(a.eventTime),
-      String(a.agentId),
-      String(a.missionId),
-      a.action,
-      JSON.stringify(a.details),
-    ]),
+    rowsOf(
+      node,
+      nodes,
+      ACTIVITY_COLUMNS,
+      map(generateActivity(args.activity, missions, args), (a) => [
+        iso(a.eventTime),
+        String(a.agentId),
+        String(a.missionId),
+        a.action,
+        JSON.stringify(a.details),
+      ]),
+    ),
   );
 
   // Fresh statistics, so the first queries (local and pushed down over the FDW) plan well. Vacuum
   // too, as after any bulk load: it sets the visibility map (index-only scans), and without it an
   // insert-triggered autovacuum arrives about a minute later (seen 58 s after a seed) and shifts
   // the node's plans while the tests or the benchmark run.
-  await timed("vacuuming and analyzing", "vacuumed and analyzed", async () => {
-    await psql(db.timescale, "vacuum (analyze) public.events, public.activity_log");
-    // The Supabase side plans pushdown from its own statistics of the foreign tables, which
-    // autovacuum never gathers: without them postgres_fdw may keep a LIMIT or a GROUP BY local.
-    await psql(db.supabase, "vacuum (analyze) public.missions");
-    await psql(db.supabase, "analyze bridge.events, bridge.activity_log");
-  });
-
-  console.error(
-    `seed: ${args.events} events (${seconds(eventsMs)}), ${args.activity} activity rows ` +
-      `(${seconds(activityMs)}), ${args.missions} missions (${seconds(missionsMs)}); ` +
-      `hnsw index built in ${seconds(indexMs)}`,
+  await timed(
+    "vacuuming and analyzing",
+    "vacuumed and analyzed",
+    () => psql(node.url, "vacuum (analyze) public.events, public.activity_log"),
   );
+  return { eventsMs, indexMs, activityMs };
 }
 
 try {

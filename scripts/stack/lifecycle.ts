@@ -1,10 +1,11 @@
 /**
- * The local two-node stack: a Supabase stand-in (plain PostgreSQL bootstrapped like a Supabase
- * project's database) and a TimescaleDB node with TLS, linked through postgres_fdw.
+ * The local stack: a Supabase stand-in (plain PostgreSQL bootstrapped like a Supabase project's
+ * database) and one or more TimescaleDB nodes with TLS, linked through postgres_fdw. The first
+ * Timescale node is the bridge's default node; the others run on the next ports.
  */
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
-import { repoRoot, type StackConfig } from "./config.ts";
+import { MAX_TIMESCALE_NODES, repoRoot, type StackConfig, timescaleNodePort } from "./config.ts";
 import {
   chownToClusterOwner,
   type ClusterSpec,
@@ -45,13 +46,13 @@ function clusters(config: StackConfig, secrets: ReturnType<typeof loadOrCreateSe
     ],
     hba: ["host all all 127.0.0.1/32 scram-sha-256"],
   };
-  const timescale: ClusterSpec = {
-    name: "timescale",
+  const timescaleNode = (i: number): ClusterSpec => ({
+    name: timescaleNodeName(i),
     dir: config.dir,
-    port: config.timescalePort,
+    port: timescaleNodePort(config, i),
     superuserPassword: secrets.TIMESCALE_DB_PASSWORD,
     settings: [
-      ...commonSettings(config.timescalePort),
+      ...commonSettings(timescaleNodePort(config, i)),
       // pg_stat_statements as on Supabase's side: tests read both to prove that bad input
       // reached neither node.
       "shared_preload_libraries = 'timescaledb,pg_stat_statements'",
@@ -68,8 +69,22 @@ function clusters(config: StackConfig, secrets: ReturnType<typeof loadOrCreateSe
       "host    all bridge_reader 127.0.0.1/32 reject",
       "host    all all           127.0.0.1/32 scram-sha-256",
     ],
-  };
-  return { supabase, timescale };
+  });
+  const timescales = Array.from(
+    { length: config.timescaleNodes ?? 1 },
+    (_, k) => timescaleNode(k + 1),
+  );
+  return { supabase, timescales };
+}
+
+/** The cluster name of Timescale node i: `timescale`, then `timescale-2`, `timescale-3`. */
+export const timescaleNodeName = (i: number) => i === 1 ? "timescale" : `timescale-${i}`;
+
+/** A node's admin connection string: the first node's, at the node's own port. */
+export function timescaleNodeUrl(firstNodeUrl: string, port: number): string {
+  const url = new URL(firstNodeUrl);
+  url.port = String(port);
+  return url.toString();
 }
 
 /**
@@ -170,14 +185,14 @@ export async function stackUp(requested: StackConfig) {
   const config = { ...requested, dir: await ensureStackDir(requested.dir) };
   const secrets = loadOrCreateSecrets(config);
   const env = await stackEnv(config, secrets);
-  const { supabase, timescale } = clusters(config, secrets);
+  const { supabase, timescales } = clusters(config, secrets);
 
   const logs = join(config.dir, "logs");
   Deno.mkdirSync(logs, { recursive: true });
   await chownToClusterOwner(logs);
   await ensureTlsCertificate(config.dir);
 
-  for (const spec of [supabase, timescale]) {
+  for (const spec of [supabase, ...timescales]) {
     if (await initCluster(spec)) log(`created the ${spec.name} node in ${dataDir(spec)}`);
     await startCluster(spec);
   }
@@ -187,8 +202,11 @@ export async function stackUp(requested: StackConfig) {
     file: join(repoRoot, "scripts", "stack", "supabase-platform.sql"),
     vars: { authenticator_password: secrets.AUTHENTICATOR_PASSWORD },
   });
-  await applyTimescaleSchema(env.TIMESCALE_DB_URL, secrets.BRIDGE_LINK_PASSWORD);
-  await psql(env.TIMESCALE_DB_URL, "create extension if not exists pg_stat_statements");
+  for (const spec of timescales) {
+    const url = timescaleNodeUrl(env.TIMESCALE_DB_URL, spec.port);
+    await applyTimescaleSchema(url, secrets.BRIDGE_LINK_PASSWORD);
+    await psql(url, "create extension if not exists pg_stat_statements");
+  }
   await pushMigrations(env.SUPABASE_DB_URL);
   await psql(
     env.SUPABASE_DB_URL,
@@ -197,10 +215,38 @@ export async function stackUp(requested: StackConfig) {
   );
   log(
     `up: supabase on 127.0.0.1:${config.supabasePort}, timescale on ` +
-      `127.0.0.1:${config.timescalePort}; connection strings and keys in ${envFile(config)}`,
+      `127.0.0.1:${timescales.map((spec) => spec.port).join(", ")}; connection strings and ` +
+      `keys in ${envFile(config)}`,
   );
 }
 
+/**
+ * Attaches Timescale nodes 2..N to the bridge as cold tiers of 10 days each, counted back from
+ * today's UTC midnight: the default node keeps the newest 10 days and everything after, the last
+ * node everything before its tier. Nodes already in the bridge's catalog are left as they are.
+ */
+export async function attachTimeTiers(config: StackConfig) {
+  const env = readEnvFile(envFile(config));
+  const tierDays = 10;
+  const count = config.timescaleNodes ?? 1;
+  for (let i = 2; i <= count; i++) {
+    const name = timescaleNodeName(i).replace("-", "_");
+    const to = `date_trunc('day', now() at time zone 'utc') at time zone 'utc' - interval '${
+      tierDays * (i - 1)
+    } days'`;
+    const from = i === count ? "null" : `${to} - interval '${tierDays} days'`;
+    await psql(
+      env.SUPABASE_DB_URL,
+      `select bridge.attach_node('${name}', '127.0.0.1', ${timescaleNodePort(config, i)}, ` +
+        `'postgres', 'bridge_reader', '${env.BRIDGE_LINK_PASSWORD}', 'require', ` +
+        `slice_from => ${from}, slice_to => ${to})
+        where not exists (select from bridge.nodes n where n.name = '${name}')`,
+    );
+    log(`attached ${name} (127.0.0.1:${timescaleNodePort(config, i)}) as a cold tier`);
+  }
+}
+
+/** Every node a stack may have made, however many it was asked for this time. */
 function specsFromDisk(config: StackConfig) {
   let dir = config.dir;
   try {
@@ -208,13 +254,16 @@ function specsFromDisk(config: StackConfig) {
   } catch {
     // no stack yet: nothing on disk to resolve
   }
-  return clusters({ ...config, dir }, loadOrCreateSecrets(config));
+  const { supabase, timescales } = clusters(
+    { ...config, dir, timescaleNodes: MAX_TIMESCALE_NODES },
+    loadOrCreateSecrets(config),
+  );
+  return [supabase, ...timescales];
 }
 
-/** Stops both nodes; their data stays for the next stack-up. */
+/** Stops every node; their data stays for the next stack-up. */
 export async function stackDown(config: StackConfig) {
-  const { supabase, timescale } = specsFromDisk(config);
-  for (const spec of [supabase, timescale]) {
+  for (const spec of specsFromDisk(config)) {
     try {
       Deno.statSync(dataDir(spec));
     } catch {
@@ -225,19 +274,32 @@ export async function stackDown(config: StackConfig) {
   log("down");
 }
 
+/** A node of the stack by its cluster name: `supabase`, `timescale`, `timescale-2`, ... */
+function nodeSpec(config: StackConfig, node: string): ClusterSpec {
+  const spec = specsFromDisk(config).find((candidate) => candidate.name === node);
+  if (!spec) throw new Error(`the stack has no node named ${node}`);
+  return spec;
+}
+
 /** Stops one node of a running stack, as an outage would (fast shutdown: connections are cut). */
-export function stopNode(config: StackConfig, node: "supabase" | "timescale") {
-  return stopCluster(specsFromDisk(config)[node]);
+export function stopNode(config: StackConfig, node: string) {
+  return stopCluster(nodeSpec(config, node));
 }
 
 /** Starts one node of the stack again and waits until it accepts connections. */
-export function startNode(config: StackConfig, node: "supabase" | "timescale") {
-  return startCluster(specsFromDisk(config)[node]);
+export function startNode(config: StackConfig, node: string) {
+  return startCluster(nodeSpec(config, node));
 }
 
-/** Whether each node answers; true only when both do. */
+/** Whether each node answers; true only when all do. */
 export async function stackStatus(config: StackConfig): Promise<boolean> {
-  const nodes = [["supabase", config.supabasePort], ["timescale", config.timescalePort]] as const;
+  const nodes: [string, number][] = [
+    ["supabase", config.supabasePort],
+    ...Array.from(
+      { length: config.timescaleNodes ?? 1 },
+      (_, k): [string, number] => [timescaleNodeName(k + 1), timescaleNodePort(config, k + 1)],
+    ),
+  ];
   let allUp = true;
   for (const [name, port] of nodes) {
     const up = await isReady(port);
@@ -250,7 +312,7 @@ export async function stackStatus(config: StackConfig): Promise<boolean> {
   return allUp;
 }
 
-/** Stops both nodes and deletes all their data; the next stack-up starts from nothing. */
+/** Stops every node and deletes all their data; the next stack-up starts from nothing. */
 export async function stackReset(config: StackConfig) {
   await stackDown(config);
   let target = config.dir;

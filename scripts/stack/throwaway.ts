@@ -4,7 +4,7 @@
  * beside it, and torn down with everything it started, even half-way through starting.
  */
 import { join } from "node:path";
-import { repoRoot, type StackConfig } from "./config.ts";
+import { repoRoot, type StackConfig, timescaleNodePort } from "./config.ts";
 import { envFile, readEnvFile } from "./env.ts";
 import { stackDown, stackUp } from "./lifecycle.ts";
 
@@ -14,10 +14,10 @@ const deno = join(repoRoot, "node_modules", ".bin", "deno");
 export type StackPorts = Pick<StackConfig, "supabasePort" | "timescalePort" | "functionsPort">;
 
 /**
- * The ports a stack and its tests' own servers use above a base: base + 1 to + 12, and a second
- * stack 1000 above (tests/stack_test.ts).
+ * The ports a stack and its tests' own servers use above a base: base + 1 to + 12, the further
+ * Timescale nodes + 13 and + 14, and a second stack 1000 above (tests/stack_test.ts).
  */
-const PORTS_ABOVE_BASE = 1012;
+const PORTS_ABOVE_BASE = 1014;
 
 /**
  * The kernel's range of local ports for outgoing connections (Linux), or undefined elsewhere.
@@ -37,7 +37,8 @@ function ephemeralPorts(): [number, number] | undefined {
 
 /**
  * A throwaway stack's ports from one base, read from the environment variable `name` when it is
- * set: functions base + 1, Supabase base + 2, Timescale base + 12. Moving the base lets two
+ * set: functions base + 1, Supabase base + 2, Timescale base + 12 (and the next ports for more
+ * Timescale nodes). Moving the base lets two
  * checkouts (or two developers) run side by side. The base must keep every port below the
  * kernel's range for outgoing connections (or above it).
  *
@@ -82,18 +83,25 @@ async function portInUse(port: number): Promise<boolean> {
 }
 
 /**
- * Starts a fresh stack in a new temporary directory named after `purpose`. Refuses to start when
- * a port is taken (most likely another run of the same command), instead of using someone else's
- * data.
+ * Starts a fresh stack with `timescaleNodes` Timescale nodes (none attached but the first) in a
+ * new temporary directory named after `purpose`. Refuses to start when a port is taken (most
+ * likely another run of the same command), instead of using someone else's data.
  *
  * @example
- * const stack = await startThrowawayStack("test", { supabasePort: 25322, ... });
+ * const stack = await startThrowawayStack("test", { supabasePort: 25322, ... }, 3);
  */
 export async function startThrowawayStack(
   purpose: string,
   ports: StackPorts,
+  timescaleNodes = 1,
 ): Promise<ThrowawayStack> {
-  for (const port of Object.values(ports)) {
+  const config: StackConfig = { dir: "", ...ports, timescaleNodes };
+  const taken = [
+    ports.functionsPort,
+    ports.supabasePort,
+    ...Array.from({ length: timescaleNodes }, (_, k) => timescaleNodePort(config, k + 1)),
+  ];
+  for (const port of taken) {
     if (await portInUse(port)) {
       throw new Error(`127.0.0.1:${port} is in use: is another ${purpose} run going on?`);
     }
@@ -101,7 +109,7 @@ export async function startThrowawayStack(
   const tmp = Deno.makeTempDirSync({ prefix: `fdw-bridge-${purpose}-` });
   // Clusters run as the postgres OS user when we are root: it must reach the directory.
   Deno.chmodSync(tmp, 0o755);
-  const config: StackConfig = { dir: join(tmp, "stack"), ...ports };
+  config.dir = join(tmp, "stack");
   log(`${purpose} stack in ${config.dir}`);
   const stack = { config, env: {} };
   // Registered before stackUp, so a stack that fails half-way is torn down too.
@@ -113,6 +121,7 @@ export async function startThrowawayStack(
     STACK_SUPABASE_PORT: String(config.supabasePort),
     STACK_TIMESCALE_PORT: String(config.timescalePort),
     STACK_FUNCTIONS_PORT: String(config.functionsPort),
+    STACK_TIMESCALE_NODES: String(timescaleNodes),
   };
   return stack;
 }

@@ -4,7 +4,7 @@
  * failure named with its message.
  */
 import { join } from "node:path";
-import { repoRoot } from "../stack/config.ts";
+import { MAX_TIMESCALE_NODES, repoRoot } from "../stack/config.ts";
 import { findPgBin } from "../stack/postgres.ts";
 import {
   portsFromBase,
@@ -97,7 +97,7 @@ export function testPorts(): StackPorts {
 
 /** A throwaway stack seeded with the test dataset, with the functions gateway serving. */
 export async function startTestStack(): Promise<ThrowawayStack> {
-  const stack = await startThrowawayStack("test", testPorts());
+  const stack = await startThrowawayStack("test", testPorts(), MAX_TIMESCALE_NODES);
   await seedStack(stack, testDatasetSeedArgs);
   await startGateway(stack);
   return stack;
