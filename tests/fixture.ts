@@ -58,7 +58,8 @@ export function asCaller<T>(sql: Sql, caller: Caller, fn: (tx: Sql) => Promise<T
   }) as Promise<T>;
 }
 
-async function asCallerIn(tx: Sql, caller: Caller) {
+/** Makes the rest of transaction `tx` run as `caller`. */
+export async function asCallerIn(tx: Sql, caller: Caller) {
   await tx.unsafe(`set local role ${caller.role}`);
   await tx`select set_config('request.jwt.claims', ${JSON.stringify(caller)}, true)`;
 }

@@ -7,8 +7,8 @@ import { type CheckResult, fail, pass, serverName, type Sql } from "./check.ts";
 
 /**
  * Functions in `bridge` that authenticated may call by design: the activity RPC runs as the
- * caller and calls the first two, the definer step re-checking mission ownership itself
- * (supabase/migrations/20261125000600_mission_activity.sql); the events RPCs run as the caller
+ * caller and calls the first two, the definer step re-checking mission visibility by the rule the
+ * missions policy calls too, readable_mission_ids (20261126000900_missions_read_rule.sql); the events RPCs run as the caller
  * and read bridge.events_in_scope, whose scope functions run as the caller too
  * (20261126000520_events_in_scope.sql), so nothing they return lies outside the caller's scope;
  * their steps explain a statement only to a caller that bypasses RLS (check_may_explain,
@@ -17,6 +17,7 @@ import { type CheckResult, fail, pass, serverName, type Sql } from "./check.ts";
 const grantedByDesign = [
   "mission_activity_rows",
   "check_activity_arguments",
+  "readable_mission_ids",
   "nearest_events",
   "event_counts",
   "histogram_buckets",

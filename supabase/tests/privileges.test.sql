@@ -62,8 +62,8 @@ select policies_are('public', 'event_scopes', array['users read their event scop
   'event_scopes has exactly the users'' read policy');
 
 select policies_are('public', 'missions', array[
-  'owners read their missions', 'owners add missions', 'owners change their missions',
-  'owners remove their missions'], 'missions has exactly the owner policies');
+  'callers read the missions the rule allows', 'owners add missions', 'owners change their missions',
+  'owners remove their missions'], 'missions has exactly the rule''s read policy and the owner policies');
 
 select * from finish();
 rollback;

@@ -1,11 +1,19 @@
 /**
- * The RLS mirror: bridge.mission_activity_rows, the definer step that reads the foreign table,
- * applies the select policy of public.missions itself (foreign tables ignore RLS, and a definer
- * bypasses it). Called directly it must show exactly what the policy shows, and a catalog check
- * fails the moment the policy and the mirror's copy of it are written differently.
+ * Who may read a mission is one rule, bridge.readable_mission_ids(), that both the select policy
+ * of public.missions and bridge.mission_activity_rows call. The step is a definer that reads the
+ * foreign table (foreign tables ignore RLS), so called directly it must show exactly what the
+ * policy shows, and follow the rule when the rule changes.
  */
 import assert from "node:assert/strict";
-import { asCaller, type Caller, connect, dbTest, seedUserId, type Sql } from "./fixture.ts";
+import {
+  asCaller,
+  asCallerIn,
+  type Caller,
+  connect,
+  dbTest,
+  seedUserId,
+  type Sql,
+} from "./fixture.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");
@@ -71,58 +79,46 @@ dbTest(
   },
 );
 
-/** The predicate the mirror applies to public.missions m, read from its source. */
-async function mirrorPredicate(): Promise<string> {
-  const [step] = await supabase`
-    select prosrc from pg_proc where proname = 'mission_activity_rows'
-       and pronamespace = 'bridge'::regnamespace`;
-  const found = String(step.prosrc).match(
-    /from public\.missions m\s+where m\.id = any\(mission_ids\)\s+and \((.+?)\s+or exists/s,
+/** Rolls back whatever `fn` did, after it ran as the database owner and then as `caller`. */
+async function inScratchCopy(
+  change: string,
+  caller: Caller,
+  fn: (tx: Sql) => Promise<void>,
+): Promise<void> {
+  const rolledBack = new Error("scratch copy rolled back");
+  await assert.rejects(
+    supabase.begin(async (tx) => {
+      await tx.unsafe(change);
+      await asCallerIn(tx as unknown as Sql, caller);
+      await fn(tx as unknown as Sql);
+      throw rolledBack;
+    }),
+    rolledBack,
   );
-  assert.ok(
-    found,
-    "bridge.mission_activity_rows filters public.missions m by a copy of the policy",
-  );
-  return found[1];
-}
-
-/**
- * `predicate` on public.missions m as PostgreSQL writes it back, with the operands of a top-level
- * `=` in a fixed order, so `a = b` and `b = a` compare equal.
- */
-async function canonical(predicate: string): Promise<string> {
-  let written = "";
-  await supabase.begin(async (tx) => {
-    await tx.unsafe(`create temp view policy_check as
-      select m.id from public.missions m where ${predicate}`);
-    const [view] = await tx`select pg_get_viewdef('pg_temp.policy_check'::regclass) as def`;
-    written = String(view.def).replace(/^[\s\S]*\bWHERE\s+/, "").replace(/;\s*$/, "");
-    await tx`drop view pg_temp.policy_check`;
-  });
-  let inner = written.replace(/^\((.*)\)$/s, "$1");
-  let depth = 0;
-  for (let i = 0; i < inner.length; i++) {
-    if (inner[i] === "(") depth++;
-    else if (inner[i] === ")") depth--;
-    else if (depth === 0 && inner.startsWith(" = ", i)) {
-      inner = [inner.slice(0, i), inner.slice(i + 3)].sort().join(" = ");
-      break;
-    }
-  }
-  return inner;
 }
 
 dbTest(
-  "the mirror in the activity definer step is the missions select policy, written the same",
+  "changing the rule in a scratch copy changes both what the policy and the activity step show",
   async () => {
-    const [policy] = await supabase`
-    select qual from pg_policies
-     where schemaname = 'public' and tablename = 'missions' and cmd = 'SELECT'`;
-    assert.ok(policy, "public.missions has a select policy");
-    const mirror = await canonical(await mirrorPredicate());
-    assert.equal(mirror, await canonical(policy.qual));
-    // And the comparison tells a different rule apart.
-    assert.notEqual(await canonical("owner is not null or (select auth.uid()) = owner"), mirror);
-    assert.notEqual(await canonical("(select auth.uid()) <> owner"), mirror);
+    const { own, all } = await mixedIds();
+    const others = all.filter((id) => !own.includes(id));
+    // A teammate rule: user 1 may also read user 2's missions.
+    const teammates = `create or replace function bridge.readable_mission_ids()
+      returns setof bigint language sql stable security definer set search_path = '' rows 100
+      as $$ select m.id from public.missions m
+             where m.owner = (select auth.uid()) or m.owner = '${seedUserId(2)}' $$`;
+    const caller: Caller = { role: "authenticated", sub: seedUserId(1) };
+    const expected = plain(await nodeRows(all));
+    assert.notDeepEqual(expected, plain(await nodeRows(own)), "user 2's missions have activity");
+
+    await inScratchCopy(teammates, caller, async (tx) => {
+      const seen = await tx`select id from public.missions where id = any(${others}::bigint[])`;
+      assert.deepEqual(seen.map((row) => Number(row.id)).sort(), [...others].sort());
+      assert.deepEqual(plain(await directRows(tx, all)), expected);
+    });
+
+    // Rolled back: the caller is down to their own missions again.
+    const rows = await asCaller(supabase, caller, (tx) => directRows(tx, all));
+    assert.deepEqual(plain(rows), plain(await nodeRows(own)));
   },
 );
