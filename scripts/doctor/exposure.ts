@@ -12,7 +12,9 @@ import { type CheckResult, fail, pass, serverName, type Sql } from "./check.ts";
  * and read bridge.events_in_scope, whose scope functions run as the caller too
  * (20261126000520_events_in_scope.sql), so nothing they return lies outside the caller's scope;
  * their steps explain a statement only to a caller that bypasses RLS (check_may_explain,
- * 20261126000700_explainable_statements.sql).
+ * 20261126000700_explainable_statements.sql). With several Timescale nodes the steps ask
+ * node_branches which nodes to read (20261127000400_node_branches.sql): it returns relation
+ * names and slices, never rows.
  */
 const grantedByDesign = [
   "mission_activity_rows",
@@ -24,13 +26,17 @@ const grantedByDesign = [
   "check_may_explain",
   "caller_sees_all_events",
   "caller_event_keys",
+  "node_branches",
 ];
 
 /**
  * Relations in `bridge` that authenticated may SELECT by design: the events the caller may see,
- * filtered by the view itself, and the event access mode, which is not a secret.
+ * filtered by the view itself (and, with several Timescale nodes, by each node's scope view,
+ * bridge.events_in_scope_at_<node>, made from the same definition), and the event access mode,
+ * which is not a secret.
  */
 const readableByDesign = ["bridge.events_in_scope", "bridge.event_access"];
+const readableByDesignPattern = "bridge.events\\_in\\_scope\\_at\\_%";
 
 /** Who can reach what, as one finding per grant that should not exist. */
 async function findings(sql: Sql): Promise<string[]> {
@@ -46,7 +52,8 @@ async function findings(sql: Sql): Promise<string[]> {
      where (n.nspname = 'bridge' or c.relkind = 'f') and c.relkind in ('r', 'v', 'm', 'f', 'p')
        and pg_catalog.has_table_privilege(api.role, c.oid, p.name)
        and not (api.role = 'authenticated' and p.name = 'select'
-                and c.oid::regclass::text = any(${readableByDesign}::text[]))
+                and (c.oid::regclass::text = any(${readableByDesign}::text[])
+                     or c.oid::regclass::text like ${readableByDesignPattern}))
     union all
     select format('%s can SELECT some columns of %s', api.role, c.oid::regclass)
       from api cross join pg_catalog.pg_class c
@@ -96,6 +103,7 @@ export async function checkExposure(sql: Sql): Promise<CheckResult> {
     name,
     "anon and authenticated reach no foreign table, bridge relation, server or user mapping; " +
       `in bridge, by design, authenticated may read only ${readableByDesign.join(", ")} ` +
+      "(and each node's bridge.events_in_scope_at_<node>) " +
       `and call only ${grantedByDesign.join(", ")}`,
   );
 }

@@ -107,10 +107,14 @@ begin
       limit $2', b.source, filters, b.slice))
     into branches
     from bridge.node_branches('events_in_scope', 'e', t_from, t_to,
+           -- The call's equality filters, by column: a list slice prunes on them.
            jsonb_strip_nulls(jsonb_build_object(
-             'event_type', to_jsonb(types), 'user_token', jsonb_build_array(user_tok),
-             'agent_key', jsonb_build_array(agent), 'device_key', jsonb_build_array(device),
-             'location_key', jsonb_build_array(location)))) b;
+             'event_type', to_jsonb(types),
+             'user_token', case when user_tok is not null then jsonb_build_array(user_tok) end,
+             'agent_key', case when agent is not null then jsonb_build_array(agent) end,
+             'device_key', case when device is not null then jsonb_build_array(device) end,
+             'location_key', case when location is not null then jsonb_build_array(location) end)))
+           b;
   statement := case when cardinality(branches) = 1 then branches[1]
     else 'select s.* from ((' || array_to_string(branches, ') union all (') || ')) s
       order by s.distance, s.event_time
