@@ -11,8 +11,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import postgres from "postgres";
 import { locationKey } from "../scripts/seed/generate.ts";
-import { repoRoot } from "../scripts/stack/config.ts";
-import { timescaleNodeUrl } from "../scripts/stack/lifecycle.ts";
+import { repoRoot, stackConfig } from "../scripts/stack/config.ts";
+import { startNode, stopNode, timescaleNodeUrl } from "../scripts/stack/lifecycle.ts";
+import { searchResponse } from "../functions/_shared/schemas.ts";
+import { embedding, errorOf, invoke, serviceClient } from "./functions_fixture.ts";
 import { testDatasetSeedArgs } from "./dataset.ts";
 import { asCaller, connect, env, fixture, remoteWorkOf, type Sql } from "./fixture.ts";
 
@@ -465,6 +467,22 @@ async function checkTopology(t: Deno.TestContext, specs: NodeSpec[]) {
       assert.equal(plan.match(/"Async Capable":true/g)?.length, contacted, plan);
     });
 
+    await t.step("a refresh keeps the nodes' layout and answers", async () => {
+      const changes = await supabase`select * from bridge.refresh_foreign_tables()`;
+      assert.deepEqual(
+        changes.map((row) => `${row.foreign_table}: ${row.change}`).sort(),
+        ["bridge.activity_log: unchanged", "bridge.events: unchanged"],
+      );
+      const partitions = await supabase`
+        select count(*)::int as n from pg_inherits where inhparent = 'bridge.events'::regclass`;
+      assert.equal(partitions[0].n, contacted);
+      const [name, filters] = searchFilters[0];
+      assert.deepEqual(
+        (await search(queries[0], filters)).map(searchKey),
+        expectedSearch.get(`${name} 0`),
+      );
+    });
+
     await t.step("only the nodes whose slice can match are contacted", async () => {
       const [first] = specs;
       const call = first.slice_values
@@ -482,6 +500,37 @@ async function checkTopology(t: Deno.TestContext, specs: NodeSpec[]) {
     });
   }
 }
+
+nodesTest(
+  "a down node is a 503 naming it within 5 s; a call its slice excludes still answers",
+  async () => {
+    await attach({ name: "cold", node: 2, slice_to: daysBefore(12) });
+    await seed();
+    await stopNode(stackConfig(), "timescale-2");
+    try {
+      const started = performance.now();
+      const down = await invoke(serviceClient(), "events-search", {
+        body: { embedding: embedding(3), k: 5 },
+      });
+      const elapsed = performance.now() - started;
+      assert.equal(down.status, 503, JSON.stringify(down.body));
+      assert.deepEqual(errorOf(down), {
+        code: "unavailable",
+        message: 'the Timescale node "cold" is not answering: try again shortly',
+      });
+      assert.ok(elapsed < 5000, `the 503 took ${Math.round(elapsed)} ms`);
+
+      const recent = await invoke(serviceClient(), "events-search", {
+        body: { embedding: embedding(3), k: 5, filters: { from: daysBefore(3).toISOString() } },
+      });
+      assert.equal(recent.status, 200, JSON.stringify(recent.body));
+      assert.equal(searchResponse.parse(recent.body).count, 5);
+    } finally {
+      await startNode(stackConfig(), "timescale-2");
+      await detachAll();
+    }
+  },
+);
 
 nodesTest("detaching every node leaves one node holding all the data again", async () => {
   await detachAll();

@@ -104,6 +104,10 @@ export async function closeDatabase() {
 const nodeDown = (code: string) =>
   code.startsWith("08") || code === "HV00N" || /^57P0[123]$/.test(code);
 
+// A node attached beside the default one has the server events_ts_<node> (bridge.attach_node),
+// which the FDW's message quotes whatever the server's language: the 503 names that node.
+const attachedNode = (message: string) => message.match(/"events_ts_([a-z][a-z0-9_]*)"/)?.[1];
+
 // postgres.js' own codes when the project database itself cannot be reached.
 const poolDown = new Set([
   "CONNECT_TIMEOUT",
@@ -137,7 +141,11 @@ export function databaseError(error: unknown): unknown {
   }
   if (nodeDown(code)) {
     console.error("the Timescale node is unreachable:", error.message);
-    return new BridgeError("unavailable", "the Timescale node is not answering: try again shortly");
+    const node = attachedNode(error.message);
+    return new BridgeError(
+      "unavailable",
+      `the Timescale node ${node ? `"${node}" ` : ""}is not answering: try again shortly`,
+    );
   }
   if (poolDown.has(code)) {
     console.error("the database is unreachable:", code);

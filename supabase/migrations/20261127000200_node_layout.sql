@@ -115,10 +115,11 @@ $$;
 revoke all on function bridge.create_views(jsonb) from public, anon, authenticated, service_role;
 
 -- Lays bridge.events and bridge.activity_log out as the catalog says: first back to the default
--- node's foreign tables, then, when other nodes are attached, into partitioned tables. Foreign
--- tables hold no data, so this moves nothing; it runs inside the caller's transaction, whose
--- locks keep every reader out until it commits.
-create or replace function bridge.lay_out_nodes()
+-- node's foreign tables, then, when other nodes are attached (and `with_nodes`), into
+-- partitioned tables. Foreign tables hold no data, so this moves nothing; it runs inside the
+-- caller's transaction, whose locks keep every reader out until it commits. With `with_nodes`
+-- false it leaves the default node's tables alone, as bridge.refresh_foreign_tables needs them.
+create or replace function bridge.lay_out_nodes(with_nodes boolean default true)
 returns void
 language plpgsql
 set search_path = ''
@@ -128,7 +129,7 @@ set client_min_messages = error
 as $$
 declare
   partition_key text := (select coalesce(n.list_column::text, 'event_time') from bridge.nodes n
-                          where n.name <> 'default' limit 1);
+                          where n.name <> 'default' and with_nodes limit 1);
   strategy text := (select case when n.list_column is null then 'range' else 'list' end
                       from bridge.nodes n where n.name <> 'default' limit 1);
   tables constant text[] := array['events', 'activity_log'];
@@ -146,6 +147,10 @@ begin
   end loop;
 
   foreach table_name in array tables loop
+    -- Nothing to do for a table that is and stays the default node's foreign table.
+    continue when partition_key is null
+      and (select c.relkind from pg_catalog.pg_class c
+            where c.oid = format('bridge.%I', table_name)::regclass) = 'f';
     views := bridge.drop_views_on(format('bridge.%I', table_name)::regclass);
 
     -- Back to one node: the default node's foreign table under the table's own name.
@@ -211,7 +216,7 @@ begin
 end;
 $$;
 
-revoke all on function bridge.lay_out_nodes() from public, anon, authenticated, service_role;
+revoke all on function bridge.lay_out_nodes(boolean) from public, anon, authenticated, service_role;
 
 -- bridge.events_in_scope as before, now made from the one definition of the scope above.
 do $$
