@@ -200,22 +200,26 @@ const expectedSums = (await tableSums(allData))[0];
 
 // ---- The calls through the bridge.
 
-const asService = <T>(fn: (tx: Sql) => Promise<T>) =>
-  asCaller(supabase, { role: "service_role" }, fn);
+const asService = <T>(fn: (tx: Sql) => Promise<T>, sql = supabase) =>
+  asCaller(sql, { role: "service_role" }, fn);
 
-function search(embedding: string, f: SearchFilters) {
+function search(embedding: string, f: SearchFilters, sql = supabase) {
   return asService((tx) =>
     tx`
     select event_time, user_token, distance
       from public.search_events(${embedding}::extensions.vector, 10,
         event_types => ${f.event_types ?? null}::text[],
         location_key => ${f.location_key ?? null}, time_from => ${f.time_from ?? null},
-        time_to => ${f.time_to ?? null}, max_distance => ${f.max_distance ?? null})`
-  );
+        time_to => ${f.time_to ?? null}, max_distance => ${f.max_distance ?? null})`, sql);
 }
 
 /** Every page of the missions' activity, max_rows at a time, following the cursor. */
-async function pagedActivity(maxRows: number, from: Date | null = null, to: Date | null = null) {
+async function pagedActivity(
+  maxRows: number,
+  from: Date | null = null,
+  to: Date | null = null,
+  sql = supabase,
+) {
   const rows: Record<string, unknown>[] = [];
   let before: Date | null = null, position: number | null = null;
   for (;;) {
@@ -224,8 +228,7 @@ async function pagedActivity(maxRows: number, from: Date | null = null, to: Date
       select mission_id, event_time, agent_id, action, details, tie_position
         from public.mission_activity(${missions}::bigint[], time_from => ${from}::timestamptz,
           time_to => ${to}::timestamptz, max_rows => ${maxRows}, before => ${before}::timestamptz,
-          before_position => ${position}::int)`
-    );
+          before_position => ${position}::int)`, sql);
     rows.push(...page);
     if (page.length < maxRows) return rows;
     before = page[page.length - 1].event_time as Date;
@@ -467,6 +470,13 @@ async function checkTopology(t: Deno.TestContext, specs: NodeSpec[]) {
       assert.equal(plan.match(/"Async Capable":true/g)?.length, contacted, plan);
     });
 
+    await t.step("bridge_health reads every node's statement from the plan", async () => {
+      const [health] = await supabase`select * from public.bridge_health()`;
+      assert.equal(health.reachable, true, health.problem);
+      assert.equal(health.search_pushed_down, true, health.remote_sql);
+      assert.equal(health.remote_sql.split("\n").length, contacted, health.remote_sql);
+    });
+
     await t.step("a refresh keeps the nodes' layout and answers", async () => {
       const changes = await supabase`select * from bridge.refresh_foreign_tables()`;
       assert.deepEqual(
@@ -500,6 +510,87 @@ async function checkTopology(t: Deno.TestContext, specs: NodeSpec[]) {
     });
   }
 }
+
+nodesTest(
+  "moving a day from the hot node to a cold one: no reader sees a row twice or misses one",
+  async () => {
+    const boundary = daysBefore(12), movedTo = daysBefore(11);
+    await attach({ name: "cold", node: 2, slice_to: boundary });
+    await seed();
+    const [hot, cold] = nodes;
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 200));
+    let moving = true;
+    // Readers on connections of their own search and page through activity, again and again,
+    // while the day moves; every answer must be the one of a node holding all the data.
+    const reader = async () => {
+      const sql = connect("supabase");
+      let rounds = 0;
+      try {
+        while (moving || rounds < 2) {
+          assert.deepEqual(
+            (await search(queries[0], {}, sql)).map(searchKey),
+            expectedSearch.get("no filter 0"),
+          );
+          assert.deepEqual(
+            (await pagedActivity(7, null, null, sql)).map(activityKey),
+            expectedActivity,
+          );
+          rounds++;
+        }
+      } finally {
+        await sql.end();
+      }
+      return rounds;
+    };
+    // The runbook's procedure (docs/operations.md): copy, move the boundary, delete the source.
+    const move = async () => {
+      try {
+        for (const table of ["events", "activity_log"]) {
+          const [{ rows }] = await hot.unsafe(
+            `select coalesce(json_agg(t), '[]') as rows from public.${table} t
+              where event_time >= $1 and event_time < $2`,
+            [boundary, movedTo],
+          );
+          const copied = await cold.unsafe(
+            `insert into public.${table}
+             select * from json_populate_recordset(null::public.${table}, $1::json)
+             returning 1`,
+            [rows],
+          );
+          assert.ok(copied.length > 0, `the day has ${table} rows to move`);
+          await pause();
+        }
+        await supabase`select bridge.move_boundary(${boundary}, ${movedTo})`;
+        await pause();
+        for (const table of ["events", "activity_log"]) {
+          await hot.unsafe(
+            `delete from public.${table} where event_time >= $1 and event_time < $2`,
+            [boundary, movedTo],
+          );
+          await pause();
+        }
+      } finally {
+        moving = false;
+      }
+    };
+    try {
+      const [, ...rounds] = await Promise.all([move(), reader(), reader()]);
+      assert.ok(rounds.every((n) => n >= 2), `reader rounds: ${rounds}`);
+      const [coldSlice] = await supabase`
+        select slice from bridge.node_slices where name = 'cold'`;
+      assert.equal(coldSlice.slice, `event_time in [-infinity, ${sqlTime(movedTo)})`);
+      const [hotSums, coldSums] = (await Promise.all([hot, cold].map(tableSums)))
+        .map(([row]) => row);
+      assert.deepEqual(
+        [hotSums.events + coldSums.events, hotSums.activity + coldSums.activity],
+        [expectedSums.events, expectedSums.activity],
+        "no row lost or left twice",
+      );
+    } finally {
+      await detachAll();
+    }
+  },
+);
 
 nodesTest(
   "a down node is a 503 naming it within 5 s; a call its slice excludes still answers",

@@ -87,15 +87,18 @@ export async function staticChecks(): Promise<Tally> {
 }
 
 /**
- * The test stack's ports: 25321/25322/25332 unless TEST_PORT_BASE moves them (base + 1, + 2,
- * + 12), so two checkouts can run their suites side by side. Below 32768, where Linux takes no
+ * The test stack's ports: 25321/25322/25332 (and 25333, 25334 for the further Timescale nodes)
+ * unless TEST_PORT_BASE moves them (base + 1, + 2, + 12), so two checkouts can run their suites side by side. Below 32768, where Linux takes no
  * local port for an outgoing connection.
  */
 export function testPorts(): StackPorts {
   return portsFromBase("TEST_PORT_BASE", 25320);
 }
 
-/** A throwaway stack seeded with the test dataset, with the functions gateway serving. */
+/**
+ * A throwaway stack seeded with the test dataset, with the functions gateway serving: three
+ * Timescale nodes, the first alone attached (tests/nodes_test.ts attaches the others).
+ */
 export async function startTestStack(): Promise<ThrowawayStack> {
   const stack = await startThrowawayStack("test", testPorts(), MAX_TIMESCALE_NODES);
   await seedStack(stack, testDatasetSeedArgs);
