@@ -229,8 +229,12 @@ export async function attachTimeTiers(config: StackConfig) {
   const env = readEnvFile(envFile(config));
   const tierDays = 10;
   const count = config.timescaleNodes ?? 1;
+  const attached = (await psql(env.SUPABASE_DB_URL, "select name from bridge.nodes", {
+    tuplesOnly: true,
+  })).split("\n");
   for (let i = 2; i <= count; i++) {
     const name = timescaleNodeName(i).replace("-", "_");
+    if (attached.includes(name)) continue;
     const to = `date_trunc('day', now() at time zone 'utc') at time zone 'utc' - interval '${
       tierDays * (i - 1)
     } days'`;
@@ -239,8 +243,7 @@ export async function attachTimeTiers(config: StackConfig) {
       env.SUPABASE_DB_URL,
       `select bridge.attach_node('${name}', '127.0.0.1', ${timescaleNodePort(config, i)}, ` +
         `'postgres', 'bridge_reader', '${env.BRIDGE_LINK_PASSWORD}', 'require', ` +
-        `slice_from => ${from}, slice_to => ${to})
-        where not exists (select from bridge.nodes n where n.name = '${name}')`,
+        `slice_from => ${from}, slice_to => ${to})`,
     );
     log(`attached ${name} (127.0.0.1:${timescaleNodePort(config, i)}) as a cold tier`);
   }
@@ -293,21 +296,23 @@ export function startNode(config: StackConfig, node: string) {
 
 /** Whether each node answers; true only when all do. */
 export async function stackStatus(config: StackConfig): Promise<boolean> {
-  const nodes: [string, number][] = [
-    ["supabase", config.supabasePort],
-    ...Array.from(
-      { length: config.timescaleNodes ?? 1 },
-      (_, k): [string, number] => [timescaleNodeName(k + 1), timescaleNodePort(config, k + 1)],
-    ),
-  ];
+  // Supabase and the first Timescale node always; the others when the stack has made them.
+  const nodes = specsFromDisk(config).filter((spec, i) => {
+    if (i < 2) return true;
+    try {
+      return Deno.statSync(dataDir(spec)).isDirectory;
+    } catch {
+      return false;
+    }
+  }).map((spec): [string, number] => [spec.name, spec.port]);
   let allUp = true;
   for (const [name, port] of nodes) {
     const up = await isReady(port);
     allUp &&= up;
-    console.log(`${name.padEnd(10)} 127.0.0.1:${port}  ${up ? "up" : "down"}`);
+    console.log(`${name.padEnd(11)} 127.0.0.1:${port}  ${up ? "up" : "down"}`);
   }
   if (allUp && readEnvFile(envFile(config)).SUPABASE_DB_URL) {
-    console.log(`env        ${envFile(config)}`);
+    console.log(`env         ${envFile(config)}`);
   }
   return allUp;
 }
