@@ -5,8 +5,9 @@
  *
  * The real calls are read through auto_explain, which logs every plan of a session, nested
  * statements included (the RPCs run their foreign scans in dynamic SQL inside functions), as a
- * NOTICE in JSON. Where auto_explain cannot be loaded (a hosted project), an EXPLAIN of an
- * equivalent statement gives the same Remote SQL without the rows.
+ * NOTICE in JSON. Where auto_explain cannot be loaded (a hosted project), the plan each RPC's
+ * step gives of its own statement (`explain_only => true`) has the same Remote SQL without the
+ * rows.
  */
 import type postgres from "postgres";
 
@@ -87,17 +88,6 @@ export async function logPlans(tx: Sql, { analyze = false } = {}) {
       "auto_explain.log_timing = off",
     ]
   ) await tx.unsafe(`set local ${setting}`);
-}
-
-/** The foreign scans of EXPLAIN (VERBOSE) `statement`, which plans without running it. */
-export async function explainForeignScans(
-  tx: Sql,
-  statement: string,
-  params: unknown[] = [],
-): Promise<ForeignScan[]> {
-  const [row] = await tx.unsafe(`explain (verbose, format json) ${statement}`, params as never[]);
-  const plans = row["QUERY PLAN"] as { Plan: PlanNode }[];
-  return plans.flatMap((plan) => foreignScansIn(plan.Plan));
 }
 
 /** Remote SQL with vector literals shortened, for a readable report. */

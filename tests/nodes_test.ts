@@ -17,10 +17,12 @@ import {
   expectedActivity,
   expectedHistogram,
   expectedInWindow,
+  expectedManyMissions,
   expectedSearch,
   expectedSums,
   histogramCalls,
   histogramKey,
+  manyMissions,
   missions,
   nodes,
   type NodeSpec,
@@ -99,6 +101,15 @@ async function checkTopology(t: Deno.TestContext, specs: NodeSpec[]) {
   await t.step("activity, paged 7 rows at a time through every page", async () => {
     assert.deepEqual((await pagedActivity(7)).map(activityKey), expectedActivity);
   });
+  await t.step("activity of 60 missions, newest 300 rows", async () => {
+    const rows = await asService((tx) =>
+      tx`
+      select mission_id, event_time, agent_id, action, details
+        from public.mission_activity(${manyMissions}::bigint[], max_rows => 300)`
+    );
+    assert.deepEqual(rows.map(activityKey), expectedManyMissions);
+  });
+
   await t.step("activity in a window across tiers, paged 5 at a time", async () => {
     assert.ok(expectedInWindow.length > 5);
     assert.deepEqual(

@@ -3,7 +3,7 @@
  * auto_explain's plans of the real call, or, where auto_explain cannot be loaded, from the plan
  * the RPC's step gives of its own statement (`explain_only => true`).
  */
-import { explainForeignScans, foreignScansIn, foreignScansOfNotice, logPlans } from "../plans.ts";
+import { foreignScansIn, foreignScansOfNotice, logPlans } from "../plans.ts";
 import { rolledBack, type Session, type Sql } from "./check.ts";
 
 /** The role the real calls are made as: it may call every RPC and sees every mission. */
@@ -46,21 +46,6 @@ export async function remoteSqlOfCall(
     session.notices.length = 0;
     await call(tx);
     return session.notices.flatMap(foreignScansOfNotice).map((scan) => scan.remoteSql);
-  });
-}
-
-/**
- * EXPLAIN (VERBOSE) of `statement` under the planner settings the RPC's function sets
- * (`settings`, e.g. enable_sort = off), returning the Remote SQL of its foreign scans.
- */
-export async function remoteSqlOfExplain(
-  sql: Sql,
-  statement: string,
-  settings: string[],
-): Promise<string[]> {
-  return await rolledBack(sql, async (tx) => {
-    for (const setting of settings) await tx.unsafe(`set local ${setting}`);
-    return (await explainForeignScans(tx, statement)).map((scan) => scan.remoteSql);
   });
 }
 

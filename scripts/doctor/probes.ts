@@ -4,7 +4,7 @@
  * the planner settings the function sets, and what its Remote SQL must carry.
  */
 import type { Sql } from "./check.ts";
-import { remoteSqlOfExplain, remoteSqlOfStep } from "./plans.ts";
+import { remoteSqlOfStep } from "./plans.ts";
 
 /** Arguments for the representative calls. */
 export interface Arguments {
@@ -126,21 +126,13 @@ const activity: Probe = {
     tx.unsafe(`select * from public.mission_activity(mission_ids => $1::bigint[])`, [
       args.missionIds,
     ]),
-  // A copy of the statement bridge.mission_activity_rows builds, until that step can explain
-  // itself as the events steps do.
-  explain: (sql, args) => {
-    const ids = args.missionIds.length ? args.missionIds.join(",") : "-1";
-    return remoteSqlOfExplain(
+  explain: (sql, args) =>
+    remoteSqlOfStep(
       sql,
-      `select a.mission_id, a.event_time, a.agent_id, a.action, a.details
-         from bridge.activity_log a
-        where a.mission_id = any('{${ids}}'::bigint[])
-        order by date_bin('1 microsecond', a.event_time, '2000-01-01 00:00+00') desc,
-                 a.mission_id, a.agent_id, a.action, a.details
-        limit 100`,
-      ["enable_sort = off"],
-    );
-  },
+      `select plan from bridge.mission_activity_rows($1::bigint[], null, null, null, 100, null,
+         null, explain_only => true)`,
+      [args.missionIds],
+    ),
   expected: [
     {
       what: "mission_id = ANY",

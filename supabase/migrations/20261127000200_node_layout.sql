@@ -9,21 +9,25 @@
 -- among them) are kept: dropped and made again with their definition, owner and grants, as
 -- bridge.refresh_foreign_tables does. Each node's events also get a scope view,
 -- bridge.events_in_scope_at_<node>, which filters them as bridge.events_in_scope does: the steps
--- send one statement per node through it (20261127000300), with ORDER BY, LIMIT and GROUP BY in
--- each node's Remote SQL, which a scan of the partitioned table cannot have.
+-- send one statement per node through it (20261127000500), with ORDER BY, LIMIT and GROUP BY in
+-- each node's Remote SQL, which a scan of the partitioned table cannot have (PostgreSQL 15
+-- pushes no LIMIT through an Append).
 --
 -- A list slice on a column activity_log lacks (location_key, say: activity rows name a mission,
 -- not a site) does not split activity_log: such nodes hold no activity the bridge reads, and
 -- bridge.activity_log stays the default node's foreign table. Write activity to the default node.
 -- A time slice splits both tables, since both have event_time.
 --
--- Partitioned tables do not route reads by themselves here: rows on a node outside its slice
--- (a day copied to a cold node before the boundary moves) would be read twice by a scan of a
--- partition. The steps therefore send each node its own slice as a predicate
--- (bridge.node_branches), and a plain `select from bridge.events` is the sum of its partitions.
+-- A partition's bounds are not checked on a foreign table: rows on a node outside its slice (a
+-- day copied to a cold node before the boundary moves) are still read by a plain
+-- `select from bridge.events`, which is the sum of its partitions. The steps therefore send each
+-- node its own slice as a predicate (bridge.node_branches, 20261127000400).
+--
+-- The predicate that scopes events to the caller is written once here, in
+-- bridge.events_in_scope_query, and bridge.events_in_scope is made again from it.
 
--- The predicate text that scopes events to the caller, on a relation aliased `e`: written once,
--- used by bridge.events_in_scope and by each node's scope view. See
+-- The select that scopes a relation's events to the caller, on the relation aliased `e`: used by
+-- bridge.events_in_scope and by each node's scope view. See
 -- 20261126000520_events_in_scope.sql for why it has this shape.
 create or replace function bridge.events_in_scope_query(source text)
 returns text
