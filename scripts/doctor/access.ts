@@ -3,11 +3,10 @@
  * public.event_scopes (supabase/migrations/20261126000500..20261126000520). Either mode is a
  * choice the operator makes, so both pass; the line says which one is in force.
  */
-import { type CheckResult, fail, pass, type Sql } from "./check.ts";
+import { fail, type Finding, pass, type Sql } from "./check.ts";
 
 /** The event access mode in force, and how many grants public.event_scopes holds. */
-export async function checkEventAccess(sql: Sql): Promise<CheckResult> {
-  const name = "event access";
+export async function checkEventAccess(sql: Sql): Promise<Finding> {
   const [row] = await sql`
     select (select a.mode from bridge.event_access a) as mode,
            (select count(*)::int from public.event_scopes) as grants
@@ -15,20 +14,17 @@ export async function checkEventAccess(sql: Sql): Promise<CheckResult> {
        and pg_catalog.to_regclass('public.event_scopes') is not null`;
   if (!row?.mode) {
     return fail(
-      name,
       "bridge.event_access or public.event_scopes is missing, so no events RPC can answer",
       "push the migrations: npx supabase db push",
     );
   }
   if (row.mode === "open") {
     return pass(
-      name,
       "open: every signed-in user sees every event (bridge.event_access); to scope them by " +
         "public.event_scopes: update bridge.event_access set mode = 'scoped'",
     );
   }
   return pass(
-    name,
     `scoped: signed-in users see only the events public.event_scopes grants them ` +
       (row.grants === 0 ? "(no grants yet, so they see none)" : `(${row.grants} grants)`) +
       "; service_role sees all",

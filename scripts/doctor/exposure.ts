@@ -3,7 +3,7 @@
  * 6), so a single grant on one of them, on the server or on a user mapping would publish the
  * node's data past every policy.
  */
-import { type CheckResult, fail, pass, serverName, type Sql } from "./check.ts";
+import { fail, type Finding, pass, type Sql } from "./check.ts";
 
 /**
  * Functions in `bridge` that authenticated may call by design: the activity RPC runs as the
@@ -31,8 +31,12 @@ const grantedByDesign = [
  */
 const readableByDesign = ["bridge.events_in_scope", "bridge.event_access"];
 
-/** Who can reach what, as one finding per grant that should not exist. */
-async function findings(sql: Sql): Promise<string[]> {
+/**
+ * anon and authenticated reach no foreign table or bridge relation, neither the server nor a
+ * user mapping, and no bridge relation or function but those the RPCs need and scope by design:
+ * one finding per grant that should not exist.
+ */
+export async function checkExposure(sql: Sql): Promise<Finding> {
   const rows = await sql`
     with api(role) as (values ('anon'), ('authenticated')),
     privilege(name) as (
@@ -72,27 +76,16 @@ async function findings(sql: Sql): Promise<string[]> {
        and pg_catalog.has_function_privilege(api.role, p.oid, 'execute')
        and not (api.role = 'authenticated' and p.proname::text = any(${grantedByDesign}::text[]))
      order by 1`;
-  return rows.map((row) => row.finding as string);
-}
-
-/**
- * anon and authenticated reach no foreign table or bridge relation, neither the server nor a
- * user mapping, and no bridge relation or function but those the RPCs need and scope by design.
- */
-export async function checkExposure(sql: Sql): Promise<CheckResult> {
-  const name = "not exposed to API roles";
-  const found = await findings(sql);
+  const found = rows.map((row) => row.finding as string);
   if (found.length > 0) {
     return fail(
-      name,
       found.join("; "),
       "revoke each, e.g. revoke all on bridge.events from anon, authenticated; " +
-        `revoke usage on foreign server ${serverName} from anon, authenticated; ` +
+        "revoke usage on foreign server <server> from anon, authenticated; " +
         "callers reach the node only through the public.* RPC functions",
     );
   }
   return pass(
-    name,
     "anon and authenticated reach no foreign table, bridge relation, server or user mapping; " +
       `in bridge, by design, authenticated may read only ${readableByDesign.join(", ")} ` +
       `and call only ${grantedByDesign.join(", ")}`,

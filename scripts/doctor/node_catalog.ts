@@ -1,17 +1,17 @@
 /**
- * The Timescale node's catalogs, seen through the link: a scratch schema of foreign tables on
- * the bridge's server, made inside the caller's transaction so the rollback removes it. The
- * doctor thus needs no credentials for the node; it sees what the link role sees, and every
- * catalog below is readable by any role.
+ * A Timescale node's catalogs, seen through the link: a scratch schema of foreign tables on the
+ * node's server, made inside the caller's transaction so the rollback removes it. The doctor
+ * thus needs no credentials for the node; it sees what the link role sees, and every catalog
+ * below is readable by any role.
  */
-import { serverName, type Sql } from "./check.ts";
+import type { Transaction } from "./check.ts";
 
 /**
  * Columns declared by hand rather than imported: IMPORT FOREIGN SCHEMA pg_catalog would bring
  * columns of pseudo-types (anyarray in pg_statistic and pg_attribute) that a foreign table cannot
  * have, and only the columns read here are fetched.
  */
-const catalogs: Record<string, [remoteSchema: string, columns: string]> = {
+const catalogs = {
   pg_namespace: ["pg_catalog", "oid oid, nspname name"],
   pg_class: ["pg_catalog", `oid oid, relname name, relnamespace oid, relkind "char"`],
   pg_attribute: [
@@ -42,28 +42,26 @@ const catalogs: Record<string, [remoteSchema: string, columns: string]> = {
   ],
 };
 
-/** The names of the scratch foreign tables, qualified with the scratch schema. */
-export type NodeCatalog = Record<keyof typeof catalogs, string>;
+/** The qualified names of the scratch foreign tables, and the scratch schema's own name. */
+export type NodeCatalog = Record<keyof typeof catalogs | "schema", string>;
 
 /**
- * Creates the scratch schema and its foreign tables in `tx` (which the caller rolls back) and
- * returns their qualified names. Creating them does not contact the node; the first query does.
+ * Creates the scratch schema and its foreign tables on `server` in `tx` (which the caller rolls
+ * back) and returns their names. Creating them does not contact the node; the first query does.
  *
  * @example
- * await rolledBack(sql, async (tx) => {
- *   const node = await openNodeCatalog(tx);
- *   return tx.unsafe(`select extversion from ${node.pg_extension} where extname = 'vector'`);
- * });
+ * const node = await openNodeCatalog(tx, "events_ts");
+ * await tx.unsafe(`select extversion from ${node.pg_extension} where extname = 'vector'`);
  */
-export async function openNodeCatalog(tx: Sql): Promise<NodeCatalog> {
+export async function openNodeCatalog(tx: Transaction, server: string): Promise<NodeCatalog> {
   // A fresh name per run: two doctors at once must not wait on each other's uncommitted schema.
   const schema = `doctor_scratch_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
-  const names = {} as NodeCatalog;
+  const names = { schema } as NodeCatalog;
   const ddl = [`create schema ${schema}`];
   for (const [table, [remoteSchema, columns]] of Object.entries(catalogs)) {
-    names[table] = `${schema}.${table}`;
+    names[table as keyof typeof catalogs] = `${schema}.${table}`;
     ddl.push(
-      `create foreign table ${schema}.${table} (${columns}) server ${serverName} ` +
+      `create foreign table ${schema}.${table} (${columns}) server ${server} ` +
         `options (schema_name '${remoteSchema}', table_name '${table}')`,
     );
   }

@@ -3,11 +3,24 @@
  * auto_explain's plans of the real call, or, where auto_explain cannot be loaded, from the plan
  * the RPC's step gives of its own statement (`explain_only => true`).
  */
-import { explainForeignScans, foreignScansIn, foreignScansOfNotice, logPlans } from "../plans.ts";
-import { rolledBack, type Session, type Sql } from "./check.ts";
+import {
+  explainForeignScans,
+  type ForeignScan,
+  foreignScansIn,
+  foreignScansOfNotice,
+  logPlans,
+} from "../plans.ts";
+import { rolledBack, type Sql, type Transaction } from "./check.ts";
+
+/** The doctor's session on the Supabase database and the notices raised on it. */
+export interface Session {
+  sql: Sql;
+  /** Notices (auto_explain plans among them) since the last `notices.length = 0`. */
+  notices: string[];
+}
 
 /** The role the real calls are made as: it may call every RPC and sees every mission. */
-export const callerRole = "service_role";
+const callerRole = "service_role";
 
 /** How the plans were read; the report says which. */
 export type PlanMethod = "auto_explain" | "explain";
@@ -31,12 +44,12 @@ export async function availableMethod(sql: Sql): Promise<PlanMethod> {
 
 /**
  * Runs `call` as service_role (as PostgREST and the Edge Functions do: set local role, JWT
- * claims) with auto_explain on, and returns the Remote SQL of every foreign scan it ran.
+ * claims) with auto_explain on, and returns every foreign scan it ran.
  */
-export async function remoteSqlOfCall(
+export async function scansOfCall(
   session: Session,
-  call: (tx: Sql) => Promise<unknown>,
-): Promise<string[]> {
+  call: (tx: Transaction) => Promise<unknown>,
+): Promise<ForeignScan[]> {
   return await rolledBack(session.sql, async (tx) => {
     await logPlans(tx);
     await tx.unsafe(`set local role ${callerRole}`);
@@ -45,37 +58,37 @@ export async function remoteSqlOfCall(
     }, true)`;
     session.notices.length = 0;
     await call(tx);
-    return session.notices.flatMap(foreignScansOfNotice).map((scan) => scan.remoteSql);
+    return session.notices.flatMap(foreignScansOfNotice);
   });
 }
 
 /**
  * EXPLAIN (VERBOSE) of `statement` under the planner settings the RPC's function sets
- * (`settings`, e.g. enable_sort = off), returning the Remote SQL of its foreign scans.
+ * (`settings`, e.g. enable_sort = off), returning its foreign scans.
  */
-export async function remoteSqlOfExplain(
+export async function scansOfExplain(
   sql: Sql,
   statement: string,
   settings: string[],
-): Promise<string[]> {
+): Promise<ForeignScan[]> {
   return await rolledBack(sql, async (tx) => {
     for (const setting of settings) await tx.unsafe(`set local ${setting}`);
-    return (await explainForeignScans(tx, statement)).map((scan) => scan.remoteSql);
+    return await explainForeignScans(tx, statement);
   });
 }
 
 /**
- * The Remote SQL in the plan an RPC's step gives of the statement it runs: `statement` selects
- * the step's `plan` column, called with `explain_only => true`.
+ * The foreign scans in the plan an RPC's step gives of the statement it runs: `statement`
+ * selects the step's `plan` column, called with `explain_only => true`.
  */
-export async function remoteSqlOfStep(
+export async function scansOfStep(
   sql: Sql,
   statement: string,
   params: unknown[],
-): Promise<string[]> {
+): Promise<ForeignScan[]> {
   return await rolledBack(sql, async (tx) => {
     const [row] = await tx.unsafe(statement, params as never[]);
     const plans = row.plan as { Plan: Parameters<typeof foreignScansIn>[0] }[];
-    return plans.flatMap((plan) => foreignScansIn(plan.Plan)).map((scan) => scan.remoteSql);
+    return plans.flatMap((plan) => foreignScansIn(plan.Plan));
   });
 }

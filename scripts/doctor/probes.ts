@@ -3,11 +3,12 @@
  * knows), the statement its function builds (for EXPLAIN where auto_explain is not allowed),
  * the planner settings the function sets, and what its Remote SQL must carry.
  */
-import type { Sql } from "./check.ts";
-import { remoteSqlOfExplain, remoteSqlOfStep } from "./plans.ts";
+import type { Sql, Transaction } from "./check.ts";
+import type { ForeignScan } from "../plans.ts";
+import { scansOfExplain, scansOfStep } from "./plans.ts";
 
 /** Arguments for the representative calls. */
-export interface Arguments {
+interface Arguments {
   eventType: string;
   timeFrom: string;
   timeTo: string;
@@ -57,12 +58,14 @@ export interface Expectation {
   needs?: string;
 }
 
-/** One RPC's representative call, and how to read its Remote SQL without running it. */
+/** One RPC's representative call, and how to read its foreign scans without running it. */
 export interface Probe {
   rpc: string;
-  call: (tx: Sql, args: Arguments) => Promise<unknown>;
-  /** The Remote SQL of the same call, from a plan of the statement the RPC runs. */
-  explain: (sql: Sql, args: Arguments) => Promise<string[]>;
+  /** The bridge table it reads: every node holding rows of it gets one foreign scan. */
+  reads: string;
+  call: (tx: Transaction, args: Arguments) => Promise<unknown>;
+  /** The foreign scans of the same call, from a plan of the statement the RPC runs. */
+  explain: (sql: Sql, args: Arguments) => Promise<ForeignScan[]>;
   expected: Expectation[];
 }
 
@@ -88,6 +91,7 @@ const scopeExpected = (rpc: string): Expectation => ({
 
 const search: Probe = {
   rpc: "search_events",
+  reads: "bridge.events",
   call: (tx, args) =>
     tx.unsafe(
       `select * from public.search_events(query_embedding => ${queryVector(args)},
@@ -96,7 +100,7 @@ const search: Probe = {
       [args.eventType, args.timeFrom, args.timeTo],
     ),
   explain: (sql, args) =>
-    remoteSqlOfStep(
+    scansOfStep(
       sql,
       `select plan from bridge.nearest_events(${queryVector(args)}, 5, array[$1::text],
          null, null, null, null, $2::timestamptz, $3::timestamptz, null, explain_only => true)`,
@@ -122,6 +126,7 @@ const search: Probe = {
 
 const activity: Probe = {
   rpc: "mission_activity",
+  reads: "bridge.activity_log",
   call: (tx, args) =>
     tx.unsafe(`select * from public.mission_activity(mission_ids => $1::bigint[])`, [
       args.missionIds,
@@ -130,7 +135,7 @@ const activity: Probe = {
   // itself as the events steps do.
   explain: (sql, args) => {
     const ids = args.missionIds.length ? args.missionIds.join(",") : "-1";
-    return remoteSqlOfExplain(
+    return scansOfExplain(
       sql,
       `select a.mission_id, a.event_time, a.agent_id, a.action, a.details
          from bridge.activity_log a
@@ -159,6 +164,7 @@ const activity: Probe = {
 
 const histogram: Probe = {
   rpc: "event_histogram",
+  reads: "bridge.events",
   call: (tx, args) =>
     tx.unsafe(
       `select * from public.event_histogram(bucket => $1::interval,
@@ -166,7 +172,7 @@ const histogram: Probe = {
       [args.bucket, args.timeFrom, args.timeTo],
     ),
   explain: (sql, args) =>
-    remoteSqlOfStep(
+    scansOfStep(
       sql,
       `select plan from bridge.event_counts($1::interval, $2::timestamptz, $3::timestamptz, null,
          explain_only => true)`,
