@@ -25,6 +25,10 @@ export const pass = (detail: string): Finding => ({ ok: true, detail });
 
 export const fail = (detail: string, fix: string): Finding => ({ ok: false, detail, fix });
 
+/** An error no check foresaw, as a failed finding that carries it. */
+export const unexpected = (error: unknown): Finding =>
+  fail(describeError(error), "an unexpected error: see the detail");
+
 const rollback = Symbol("rollback");
 
 /**

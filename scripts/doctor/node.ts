@@ -4,51 +4,51 @@
  * required) hypertables.
  */
 import { fail, type Finding, type OnNode, pass } from "./check.ts";
+import type { NodeCatalog } from "./node_catalog.ts";
 import type { ForeignTable } from "./nodes.ts";
 
-/** "0.8.0" → [0, 8, 0], for comparing versions. */
-const versionParts = (version: string) => version.split(/[.-]/).map((part) => Number(part) || 0);
-
-/** pgvector 0.8 brought iterative index scans, which the link role's settings rely on. */
-const minimumNodeVersion = [0, 8, 0];
-
 /**
- * pgvector on both nodes, and the schema of the `vector` type on Supabase also holds one on the
- * node: postgres_fdw ships `OPERATOR(<schema>.<=>)`, so a different schema on the node fails
+ * pgvector on both nodes, 0.8 or later on the node (for iterative index scans, which the link
+ * role's settings rely on), and the schema of the `vector` type on Supabase also holds one on
+ * the node: postgres_fdw ships `OPERATOR(<schema>.<=>)`, so a different schema on the node fails
  * every pushed-down search (DESIGN.md fact 2).
  */
 export async function checkPgvector({ tx, catalog }: OnNode): Promise<Finding> {
-  const extension = (extensions: string, namespaces: string) => `
-    select e.extversion, n.nspname::text as schema
-      from ${extensions} e join ${namespaces} n on n.oid = e.extnamespace
+  // The same question of Supabase's catalogs and of the node's.
+  const vector = (c: Pick<NodeCatalog, "pg_extension" | "pg_namespace" | "pg_type">) => `
+    select e.extversion, n.nspname::text as schema,
+           array(select tn.nspname::text
+                   from ${c.pg_type} t join ${c.pg_namespace} tn on tn.oid = t.typnamespace
+                  where t.typname = 'vector') as type_schemas
+      from ${c.pg_extension} e join ${c.pg_namespace} n on n.oid = e.extnamespace
      where e.extname = 'vector'`;
-  const [local] = await tx.unsafe(extension("pg_catalog.pg_extension", "pg_catalog.pg_namespace"));
+  const [local] = await tx.unsafe(vector({
+    pg_extension: "pg_catalog.pg_extension",
+    pg_namespace: "pg_catalog.pg_namespace",
+    pg_type: "pg_catalog.pg_type",
+  }));
   if (!local) return fail("pgvector is not installed on Supabase", "apply the migrations");
-  const [remote] = await tx.unsafe(extension(catalog.pg_extension, catalog.pg_namespace));
+  const [remote] = await tx.unsafe(vector(catalog));
   if (!remote) {
     return fail(
       `pgvector ${local.extversion} in ${local.schema} on Supabase, not installed on the node`,
       `on the node: create extension vector with schema ${local.schema}`,
     );
   }
-  const typeSchemas = (await tx.unsafe(
-    `select n.nspname::text as schema
-       from ${catalog.pg_type} t join ${catalog.pg_namespace} n on n.oid = t.typnamespace
-      where t.typname = 'vector'`,
-  )).map((t) => t.schema as string);
   const versions = `Supabase ${local.extversion} in ${local.schema}, node ` +
     `${remote.extversion} in ${remote.schema}`;
-  if (!typeSchemas.includes(local.schema)) {
+  if (!remote.type_schemas.includes(local.schema)) {
     return fail(
       `${versions}: the vector type is in ${local.schema} on Supabase but in ` +
-        `${typeSchemas.join(", ")} on the node, so OPERATOR(${local.schema}.<=>) fails there`,
+        `${
+          remote.type_schemas.join(", ")
+        } on the node, so OPERATOR(${local.schema}.<=>) fails there`,
       `on the node: create schema if not exists ${local.schema}; ` +
         `alter extension vector set schema ${local.schema}`,
     );
   }
-  const nodeVersion = versionParts(remote.extversion);
-  const older = minimumNodeVersion.findIndex((part, i) => nodeVersion[i] !== part);
-  if (older >= 0 && nodeVersion[older] < minimumNodeVersion[older]) {
+  const [major, minor] = remote.extversion.split(".").map(Number);
+  if (major === 0 && minor < 8) {
     return fail(
       `${versions}: the node needs 0.8.0 or later for iterative index scans`,
       "on the node: install pgvector 0.8 or later, then alter extension vector update",
@@ -151,42 +151,32 @@ export async function checkIndex(on: OnNode, index: RequiredIndex): Promise<Find
     : pass(findings.map((f) => f.detail).join("; "));
 }
 
-/** What a plain table costs, against a hypertable's time chunks (DESIGN.md fact 5). */
-const plainCost = "a time window cannot skip old data chunk by chunk, so a windowed search, " +
-  "histogram or activity page reads indexes covering the whole history and slows as it grows, " +
-  "and retention means DELETE and VACUUM instead of dropping whole chunks";
-
-const convert = (table: string) =>
-  `select create_hypertable('${table}', by_range('event_time', interval '7 days'), ` +
-  "migrate_data => true) (it locks the table and copies every row into chunks: plan downtime)";
-
 /**
  * Whether the tables behind the node's foreign tables are TimescaleDB hypertables. A plain table
  * is supported, as a node adopted with its own tables may have them (sql/timescale/ never
- * converts one), so this check passes either way; it says what a plain table costs and how to
- * convert it.
+ * converts one), so this check passes either way; it says what a plain table costs against a
+ * hypertable's time chunks (DESIGN.md fact 5), and how to convert it.
  */
 export async function checkHypertables(on: OnNode): Promise<Finding> {
-  const { tx, catalog } = on;
-  const found: string[] = [];
-  for (const table of on.node.tables) {
-    for (const behind of await tablesBehind(on, table)) {
-      const [hypertable] = await tx.unsafe(
-        `select (select string_agg(format('%s by %s', d.time_interval, d.column_name), ', ')
-                   from ${catalog.dimensions} d
-                  where d.hypertable_schema = h.hypertable_schema
-                    and d.hypertable_name = h.hypertable_name) as chunks
-           from ${catalog.hypertables} h
-          where h.hypertable_schema::text || '.' || h.hypertable_name::text = $1`,
-        [behind],
-      );
-      found.push(
-        hypertable
-          ? `${behind} is a hypertable (chunks of ${hypertable.chunks})`
-          : `${behind} is a plain table, not a hypertable: the bridge works on it, but ` +
-            `${plainCost}; to convert: ${convert(behind)}`,
-      );
-    }
-  }
+  const tables = new Set<string>();
+  for (const table of on.node.tables) (await tablesBehind(on, table)).forEach((t) => tables.add(t));
+  const chunks = new Map((await on.tx.unsafe(
+    `select h.hypertable_schema::text || '.' || h.hypertable_name::text as name,
+            (select string_agg(format('%s by %s', d.time_interval, d.column_name), ', ')
+               from ${on.catalog.dimensions} d
+              where d.hypertable_schema = h.hypertable_schema
+                and d.hypertable_name = h.hypertable_name) as chunks
+       from ${on.catalog.hypertables} h`,
+  )).map((h) => [h.name as string, h.chunks as string]));
+  const found = [...tables].sort().map((table) =>
+    chunks.has(table)
+      ? `${table} is a hypertable (chunks of ${chunks.get(table)})`
+      : `${table} is a plain table, not a hypertable: the bridge works on it, but a time window ` +
+        "cannot skip old data chunk by chunk, so a windowed search, histogram or activity page " +
+        "reads indexes covering the whole history and slows as it grows, and retention means " +
+        "DELETE and VACUUM instead of dropping whole chunks; to convert: select " +
+        `create_hypertable('${table}', by_range('event_time', interval '7 days'), ` +
+        "migrate_data => true) (it locks the table and copies every row into chunks: plan downtime)"
+  );
   return pass(found.join("; ") || "no table found behind the foreign tables");
 }

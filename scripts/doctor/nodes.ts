@@ -17,8 +17,8 @@ export interface ForeignTable {
   name: string;
   /** The bridge table whose rows it holds: the root of its partition tree, or itself. */
   serves: string;
-  /** Its partition bound, e.g. `FOR VALUES FROM (...) TO (...)`; undefined if no partition. */
-  slice?: string;
+  /** Its partition bound, e.g. `FOR VALUES FROM (...) TO (...)`; null if no partition. */
+  slice: string | null;
   remoteSchema: string;
   remoteTable: string;
   /** Rows in the local statistics; -1 when the table was never analyzed. */
@@ -33,15 +33,10 @@ export interface Node {
   wrapper: string;
   options: Record<string, string>;
   currentUser: string;
-  /** The node's role the link logs in as; undefined without a user mapping for currentUser. */
-  linkUser?: string;
+  /** The node's role the link logs in as; null without a user mapping for currentUser. */
+  linkUser: string | null;
   tables: ForeignTable[];
 }
-
-const toMap = (options: string[] | null): Record<string, string> =>
-  Object.fromEntries(
-    (options ?? []).map((o) => [o.slice(0, o.indexOf("=")), o.slice(o.indexOf("=") + 1)]),
-  );
 
 /**
  * Every node, ordered by name, with its foreign tables: their remote relation (the schema_name
@@ -53,62 +48,48 @@ const toMap = (options: string[] | null): Record<string, string> =>
  * const nodes = await listNodes(sql); // [{ name: "events_ts", tables: [...], ... }]
  */
 export async function listNodes(sql: Sql): Promise<Node[]> {
-  const rows = await sql`
-    select s.srvname::text as server, w.fdwname::text as wrapper, s.srvoptions,
-           current_user::text as current_user,
-           (select m.umoptions from pg_catalog.pg_user_mappings m
-             where m.srvid = s.oid and m.usename = current_user) as umoptions,
-           c.oid::regclass::text as name, root.oid::regclass::text as serves,
-           case when c.relispartition then pg_catalog.pg_get_expr(c.relpartbound, c.oid) end
-             as slice,
-           coalesce((select split_part(o, '=', 2) from unnest(f.ftoptions) o
-                      where o like 'schema\_name=%'), n.nspname) as remote_schema,
-           coalesce((select split_part(o, '=', 2) from unnest(f.ftoptions) o
-                      where o like 'table\_name=%'), c.relname) as remote_table,
-           c.reltuples::float8 as reltuples,
-           coalesce((
-             select json_agg(json_build_object(
-                      'name', coalesce((select substr(o, length('column_name=') + 1)
-                                          from unnest(a.attfdwoptions) o
-                                         where o like 'column\_name=%'), a.attname),
-                      'type', pg_catalog.format_type(a.atttypid, a.atttypmod))
-                    order by a.attnum)
-               from pg_catalog.pg_attribute a
-              where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped), '[]') as columns
-      from pg_catalog.pg_foreign_table f
-      join pg_catalog.pg_class c on c.oid = f.ftrelid
-      join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-      join pg_catalog.pg_class root
-        on root.oid = coalesce(pg_catalog.pg_partition_root(c.oid), c.oid)
-      join pg_catalog.pg_namespace rn on rn.oid = root.relnamespace
-      join pg_catalog.pg_foreign_server s on s.oid = f.ftserver
+  const option = (options: string, name: string) =>
+    `(select option_value from pg_catalog.pg_options_to_table(${options})
+       where option_name = '${name}')`;
+  const remoteColumn = `coalesce(${option("a.attfdwoptions", "column_name")}, a.attname)`;
+  const nodes = await sql.unsafe<Node[]>(`
+    with foreign_table as (
+      select f.ftserver as server, json_build_object(
+               'name', format('%I.%I', n.nspname, c.relname),
+               'serves', format('%I.%I', rn.nspname, root.relname),
+               'slice', case when c.relispartition
+                          then pg_catalog.pg_get_expr(c.relpartbound, c.oid) end,
+               'remoteSchema', coalesce(${option("f.ftoptions", "schema_name")}, n.nspname),
+               'remoteTable', coalesce(${option("f.ftoptions", "table_name")}, c.relname),
+               'reltuples', c.reltuples,
+               'columns', (select coalesce(json_agg(json_build_object(
+                                   'name', ${remoteColumn},
+                                   'type', pg_catalog.format_type(a.atttypid, a.atttypmod))
+                                 order by a.attnum), '[]')
+                             from pg_catalog.pg_attribute a
+                            where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped)
+             ) as foreign_table
+        from pg_catalog.pg_foreign_table f
+        join pg_catalog.pg_class c on c.oid = f.ftrelid
+        join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+        join pg_catalog.pg_class root
+          on root.oid = coalesce(pg_catalog.pg_partition_root(c.oid), c.oid)
+        join pg_catalog.pg_namespace rn on rn.oid = root.relnamespace
+       where 'bridge' in (n.nspname, rn.nspname))
+    select s.srvname::text as name, w.fdwname::text as wrapper,
+           coalesce((select json_object_agg(option_name, option_value)
+                       from pg_catalog.pg_options_to_table(s.srvoptions)), '{}') as options,
+           current_user::text as "currentUser",
+           (select coalesce(${option("m.umoptions", "user")}, current_user::text)
+              from pg_catalog.pg_user_mappings m
+             where m.srvid = s.oid and m.usename = current_user) as "linkUser",
+           json_agg(t.foreign_table order by t.foreign_table->>'name') as tables
+      from foreign_table t
+      join pg_catalog.pg_foreign_server s on s.oid = t.server
       join pg_catalog.pg_foreign_data_wrapper w on w.oid = s.srvfdw
-     where 'bridge' in (n.nspname, rn.nspname)
-     order by 1, 6`;
-  const nodes = new Map<string, Node>();
-  for (const row of rows) {
-    if (!nodes.has(row.server)) {
-      const mapping = row.umoptions === null ? undefined : toMap(row.umoptions);
-      nodes.set(row.server, {
-        name: row.server,
-        wrapper: row.wrapper,
-        options: toMap(row.srvoptions),
-        currentUser: row.current_user,
-        linkUser: mapping ? mapping.user ?? row.current_user : undefined,
-        tables: [],
-      });
-    }
-    nodes.get(row.server)!.tables.push({
-      name: row.name,
-      serves: row.serves,
-      slice: row.slice ?? undefined,
-      remoteSchema: row.remote_schema,
-      remoteTable: row.remote_table,
-      reltuples: Number(row.reltuples),
-      columns: row.columns,
-    });
-  }
-  return [...nodes.values()];
+     group by s.oid, w.fdwname
+     order by 1`);
+  return [...nodes];
 }
 
 /** The node's slices, e.g. `bridge.events_hot FOR VALUES FROM (...) TO (...)`, or "no slice". */

@@ -1,12 +1,79 @@
 /**
  * Pushdown: a representative call of each RPC, made once, sends its filters, ordering, limit or
- * grouping to each node, read from the Remote SQL of that node's foreign scan.
+ * grouping to each node, read from the Remote SQL of that node's foreign scan (scripts/plans.ts):
+ * from auto_explain's plans of the real call or, where auto_explain cannot be loaded, from the
+ * plan the RPC's step gives of its own statement (`explain_only => true`).
  */
-import { type ForeignScan, shortened } from "../plans.ts";
-import { describeError, fail, type Finding, pass } from "./check.ts";
+import {
+  explainForeignScans,
+  type ForeignScan,
+  foreignScansIn,
+  foreignScansOfNotice,
+  logPlans,
+  shortened,
+} from "../plans.ts";
+import {
+  describeError,
+  fail,
+  type Finding,
+  pass,
+  rolledBack,
+  type Sql,
+  type Transaction,
+} from "./check.ts";
 import type { Node } from "./nodes.ts";
-import { availableMethod, type PlanMethod, scansOfCall, type Session } from "./plans.ts";
-import { type Expectation, type Probe, probes, representativeArguments } from "./probes.ts";
+import { type Arguments, type Probe, probes, representativeArguments } from "./probes.ts";
+
+/** The doctor's session on the Supabase database and the notices raised on it. */
+export interface Session {
+  sql: Sql;
+  /** Notices (auto_explain plans among them) since the last `notices.length = 0`. */
+  notices: string[];
+}
+
+/** How the plans were read; the report says which. */
+export type PlanMethod = "auto_explain" | "explain";
+
+/**
+ * Logs this transaction's plans, and makes it service_role's as PostgREST and the Edge
+ * Functions do (set local role, JWT claims): it may call every RPC and sees every mission.
+ */
+async function logCallsAsServiceRole(tx: Transaction) {
+  await logPlans(tx);
+  await tx.unsafe("set local role service_role");
+  await tx`select set_config('request.jwt.claims', '{"role": "service_role"}', true)`;
+}
+
+/**
+ * auto_explain needs LOAD and its superuser-only settings: allowed for the local stack's
+ * postgres, usually not for a hosted project's. The calls are made as service_role, so that
+ * too must be allowed. Probed once, in a rolled-back transaction.
+ */
+export async function availableMethod(sql: Sql): Promise<PlanMethod> {
+  return await rolledBack(sql, logCallsAsServiceRole)
+    .then(() => "auto_explain" as const, () => "explain" as const);
+}
+
+/** The foreign scans of the probe's call: of the call itself, or of its plan when `explained`. */
+async function scansOf(session: Session, probe: Probe, args: Arguments, explained: boolean) {
+  return await rolledBack(session.sql, async (tx): Promise<ForeignScan[]> => {
+    if (!explained) {
+      await logCallsAsServiceRole(tx);
+      session.notices.length = 0;
+      const [statement, params] = probe.call(args);
+      await tx.unsafe(statement, params as never[]);
+      return session.notices.flatMap(foreignScansOfNotice);
+    }
+    const plan = probe.explain(args);
+    if ("step" in plan) {
+      const [row] = await tx.unsafe(plan.step[0], plan.step[1] as never[]);
+      const plans = row.plan as { Plan: Parameters<typeof foreignScansIn>[0] }[];
+      return plans.flatMap((p) => foreignScansIn(p.Plan));
+    }
+    for (const setting of plan.settings) await tx.unsafe(`set local ${setting}`);
+    return await explainForeignScans(tx, plan.copy);
+  });
+}
 
 /** One probe's call: how its plans were read, and its foreign scans or the error it raised. */
 export interface ProbeRun {
@@ -33,21 +100,12 @@ export async function runProbes(session: Session, method?: PlanMethod): Promise<
       }`
       : `auto_explain of a call of public.${probe.rpc}`;
     try {
-      const scans = explained
-        ? await probe.explain(session.sql, args)
-        : await scansOfCall(session, (tx) => probe.call(tx, args));
-      runs.push({ probe, how, scans });
+      runs.push({ probe, how, scans: await scansOf(session, probe, args, explained) });
     } catch (error) {
       runs.push({ probe, how, error });
     }
   }
   return runs;
-}
-
-/** The fixes for what is missing, leaving out those of parts that only follow from another. */
-function fixesFor(missing: Expectation[]): string {
-  const roots = missing.filter((e) => !e.needs || !missing.some((m) => m.what === e.needs));
-  return [...new Set(roots.map((e) => e.fix))].join("; ");
 }
 
 /**
@@ -56,6 +114,7 @@ function fixesFor(missing: Expectation[]): string {
  */
 export function checkPushdown(run: ProbeRun, node: Node, held: Set<string>): Finding {
   const { probe, how } = run;
+  const reapply = `re-apply the migration that defines public.${probe.rpc} (supabase/migrations/)`;
   if (!run.scans) {
     return fail(
       `the representative call failed: ${describeError(run.error)}`,
@@ -71,7 +130,7 @@ export function checkPushdown(run: ProbeRun, node: Node, held: Set<string>): Fin
   if (remoteSql.length !== 1) {
     return fail(
       `expected one foreign scan, found ${remoteSql.length} (${how})`,
-      `re-apply the migration defining public.${probe.rpc}`,
+      reapply,
     );
   }
   const missing = probe.expected.filter((e) => !e.pattern.test(remoteSql[0]));
@@ -80,6 +139,12 @@ export function checkPushdown(run: ProbeRun, node: Node, held: Set<string>): Fin
     : fail(
       `Remote SQL lacks ${missing.map((e) => e.what).join(", ")} (${how}): ` +
         shortened(remoteSql[0]),
-      fixesFor(missing),
+      // Not the fixes of parts that only follow from another (LIMIT ships only with ORDER BY).
+      [
+        ...new Set(
+          missing.filter((e) => !missing.some((m) => m.what === e.needs))
+            .map((e) => e.fix ?? reapply),
+        ),
+      ].join("; "),
     );
 }

@@ -6,7 +6,7 @@
  * `nodes` line listing the nodes and their slices.
  */
 import postgres from "postgres";
-import { checkEventAccess } from "./access.ts";
+import { checkAccess } from "./access.ts";
 import {
   type CheckResult,
   describeError,
@@ -15,21 +15,21 @@ import {
   type OnNode,
   rolledBack,
   type Sql,
+  unexpected,
 } from "./check.ts";
 import { checkDrift, checkPii, checkStatistics } from "./contract.ts";
-import { checkExposure } from "./exposure.ts";
 import { checkEncrypted, checkLink, checkReadOnly, checkServer } from "./link.ts";
 import { checkHypertables, checkIndex, checkPgvector, requiredIndexes } from "./node.ts";
 import { openNodeCatalog } from "./node_catalog.ts";
 import { listNodes, type Node, slicesOf } from "./nodes.ts";
-import type { PlanMethod, Session } from "./plans.ts";
 import { probes } from "./probes.ts";
-import { checkPushdown, type ProbeRun, runProbes } from "./pushdown.ts";
-
-export interface DoctorOptions {
-  /** How to read Remote SQL; by default auto_explain when it can be loaded, else EXPLAIN. */
-  planMethod?: PlanMethod;
-}
+import {
+  checkPushdown,
+  type PlanMethod,
+  type ProbeRun,
+  runProbes,
+  type Session,
+} from "./pushdown.ts";
 
 /** A check of one node, named as it reports. */
 interface NodeCheck {
@@ -63,10 +63,6 @@ const notChecked = fail(
   "fix `link` first",
 );
 
-/** An error no check foresaw, as a failed line that carries it. */
-const unexpected = (error: unknown) =>
-  fail(describeError(error), "an unexpected error: see the detail");
-
 /**
  * Runs every check of `node` in one rolled-back transaction, which holds the node's scratch
  * catalog, each check in a savepoint so that one check's error never hides the others' lines.
@@ -87,40 +83,32 @@ async function checkNode(sql: Sql, node: Node, held: Set<string>) {
   });
 }
 
-/** Runs every check on an open session and returns the report's lines, in order. */
-export async function runChecks(
-  session: Session,
-  options: DoctorOptions = {},
-): Promise<CheckResult[]> {
-  const { sql } = session;
-  const supabaseLines: CheckResult[] = [
-    { name: "not exposed to API roles", ...await checkExposure(sql).catch(unexpected) },
-    { name: "event access", ...await checkEventAccess(sql).catch(unexpected) },
-  ];
-  const nodes = await listNodes(sql);
+/**
+ * The lines of every node: its checks, then its pushdown of each RPC; with several nodes, each
+ * line names its node, after a `nodes` line.
+ */
+async function checkNodes(session: Session, planMethod?: PlanMethod): Promise<CheckResult[]> {
+  const nodes = await listNodes(session.sql);
   if (nodes.length === 0) {
-    return [
-      {
-        name: "server",
-        ...fail(
-          "schema bridge has no foreign table, so there is no node to check",
-          "apply the migrations: npx supabase db push",
-        ),
-      },
-      ...supabaseLines,
-    ];
+    return [{
+      name: "server",
+      ...fail(
+        "schema bridge has no foreign table, so there is no node to check",
+        "apply the migrations: npx supabase db push",
+      ),
+    }];
   }
   const held = new Set(nodes.flatMap((node) => node.tables.map((t) => t.serves)));
   const checked = [];
-  for (const node of nodes) checked.push({ node, ...await checkNode(sql, node, held) });
+  for (const node of nodes) checked.push({ node, ...await checkNode(session.sql, node, held) });
   const up = checked.filter((c) => c.linkOk).length;
   // An EXPLAIN contacts no node, so while one is down the others' pushdown is still read.
   const runs: ProbeRun[] = up === 0 ? [] : await runProbes(
     session,
-    up === nodes.length ? options.planMethod : "explain",
+    up === nodes.length ? planMethod : "explain",
   ).catch((error) => probes.map((probe) => ({ probe, how: "", error })));
   const several = nodes.length > 1;
-  const nodeLines = checked.flatMap(({ node, results, linkOk }) =>
+  const lines = checked.flatMap(({ node, results, linkOk }) =>
     [
       ...results,
       ...probes.map((probe, i) => ({
@@ -129,14 +117,9 @@ export async function runChecks(
       })),
     ].map((r) => several ? { ...r, name: `${r.name} [${node.name}]` } : r)
   );
-  const nodesLine: CheckResult[] = several || nodes.some((node) => slicesOf(node) !== "no slice")
-    ? [{
-      name: "nodes",
-      ok: true,
-      detail: nodes.map((node) => `${node.name} (${slicesOf(node)})`).join(", "),
-    }]
-    : [];
-  return [...nodesLine, ...nodeLines, ...supabaseLines];
+  if (!several && slicesOf(nodes[0]) === "no slice") return lines;
+  const listed = nodes.map((node) => `${node.name} (${slicesOf(node)})`).join(", ");
+  return [{ name: "nodes", ok: true, detail: listed }, ...lines];
 }
 
 /** The report's only line when the Supabase database cannot be reached: nothing was checked. */
@@ -144,13 +127,17 @@ export const unreachableCheck = "database";
 
 /**
  * Connects to the Supabase database at `url` (as the role that owns the bridge, normally
- * postgres), runs every check and disconnects.
+ * postgres), runs every check and disconnects. `planMethod` forces how Remote SQL is read; by
+ * default auto_explain when it can be loaded, else EXPLAIN.
  *
  * @example
  * const results = await runDoctor(Deno.env.get("SUPABASE_DB_URL")!);
  * const healthy = results.every((r) => r.ok);
  */
-export async function runDoctor(url: string, options: DoctorOptions = {}): Promise<CheckResult[]> {
+export async function runDoctor(
+  url: string,
+  options: { planMethod?: PlanMethod } = {},
+): Promise<CheckResult[]> {
   const notices: string[] = [];
   const sql = postgres(url, {
     max: 1,
@@ -173,7 +160,7 @@ export async function runDoctor(url: string, options: DoctorOptions = {}): Promi
     }];
   }
   try {
-    return await runChecks({ sql, notices }, options);
+    return [...await checkNodes({ sql, notices }, options.planMethod), ...await checkAccess(sql)];
   } finally {
     await sql.end();
   }
