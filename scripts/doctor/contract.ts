@@ -4,7 +4,7 @@
  * name, and the foreign tables need local statistics for the planner.
  */
 import { fail, type Finding, type OnNode, pass } from "./check.ts";
-import type { Column, ForeignTable, Node } from "./nodes.ts";
+import type { Column, Node } from "./nodes.ts";
 
 /** Relations on the node, keyed "schema.name", with their columns in order. */
 type NodeRelations = Map<string, Column[]>;
@@ -39,25 +39,6 @@ async function nodeRelations({ tx, catalog, node }: OnNode): Promise<NodeRelatio
   return relations;
 }
 
-/** The differences between one foreign table and the relation it reads, in words. */
-function differences(table: ForeignTable, remote: string, columns: Column[] | undefined) {
-  if (!columns) return [`${remote} (read by ${table.name}) does not exist on the node`];
-  const found: string[] = [];
-  for (const column of columns) {
-    const local = table.columns.find((c) => c.name === column.name);
-    if (!local) found.push(`${remote} has ${column.name} (${column.type}), ${table.name} lacks it`);
-    else if (local.type !== column.type) {
-      found.push(`${column.name} is ${local.type} on Supabase but ${column.type} on the node`);
-    }
-  }
-  for (const column of table.columns) {
-    if (!columns.some((c) => c.name === column.name)) {
-      found.push(`${table.name} reads ${column.name}, which ${remote} no longer has`);
-    }
-  }
-  return found;
-}
-
 /**
  * Each of the node's foreign tables matches the relation it reads column for column, and each
  * relation in the schemas they read is mirrored by one.
@@ -68,7 +49,24 @@ export async function checkDrift(on: OnNode): Promise<Finding> {
   const found: string[] = [];
   for (const table of tables) {
     const remote = `${table.remoteSchema}.${table.remoteTable}`;
-    found.push(...differences(table, remote, relations.get(remote)));
+    const columns = relations.get(remote);
+    if (!columns) {
+      found.push(`${remote} (read by ${table.name}) does not exist on the node`);
+      continue;
+    }
+    for (const column of columns) {
+      const local = table.columns.find((c) => c.name === column.name);
+      if (!local) {
+        found.push(`${remote} has ${column.name} (${column.type}), ${table.name} lacks it`);
+      } else if (local.type !== column.type) {
+        found.push(`${column.name} is ${local.type} on Supabase but ${column.type} on the node`);
+      }
+    }
+    for (const column of table.columns) {
+      if (!columns.some((c) => c.name === column.name)) {
+        found.push(`${table.name} reads ${column.name}, which ${remote} no longer has`);
+      }
+    }
   }
   for (const relation of relations.keys()) {
     if (!tables.some((t) => `${t.remoteSchema}.${t.remoteTable}` === relation)) {
@@ -88,7 +86,8 @@ export async function checkDrift(on: OnNode): Promise<Finding> {
 }
 
 /**
- * Name parts that say a column holds personal data (split on anything not a letter or digit).
+ * Name parts that say a column holds personal data, as in `email`, `user_name`, `client_ip`
+ * (a name is split on anything not a letter or digit).
  * `raw` is the founding document's data_payload_raw: the payload as it arrived, where personal
  * data ends up (the seed's holds e-mail addresses and phone numbers). Only _proc may cross.
  */
@@ -96,14 +95,6 @@ const piiParts = new Set(
   ("email mail phone mobile name firstname lastname fullname surname username address addr " +
     "street ip ipv4 ipv6 ipaddr raw").split(" "),
 );
-
-/**
- * True when a column's name looks like personal data, e.g. `email`, `user_name`, `client_ip`,
- * `data_payload_raw`.
- */
-function looksLikePii(column: string): boolean {
-  return column.toLowerCase().split(/[^a-z0-9]+/).some((part) => piiParts.has(part));
-}
 
 /**
  * No column of the contract looks like personal data by name: the export views promise
@@ -115,7 +106,15 @@ export async function checkPii(on: OnNode): Promise<Finding> {
     ...[...relations].flatMap(([relation, cols]) => cols.map((c) => `${relation}.${c.name}`)),
     ...on.node.tables.flatMap((t) => t.columns.map((c) => `${t.name}.${c.name}`)),
   ];
-  const suspects = [...new Set(columns.filter((c) => looksLikePii(c.split(".").pop()!)))];
+  const suspects = [
+    ...new Set(
+      columns.filter((column) =>
+        column.split(".").pop()!.toLowerCase().split(/[^a-z0-9]+/).some((part) =>
+          piiParts.has(part)
+        )
+      ),
+    ),
+  ];
   if (suspects.length > 0) {
     return fail(
       `columns that look like personal data: ${suspects.join(", ")}`,
