@@ -52,10 +52,14 @@ export async function rolledBack<T>(sql: Sql, fn: (tx: Transaction) => Promise<T
   return result as T;
 }
 
-/** A database error as one line: message, then detail and hint when the server gave them. */
+/**
+ * A database error as one line: message, then detail and hint when the server gave them (libpq
+ * breaks a failed connection's message over lines).
+ */
 export function describeError(error: unknown): string {
   const e = error as { message?: string; detail?: string; hint?: string };
-  return [e.message ?? String(error), e.detail, e.hint].filter(Boolean).join(" — ");
+  return [e.message ?? String(error), e.detail, e.hint].filter(Boolean).join(" — ")
+    .replace(/\s*\n\s*/g, " ");
 }
 
 /** What a check of one node works with. */
