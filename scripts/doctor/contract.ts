@@ -4,7 +4,7 @@
  * name, and the foreign tables need local statistics for the planner.
  */
 import { fail, type Finding, type OnNode, pass } from "./check.ts";
-import type { Column, Node } from "./nodes.ts";
+import type { Column } from "./nodes.ts";
 
 /** Relations on the node, keyed "schema.name", with their columns in order. */
 type NodeRelations = Map<string, Column[]>;
@@ -133,7 +133,7 @@ export async function checkPii(on: OnNode): Promise<Finding> {
  * Each of the node's foreign tables has local statistics. postgres_fdw decides whether LIMIT
  * and GROUP BY ship from them, and autovacuum never gathers them for foreign tables.
  */
-export function checkStatistics({ tables }: Node): Finding {
+export function checkStatistics({ node: { tables } }: OnNode): Finding {
   const never = tables.filter((t) => t.reltuples < 0).map((t) => t.name);
   if (never.length > 0) {
     return fail(

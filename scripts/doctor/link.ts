@@ -4,13 +4,12 @@
  * from Supabase's settings.
  */
 import { describeError, fail, type Finding, type OnNode, pass } from "./check.ts";
-import type { Node } from "./nodes.ts";
 
 /** The host the migration leaves until bridge.configure(...) sets the real one. */
 const placeholderHost = "bridge-not-configured.invalid";
 
 /** The server uses postgres_fdw, ships pgvector's operators, has a host, and this role a mapping. */
-export function checkServer(node: Node): Finding {
+export function checkServer({ node }: OnNode): Finding {
   const { name, options } = node;
   if (node.wrapper !== "postgres_fdw") {
     return fail(

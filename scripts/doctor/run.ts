@@ -42,7 +42,7 @@ interface NodeCheck {
 const link: NodeCheck = { name: "link", run: checkLink };
 
 const nodeChecks: NodeCheck[] = [
-  { name: "server", run: ({ node }) => checkServer(node) },
+  { name: "server", run: checkServer },
   link,
   { name: "link encrypted", needsLink: true, run: checkEncrypted },
   { name: "link read-only", needsLink: true, run: checkReadOnly },
@@ -55,7 +55,7 @@ const nodeChecks: NodeCheck[] = [
   { name: "hypertables", needsLink: true, run: checkHypertables },
   { name: "drift", needsLink: true, run: checkDrift },
   { name: "no PII by name", needsLink: true, run: checkPii },
-  { name: "statistics", run: ({ node }) => checkStatistics(node) },
+  { name: "statistics", run: checkStatistics },
 ];
 
 const notChecked = fail(
