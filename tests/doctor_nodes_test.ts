@@ -149,7 +149,7 @@ dbTest(
       const link = lines.get("link [events_down]")!;
       assert.equal(link.ok, false);
       assert.match(link.detail, /^the node does not answer through events_down: /);
-    assert.doesNotMatch(link.detail, /\n/, "libpq's two-line message on one report line");
+      assert.doesNotMatch(link.detail, /\n/, "libpq's two-line message on one report line");
       assert.match(link.fix!, /check the host and port/);
       const skipped = results.filter((r) => /^not checked/.test(r.detail)).map((r) => r.name);
       assert.deepEqual(
