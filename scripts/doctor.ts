@@ -8,7 +8,6 @@
  * runs in a transaction that is rolled back.
  */
 import { parseArgs } from "node:util";
-import { formatJson, formatText } from "./doctor/report.ts";
 import { runDoctor, unreachableCheck } from "./doctor/run.ts";
 
 const usage = "usage: npm run doctor -- --db-url <postgresql://postgres:...@host:5432/postgres> " +
@@ -46,12 +45,20 @@ try {
   console.error(`doctor: ${(error as Error).message}`);
   Deno.exit(2);
 }
+const failed = results.filter((r) => !r.ok).length;
 if (options.json) {
-  console.log(formatJson(results));
+  const report = { ok: failed === 0, passed: results.length - failed, failed, checks: results };
+  console.log(JSON.stringify(report, null, 2));
 } else {
+  // `ok` or `FAIL`, the check, what was found; an indented `fix:` under each failure.
   const target = new URL(url);
+  const width = Math.max(...results.map((r) => r.name.length)) + 2;
   console.log(`fdw-bridge doctor: ${target.username}@${target.host}${target.pathname}\n`);
-  console.log(formatText(results));
+  for (const r of results) {
+    console.log(`${r.ok ? "ok  " : "FAIL"}  ${r.name.padEnd(width)}${r.detail}`);
+    if (r.fix) console.log(`${" ".repeat(6 + width)}fix: ${r.fix}`);
+  }
+  console.log(`${results.length - failed} passed, ${failed} failed`);
 }
 if (results.some((r) => r.name === unreachableCheck)) Deno.exit(2);
-Deno.exit(results.every((r) => r.ok) ? 0 : 1);
+Deno.exit(failed === 0 ? 0 : 1);

@@ -11,12 +11,17 @@
  */
 import type postgres from "postgres";
 
-type Sql = postgres.Sql;
+// Plans are read on a connection or inside a transaction.
+type Sql = postgres.Sql | postgres.TransactionSql;
 
-/** One foreign scan: the SQL it sent, and the rows it returned (undefined unless analyzed). */
+/**
+ * One foreign scan: the SQL it sent, the rows it returned (undefined unless analyzed), and the
+ * foreign tables it read, as "schema.table" (known only from a VERBOSE plan).
+ */
 export interface ForeignScan {
   remoteSql: string;
   rows?: number;
+  relations: string[];
 }
 
 interface PlanNode {
@@ -24,6 +29,10 @@ interface PlanNode {
   "Actual Rows"?: number;
   "Actual Loops"?: number;
   "Remote SQL"?: string;
+  Schema?: string;
+  "Relation Name"?: string;
+  /** A pushed-down join or aggregate's tables, e.g. `Aggregate on (bridge.events e)`. */
+  Relations?: string;
   Plans?: PlanNode[];
 }
 
@@ -34,6 +43,9 @@ export function foreignScansIn(node: PlanNode): ForeignScan[] {
     rows: node["Actual Rows"] === undefined
       ? undefined
       : node["Actual Rows"] * (node["Actual Loops"] ?? 1),
+    relations: node["Relation Name"]
+      ? [`${node.Schema}.${node["Relation Name"]}`]
+      : [...(node.Relations ?? "").matchAll(/\(([^\s()]+)[^()]*\)/g)].map((m) => m[1]),
   }];
   return [...own, ...(node.Plans ?? []).flatMap(foreignScansIn)];
 }

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import postgres from "postgres";
 import type { CheckResult } from "../scripts/doctor/check.ts";
-import { availableMethod } from "../scripts/doctor/plans.ts";
+import { availableMethod } from "../scripts/doctor/pushdown.ts";
 import { runDoctor } from "../scripts/doctor/run.ts";
 import { connect, dbTest, env, remoteWorkOf } from "./fixture.ts";
 import { healthResponse } from "../functions/_shared/schemas.ts";

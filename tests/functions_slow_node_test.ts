@@ -127,6 +127,22 @@ async function speakGerman(on: boolean) {
   }
 }
 
+/**
+ * The message of a division by zero on `node`, once its session has read the reloaded
+ * configuration: a backend applies pg_reload_conf() when the signal reaches it, which may be
+ * after the next statement has begun (seen once: an English message right after the reload).
+ */
+async function divisionByZeroMessage(node: typeof supabase): Promise<string> {
+  const englishMessage = /division by zero/;
+  let message = "";
+  for (const deadline = Date.now() + 5_000; Date.now() < deadline;) {
+    message = await node`select 1 / 0`.then(() => "no error", (error: Error) => error.message);
+    if (!englishMessage.test(message)) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return message;
+}
+
 dbTest(
   "with German server messages, failures are still told apart: 503 down, 504 slow",
   async () => {
@@ -134,10 +150,7 @@ dbTest(
     try {
       // The setting took: the servers' messages are no longer English.
       for (const node of [supabase, timescale]) {
-        await assert.rejects(node`select 1 / 0`, (error: Error) => {
-          assert.match(error.message, /Division durch Null/);
-          return true;
-        });
+        assert.match(await divisionByZeroMessage(node), /Division durch Null/);
       }
       await assertSlowNodeTimesOut();
 

@@ -1,13 +1,121 @@
 /**
- * Which events a signed-in user sees: the mode in bridge.event_access and the number of grants in
- * public.event_scopes (supabase/migrations/20261126000500..20261126000520). Either mode is a
- * choice the operator makes, so both pass; the line says which one is in force.
+ * Supabase's side of access: nothing of the link is reachable by the API roles, and which events
+ * a signed-in user sees.
  */
-import { type CheckResult, fail, pass, type Sql } from "./check.ts";
+import { type CheckResult, fail, type Finding, pass, type Sql, unexpected } from "./check.ts";
 
-/** The event access mode in force, and how many grants public.event_scopes holds. */
-export async function checkEventAccess(sql: Sql): Promise<CheckResult> {
-  const name = "event access";
+/** The lines of Supabase's own grants, in report order. */
+export async function checkAccess(sql: Sql): Promise<CheckResult[]> {
+  return [
+    { name: "not exposed to API roles", ...await checkExposure(sql).catch(unexpected) },
+    { name: "event access", ...await checkEventAccess(sql).catch(unexpected) },
+  ];
+}
+
+/**
+ * Functions in `bridge` that authenticated may call by design: the activity RPC runs as the
+ * caller and calls the first two, the definer step re-checking mission visibility by the rule the
+ * missions policy calls too, readable_mission_ids (20261126000900_missions_read_rule.sql); the events RPCs run as the caller
+ * and read bridge.events_in_scope, whose scope functions run as the caller too
+ * (20261126000520_events_in_scope.sql), so nothing they return lies outside the caller's scope;
+ * their steps explain a statement only to a caller that bypasses RLS (check_may_explain,
+ * 20261126000700_explainable_statements.sql). With several Timescale nodes the steps ask
+ * node_branches which nodes to read (20261127000400_node_branches.sql): it returns relation
+ * names and slices, never rows.
+ */
+const grantedByDesign = [
+  "mission_activity_rows",
+  "check_activity_arguments",
+  "readable_mission_ids",
+  "nearest_events",
+  "event_counts",
+  "histogram_buckets",
+  "check_may_explain",
+  "caller_sees_all_events",
+  "caller_event_keys",
+  "node_branches",
+];
+
+/**
+ * Relations in `bridge` that authenticated may SELECT by design: the events the caller may see,
+ * filtered by the view itself (and, with several Timescale nodes, by each node's scope view,
+ * bridge.events_in_scope_at_<node>, made from the same definition), and the event access mode,
+ * which is not a secret.
+ */
+const readableByDesign = ["bridge.events_in_scope", "bridge.event_access"];
+const readableByDesignPattern = "bridge.events\\_in\\_scope\\_at\\_%";
+
+/**
+ * anon and authenticated reach no foreign table or bridge relation, neither the server nor a
+ * user mapping, and no bridge relation or function but those the RPCs need and scope by design:
+ * one finding per grant that should not exist. Foreign tables ignore RLS (DESIGN.md fact 6), so
+ * a single grant on one of them, on the server or on a user mapping would publish the node's
+ * data past every policy.
+ */
+async function checkExposure(sql: Sql): Promise<Finding> {
+  const rows = await sql`
+    with api(role) as (values ('anon'), ('authenticated')),
+    privilege(name) as (
+      values ('select'), ('insert'), ('update'), ('delete'), ('truncate'), ('references'),
+             ('trigger'))
+    select format('%s can %s %s', api.role, upper(p.name), c.oid::regclass) as finding
+      from api cross join privilege p
+      cross join pg_catalog.pg_class c
+      join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+     where (n.nspname = 'bridge' or c.relkind = 'f') and c.relkind in ('r', 'v', 'm', 'f', 'p')
+       and pg_catalog.has_table_privilege(api.role, c.oid, p.name)
+       and not (api.role = 'authenticated' and p.name = 'select'
+                and (c.oid::regclass::text = any(${readableByDesign}::text[])
+                     or c.oid::regclass::text like ${readableByDesignPattern}))
+    union all
+    select format('%s can SELECT some columns of %s', api.role, c.oid::regclass)
+      from api cross join pg_catalog.pg_class c
+      join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+     where (n.nspname = 'bridge' or c.relkind = 'f') and c.relkind in ('r', 'v', 'm', 'f', 'p')
+       and not pg_catalog.has_table_privilege(api.role, c.oid, 'select')
+       and pg_catalog.has_any_column_privilege(api.role, c.oid, 'select')
+    union all
+    select format('%s has USAGE on server %s', api.role, s.srvname)
+      from api cross join pg_catalog.pg_foreign_server s
+     where pg_catalog.has_server_privilege(api.role, s.oid, 'usage')
+    union all
+    select format('a user mapping on %s exists for %s', m.srvname, m.usename)
+      from pg_catalog.pg_user_mappings m
+     where m.usename in ('anon', 'authenticated', 'public')
+    union all
+    select 'anon has USAGE on schema bridge'
+     where pg_catalog.has_schema_privilege('anon', 'bridge', 'usage')
+    union all
+    select format('%s can EXECUTE %s', api.role, p.oid::regprocedure)
+      from api cross join pg_catalog.pg_proc p
+      join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+     where n.nspname = 'bridge'
+       and pg_catalog.has_function_privilege(api.role, p.oid, 'execute')
+       and not (api.role = 'authenticated' and p.proname::text = any(${grantedByDesign}::text[]))
+     order by 1`;
+  const found = rows.map((row) => row.finding as string);
+  if (found.length > 0) {
+    return fail(
+      found.join("; "),
+      "revoke each, e.g. revoke all on bridge.events from anon, authenticated; " +
+        "revoke usage on foreign server <server> from anon, authenticated; " +
+        "callers reach the node only through the public.* RPC functions",
+    );
+  }
+  return pass(
+    "anon and authenticated reach no foreign table, bridge relation, server or user mapping; " +
+      `in bridge, by design, authenticated may read only ${readableByDesign.join(", ")} ` +
+      "(and each node's bridge.events_in_scope_at_<node>) " +
+      `and call only ${grantedByDesign.join(", ")}`,
+  );
+}
+
+/**
+ * The event access mode in force (bridge.event_access), and how many grants public.event_scopes
+ * holds (supabase/migrations/20261126000500..20261126000520). Either mode is a choice the
+ * operator makes, so both pass; the line says which one is in force.
+ */
+async function checkEventAccess(sql: Sql): Promise<Finding> {
   const [row] = await sql`
     select (select a.mode from bridge.event_access a) as mode,
            (select count(*)::int from public.event_scopes) as grants
@@ -15,20 +123,17 @@ export async function checkEventAccess(sql: Sql): Promise<CheckResult> {
        and pg_catalog.to_regclass('public.event_scopes') is not null`;
   if (!row?.mode) {
     return fail(
-      name,
       "bridge.event_access or public.event_scopes is missing, so no events RPC can answer",
       "push the migrations: npx supabase db push",
     );
   }
   if (row.mode === "open") {
     return pass(
-      name,
       "open: every signed-in user sees every event (bridge.event_access); to scope them by " +
         "public.event_scopes: update bridge.event_access set mode = 'scoped'",
     );
   }
   return pass(
-    name,
     `scoped: signed-in users see only the events public.event_scopes grants them ` +
       (row.grants === 0 ? "(no grants yet, so they see none)" : `(${row.grants} grants)`) +
       "; service_role sees all",

@@ -1,37 +1,33 @@
 /**
- * What every doctor check shares: the shape of a result, the connection it runs on, and the
- * rule that a check leaves nothing behind (each runs in a transaction that is rolled back).
+ * What every doctor check shares: the shape of what it finds, and the rule that a check leaves
+ * nothing behind (each runs in a transaction that is rolled back).
  */
 import type postgres from "postgres";
+import type { NodeCatalog } from "./node_catalog.ts";
+import type { Node } from "./nodes.ts";
 
 export type Sql = postgres.Sql;
+export type Transaction = postgres.TransactionSql;
 
-/** One line of the doctor's report. `fix` says what to do, and is set only on failure. */
-export interface CheckResult {
-  name: string;
+/** What a check found. `fix` says what to do, and is set only on failure. */
+export interface Finding {
   ok: boolean;
   detail: string;
   fix?: string;
 }
 
-/** The doctor's session on the Supabase database and the notices raised on it. */
-export interface Session {
-  sql: Sql;
-  /** Notices (auto_explain plans among them) since the last `notices.length = 0`. */
-  notices: string[];
+/** One line of the doctor's report: a check's name and what it found. */
+export interface CheckResult extends Finding {
+  name: string;
 }
 
-/** The bridge's foreign server, as supabase/migrations/20261125000200_bridge_server.sql names it. */
-export const serverName = "events_ts";
+export const pass = (detail: string): Finding => ({ ok: true, detail });
 
-export const pass = (name: string, detail: string): CheckResult => ({ name, ok: true, detail });
+export const fail = (detail: string, fix: string): Finding => ({ ok: false, detail, fix });
 
-export const fail = (name: string, detail: string, fix: string): CheckResult => ({
-  name,
-  ok: false,
-  detail,
-  fix,
-});
+/** An error no check foresaw, as a failed finding that carries it. */
+export const unexpected = (error: unknown): Finding =>
+  fail(describeError(error), "an unexpected error: see the detail");
 
 const rollback = Symbol("rollback");
 
@@ -43,11 +39,11 @@ const rollback = Symbol("rollback");
  * @example
  * const n = await rolledBack(sql, async (tx) => (await tx`select 1 as n`)[0].n);
  */
-export async function rolledBack<T>(sql: Sql, fn: (tx: Sql) => Promise<T>): Promise<T> {
+export async function rolledBack<T>(sql: Sql, fn: (tx: Transaction) => Promise<T>): Promise<T> {
   let result: T | undefined;
   try {
     await sql.begin(async (tx) => {
-      result = await fn(tx as unknown as Sql);
+      result = await fn(tx);
       throw rollback;
     });
   } catch (error) {
@@ -56,24 +52,22 @@ export async function rolledBack<T>(sql: Sql, fn: (tx: Sql) => Promise<T>): Prom
   return result as T;
 }
 
-/** A database error as one line: message, then detail and hint when the server gave them. */
+/**
+ * A database error as one line: message, then detail and hint when the server gave them (libpq
+ * breaks a failed connection's message over lines).
+ */
 export function describeError(error: unknown): string {
   const e = error as { message?: string; detail?: string; hint?: string };
-  return [e.message ?? String(error), e.detail, e.hint].filter(Boolean).join(" — ");
+  return [e.message ?? String(error), e.detail, e.hint].filter(Boolean).join(" — ")
+    .replace(/\s*\n\s*/g, " ");
 }
 
-/**
- * Runs a check, turning an unexpected error into a failed result that carries the error, so
- * one broken probe never hides the other lines of the report.
- */
-export async function guarded(
-  name: string,
-  fix: string,
-  check: () => Promise<CheckResult | CheckResult[]>,
-): Promise<CheckResult[]> {
-  try {
-    return [await check()].flat();
-  } catch (error) {
-    return [fail(name, describeError(error), fix)];
-  }
+/** What a check of one node works with. */
+export interface OnNode {
+  /** The node's rolled-back transaction, holding its scratch catalog. */
+  tx: Transaction;
+  node: Node;
+  catalog: NodeCatalog;
+  /** Every bridge table some node holds rows of, e.g. bridge.events. */
+  held: Set<string>;
 }

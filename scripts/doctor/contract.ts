@@ -1,38 +1,35 @@
 /**
- * The FDW contract: the node's export views and the bridge's foreign tables must agree column
- * for column (drift), and no column of the contract may look like personal data by its name.
+ * The FDW contract with each node: its export views and the bridge's foreign tables on it must
+ * agree column for column (drift), no column of the contract may look like personal data by its
+ * name, and the foreign tables need local statistics for the planner.
  */
-import { type CheckResult, fail, pass, rolledBack, type Sql } from "./check.ts";
-import type { Column, ForeignTable } from "./foreign_tables.ts";
-import { openNodeCatalog } from "./node_catalog.ts";
+import { fail, type Finding, type OnNode, pass } from "./check.ts";
+import type { Column } from "./nodes.ts";
 
 /** Relations on the node, keyed "schema.name", with their columns in order. */
 type NodeRelations = Map<string, Column[]>;
 
 /**
- * The columns of every relation in the schemas the foreign tables read (normally `export`),
+ * The columns of every relation in the schemas the node's foreign tables read (normally `export`),
  * each type named as Supabase would name it: the node's schema-qualified type name resolved
  * locally, so `extensions.vector(768)` compares equal and a type Supabase lacks stays visible.
  */
-async function nodeRelations(sql: Sql, schemas: string[]): Promise<NodeRelations> {
-  const rows = await rolledBack(sql, async (tx) => {
-    const node = await openNodeCatalog(tx);
-    return tx.unsafe(
-      `select n.nspname::text || '.' || c.relname::text as relation, a.attname::text as name,
-              coalesce(pg_catalog.format_type(
-                         pg_catalog.to_regtype(format('%I.%I', tn.nspname, t.typname)), a.atttypmod),
-                       format('%I.%I', tn.nspname, t.typname)) as type
-         from ${node.pg_class} c
-         join ${node.pg_namespace} n on n.oid = c.relnamespace
-         join ${node.pg_attribute} a on a.attrelid = c.oid
-         join ${node.pg_type} t on t.oid = a.atttypid
-         join ${node.pg_namespace} tn on tn.oid = t.typnamespace
-        where n.nspname::text = any($1::text[]) and c.relkind in ('r', 'v', 'm', 'f', 'p')
-          and a.attnum > 0 and not a.attisdropped
-        order by 1, a.attnum`,
-      [schemas],
-    );
-  });
+async function nodeRelations({ tx, catalog, node }: OnNode): Promise<NodeRelations> {
+  const rows = await tx.unsafe(
+    `select n.nspname::text || '.' || c.relname::text as relation, a.attname::text as name,
+            coalesce(pg_catalog.format_type(
+                       pg_catalog.to_regtype(format('%I.%I', tn.nspname, t.typname)), a.atttypmod),
+                     format('%I.%I', tn.nspname, t.typname)) as type
+       from ${catalog.pg_class} c
+       join ${catalog.pg_namespace} n on n.oid = c.relnamespace
+       join ${catalog.pg_attribute} a on a.attrelid = c.oid
+       join ${catalog.pg_type} t on t.oid = a.atttypid
+       join ${catalog.pg_namespace} tn on tn.oid = t.typnamespace
+      where n.nspname::text = any($1::text[]) and c.relkind in ('r', 'v', 'm', 'f', 'p')
+        and a.attnum > 0 and not a.attisdropped
+      order by 1, a.attnum`,
+    [[...new Set(node.tables.map((t) => t.remoteSchema))]],
+  );
   const relations: NodeRelations = new Map();
   for (const row of rows) {
     const columns = relations.get(row.relation) ?? [];
@@ -42,37 +39,34 @@ async function nodeRelations(sql: Sql, schemas: string[]): Promise<NodeRelations
   return relations;
 }
 
-/** The differences between one foreign table and the relation it reads, in words. */
-function differences(table: ForeignTable, remote: string, columns: Column[] | undefined) {
-  if (!columns) return [`${remote} (read by ${table.name}) does not exist on the node`];
-  const found: string[] = [];
-  for (const column of columns) {
-    const local = table.columns.find((c) => c.name === column.name);
-    if (!local) found.push(`${remote} has ${column.name} (${column.type}), ${table.name} lacks it`);
-    else if (local.type !== column.type) {
-      found.push(`${column.name} is ${local.type} on Supabase but ${column.type} on the node`);
-    }
-  }
-  for (const column of table.columns) {
-    if (!columns.some((c) => c.name === column.name)) {
-      found.push(`${table.name} reads ${column.name}, which ${remote} no longer has`);
-    }
-  }
-  return found;
-}
-
-/** Each foreign table matches the node's relation column for column, and each export is mirrored. */
-export async function checkDrift(sql: Sql, tables: ForeignTable[]): Promise<CheckResult> {
-  const name = "drift";
-  const schemas = [...new Set(tables.map((t) => t.remoteSchema))];
-  if (tables.length === 0) {
-    return fail(name, "the bridge has no foreign tables", "apply the migrations");
-  }
-  const relations = await nodeRelations(sql, schemas);
+/**
+ * Each of the node's foreign tables matches the relation it reads column for column, and each
+ * relation in the schemas they read is mirrored by one.
+ */
+export async function checkDrift(on: OnNode): Promise<Finding> {
+  const { tables } = on.node;
+  const relations = await nodeRelations(on);
   const found: string[] = [];
   for (const table of tables) {
     const remote = `${table.remoteSchema}.${table.remoteTable}`;
-    found.push(...differences(table, remote, relations.get(remote)));
+    const columns = relations.get(remote);
+    if (!columns) {
+      found.push(`${remote} (read by ${table.name}) does not exist on the node`);
+      continue;
+    }
+    for (const column of columns) {
+      const local = table.columns.find((c) => c.name === column.name);
+      if (!local) {
+        found.push(`${remote} has ${column.name} (${column.type}), ${table.name} lacks it`);
+      } else if (local.type !== column.type) {
+        found.push(`${column.name} is ${local.type} on Supabase but ${column.type} on the node`);
+      }
+    }
+    for (const column of table.columns) {
+      if (!columns.some((c) => c.name === column.name)) {
+        found.push(`${table.name} reads ${column.name}, which ${remote} no longer has`);
+      }
+    }
   }
   for (const relation of relations.keys()) {
     if (!tables.some((t) => `${t.remoteSchema}.${t.remoteTable}` === relation)) {
@@ -81,7 +75,6 @@ export async function checkDrift(sql: Sql, tables: ForeignTable[]): Promise<Chec
   }
   if (found.length > 0) {
     return fail(
-      name,
       found.join("; "),
       "if the node's change is intended: select * from bridge.refresh_foreign_tables(); " +
         "analyze bridge.events, bridge.activity_log; otherwise restore the view as " +
@@ -89,57 +82,41 @@ export async function checkDrift(sql: Sql, tables: ForeignTable[]): Promise<Chec
     );
   }
   const counted = tables.map((t) => `${t.name} = ${t.remoteSchema}.${t.remoteTable}`);
-  return pass(name, `${counted.join(", ")}, column for column`);
+  return pass(`${counted.join(", ")}, column for column`);
 }
-
-/** Name parts that say a column holds personal data (split on anything not a letter or digit). */
-const piiParts = new Set([
-  "email",
-  "mail",
-  "phone",
-  "mobile",
-  "name",
-  "firstname",
-  "lastname",
-  "fullname",
-  "surname",
-  "username",
-  "address",
-  "addr",
-  "street",
-  "ip",
-  "ipv4",
-  "ipv6",
-  "ipaddr",
-  // The founding document's data_payload_raw: the payload as it arrived, where personal data
-  // ends up (the seed's holds e-mail addresses and phone numbers). Only _proc may cross.
-  "raw",
-]);
 
 /**
- * True when a column's name looks like personal data, e.g. `email`, `user_name`, `client_ip`,
- * `data_payload_raw`.
+ * Name parts that say a column holds personal data, as in `email`, `user_name`, `client_ip`
+ * (a name is split on anything not a letter or digit).
+ * `raw` is the founding document's data_payload_raw: the payload as it arrived, where personal
+ * data ends up (the seed's holds e-mail addresses and phone numbers). Only _proc may cross.
  */
-export function looksLikePii(column: string): boolean {
-  return column.toLowerCase().split(/[^a-z0-9]+/).some((part) => piiParts.has(part));
-}
+const piiParts = new Set(
+  ("email mail phone mobile name firstname lastname fullname surname username address addr " +
+    "street ip ipv4 ipv6 ipaddr raw").split(" "),
+);
 
 /**
  * No column of the contract looks like personal data by name: the export views promise
  * pseudonymous columns only, and foreign tables ignore RLS (DESIGN.md fact 6).
  */
-export async function checkPii(sql: Sql, tables: ForeignTable[]): Promise<CheckResult> {
-  const name = "no PII by name";
-  const schemas = [...new Set(tables.map((t) => t.remoteSchema))];
-  const relations = await nodeRelations(sql, schemas);
+export async function checkPii(on: OnNode): Promise<Finding> {
+  const relations = await nodeRelations(on);
   const columns = [
     ...[...relations].flatMap(([relation, cols]) => cols.map((c) => `${relation}.${c.name}`)),
-    ...tables.flatMap((t) => t.columns.map((c) => `${t.name}.${c.name}`)),
+    ...on.node.tables.flatMap((t) => t.columns.map((c) => `${t.name}.${c.name}`)),
   ];
-  const suspects = [...new Set(columns.filter((c) => looksLikePii(c.split(".").pop()!)))];
+  const suspects = [
+    ...new Set(
+      columns.filter((column) =>
+        column.split(".").pop()!.toLowerCase().split(/[^a-z0-9]+/).some((part) =>
+          piiParts.has(part)
+        )
+      ),
+    ),
+  ];
   if (suspects.length > 0) {
     return fail(
-      name,
       `columns that look like personal data: ${suspects.join(", ")}`,
       "export a pseudonymous token instead (as user_token does) and drop the column from the " +
         "export view; if the name misleads, rename it",
@@ -147,8 +124,26 @@ export async function checkPii(sql: Sql, tables: ForeignTable[]): Promise<CheckR
   }
   const exported = [...relations.values()].reduce((sum, cols) => sum + cols.length, 0);
   return pass(
-    name,
     `${exported} columns of ${[...relations.keys()].join(", ")} and their foreign tables ` +
       "checked: none named like personal data",
+  );
+}
+
+/**
+ * Each of the node's foreign tables has local statistics. postgres_fdw decides whether LIMIT
+ * and GROUP BY ship from them, and autovacuum never gathers them for foreign tables.
+ */
+export function checkStatistics({ node: { tables } }: OnNode): Finding {
+  const never = tables.filter((t) => t.reltuples < 0).map((t) => t.name);
+  if (never.length > 0) {
+    return fail(
+      `never analyzed: ${never.join(", ")}, so the planner guesses their size`,
+      `analyze ${tables.map((t) => t.name).join(", ")} (again after large loads; on ` +
+        "PostgreSQL 15 this reads each whole remote table, docs/operations.md)",
+    );
+  }
+  return pass(
+    tables.map((t) => `${t.name} ≈ ${Math.round(t.reltuples)} rows`).join(", ") +
+      " in local statistics",
   );
 }

@@ -1,10 +1,9 @@
 /**
  * The representative call of each RPC: its arguments (taken from what the bridge already
- * knows), the statement its function builds (for EXPLAIN where auto_explain is not allowed),
- * the planner settings the function sets, and what its Remote SQL must carry.
+ * knows), how to read its plan without making it (for where auto_explain is not allowed), and
+ * what its Remote SQL must carry.
  */
 import type { Sql } from "./check.ts";
-import { remoteSqlOfStep } from "./plans.ts";
 
 /** Arguments for the representative calls. */
 export interface Arguments {
@@ -52,22 +51,29 @@ export async function representativeArguments(sql: Sql): Promise<Arguments> {
 export interface Expectation {
   what: string;
   pattern: RegExp;
-  fix: string;
+  /** By default: re-apply the migration that defines the RPC. */
+  fix?: string;
   /** An expectation that cannot hold without this one (LIMIT ships only with the ORDER BY). */
   needs?: string;
 }
 
-/** One RPC's representative call, and how to read its Remote SQL without running it. */
+/** A statement and its parameters. */
+type Statement = [sql: string, params: unknown[]];
+
+/** One RPC's representative call, and how to read its plan without making it. */
 export interface Probe {
   rpc: string;
-  call: (tx: Sql, args: Arguments) => Promise<unknown>;
-  /** The Remote SQL of the same call, from a plan of the statement the RPC runs. */
-  explain: (sql: Sql, args: Arguments) => Promise<string[]>;
+  /** The bridge table it reads: every node holding rows of it gets one foreign scan. */
+  reads: string;
+  call: (args: Arguments) => Statement;
+  /**
+   * The plan of the same call: `step` selects the plan the RPC's step gives of the statement it
+   * runs (`explain_only => true`).
+   */
+  explain: (args: Arguments) => { step: Statement };
   expected: Expectation[];
 }
 
-const migrationFix = (rpc: string) =>
-  `re-apply the migration that defines public.${rpc} (supabase/migrations/)`;
 const analyzeFix = "analyze bridge.events, bridge.activity_log (see `statistics`)";
 const vectorFix = "give the server extensions 'vector' and the same vector schema on both nodes " +
   "(see `server` and `pgvector`)";
@@ -79,38 +85,33 @@ const queryVector = (args: Arguments) =>
  * The caller's scope (bridge.events_in_scope) as parameters of the Remote SQL: filtered on the
  * node, so top-k and counts are computed within it.
  */
-const scopeExpected = (rpc: string): Expectation => ({
+const scope: Expectation = {
   what: "the caller's scope",
   pattern:
     /user_token = ANY \(\$\d+::text\[\]\)\) OR \(agent_key = ANY \(\$\d+::text\[\]\)\) OR \(location_key = ANY \(\$\d+::text\[\]\)/,
-  fix: migrationFix(rpc),
-});
+};
 
 const search: Probe = {
   rpc: "search_events",
-  call: (tx, args) =>
-    tx.unsafe(
-      `select * from public.search_events(query_embedding => ${queryVector(args)},
-         match_count => 5, event_types => array[$1::text],
-         time_from => $2::timestamptz, time_to => $3::timestamptz)`,
-      [args.eventType, args.timeFrom, args.timeTo],
-    ),
-  explain: (sql, args) =>
-    remoteSqlOfStep(
-      sql,
+  reads: "bridge.events",
+  call: (args) => [
+    `select * from public.search_events(query_embedding => ${queryVector(args)},
+       match_count => 5, event_types => array[$1::text],
+       time_from => $2::timestamptz, time_to => $3::timestamptz)`,
+    [args.eventType, args.timeFrom, args.timeTo],
+  ],
+  explain: (args) => ({
+    step: [
       `select plan from bridge.nearest_events(${queryVector(args)}, 5, array[$1::text],
          null, null, null, null, $2::timestamptz, $3::timestamptz, null, explain_only => true)`,
       [args.eventType, args.timeFrom, args.timeTo],
-    ),
+    ],
+  }),
   expected: [
-    scopeExpected("search_events"),
-    {
-      what: "event_type = ANY",
-      pattern: /event_type = ANY \(/,
-      fix: migrationFix("search_events"),
-    },
-    { what: "event_time >=", pattern: /event_time >= '/, fix: migrationFix("search_events") },
-    { what: "event_time <", pattern: /event_time < '/, fix: migrationFix("search_events") },
+    scope,
+    { what: "event_type = ANY", pattern: /event_type = ANY \(/ },
+    { what: "event_time >=", pattern: /event_time >= '/ },
+    { what: "event_time <", pattern: /event_time < '/ },
     {
       what: "ORDER BY event_embedding <=>",
       pattern: /ORDER BY \(event_embedding OPERATOR\(\w+\.<=>\)/,
@@ -122,23 +123,20 @@ const search: Probe = {
 
 const activity: Probe = {
   rpc: "mission_activity",
-  call: (tx, args) =>
-    tx.unsafe(`select * from public.mission_activity(mission_ids => $1::bigint[])`, [
-      args.missionIds,
-    ]),
-  explain: (sql, args) =>
-    remoteSqlOfStep(
-      sql,
+  reads: "bridge.activity_log",
+  call: (args) => [
+    `select * from public.mission_activity(mission_ids => $1::bigint[])`,
+    [args.missionIds],
+  ],
+  explain: (args) => ({
+    step: [
       `select plan from bridge.mission_activity_rows($1::bigint[], null, null, null, 100, null,
          null, explain_only => true)`,
       [args.missionIds],
-    ),
+    ],
+  }),
   expected: [
-    {
-      what: "mission_id = ANY",
-      pattern: /mission_id = ANY \(/,
-      fix: migrationFix("mission_activity"),
-    },
+    { what: "mission_id = ANY", pattern: /mission_id = ANY \(/ },
     // For a few missions (the probe's three), newest first by an expression equal to event_time
     // that keeps the node on the missions' index ranges (20261126000800).
     {
@@ -151,25 +149,25 @@ const activity: Probe = {
 
 const histogram: Probe = {
   rpc: "event_histogram",
-  call: (tx, args) =>
-    tx.unsafe(
-      `select * from public.event_histogram(bucket => $1::interval,
-         time_from => $2::timestamptz, time_to => $3::timestamptz)`,
-      [args.bucket, args.timeFrom, args.timeTo],
-    ),
-  explain: (sql, args) =>
-    remoteSqlOfStep(
-      sql,
+  reads: "bridge.events",
+  call: (args) => [
+    `select * from public.event_histogram(bucket => $1::interval,
+       time_from => $2::timestamptz, time_to => $3::timestamptz)`,
+    [args.bucket, args.timeFrom, args.timeTo],
+  ],
+  explain: (args) => ({
+    step: [
       `select plan from bridge.event_counts($1::interval, $2::timestamptz, $3::timestamptz, null,
          explain_only => true)`,
       [args.bucket, args.timeFrom, args.timeTo],
-    ),
+    ],
+  }),
   expected: [
-    scopeExpected("event_histogram"),
-    { what: "date_bin", pattern: /date_bin\(/, fix: migrationFix("event_histogram") },
+    scope,
+    { what: "date_bin", pattern: /date_bin\(/ },
     { what: "count(*)", pattern: /count\(\*\)/, fix: analyzeFix },
     { what: "GROUP BY", pattern: /GROUP BY/, fix: analyzeFix },
-    { what: "event_time >=", pattern: /event_time >= '/, fix: migrationFix("event_histogram") },
+    { what: "event_time >=", pattern: /event_time >= '/ },
   ],
 };
 

@@ -1,106 +1,145 @@
 /**
- * Pushdown: a representative call of each RPC sends its filters, ordering, limit or grouping to
- * the node, read from the Remote SQL; and the local statistics those decisions rest on exist.
+ * Pushdown: a representative call of each RPC, made once, sends its filters, ordering, limit or
+ * grouping to each node, read from the Remote SQL of that node's foreign scan (scripts/plans.ts):
+ * from auto_explain's plans of the real call or, where auto_explain cannot be loaded, from the
+ * plan the RPC's step gives of its own statement (`explain_only => true`).
  */
-import { type CheckResult, describeError, fail, pass, type Session } from "./check.ts";
-import type { ForeignTable } from "./foreign_tables.ts";
 import {
-  type Arguments,
-  type Expectation,
-  type Probe,
-  probes,
-  representativeArguments,
-} from "./probes.ts";
-import { availableMethod, type PlanMethod, remoteSqlOfCall } from "./plans.ts";
-import { shortened } from "../plans.ts";
+  type ForeignScan,
+  foreignScansIn,
+  foreignScansOfNotice,
+  logPlans,
+  shortened,
+} from "../plans.ts";
+import {
+  describeError,
+  fail,
+  type Finding,
+  pass,
+  rolledBack,
+  type Sql,
+  type Transaction,
+} from "./check.ts";
+import type { Node } from "./nodes.ts";
+import { type Arguments, type Probe, probes, representativeArguments } from "./probes.ts";
 
-/** The fixes for what is missing, leaving out those of parts that only follow from another. */
-function fixesFor(missing: Expectation[]): string {
-  const roots = missing.filter((e) => !e.needs || !missing.some((m) => m.what === e.needs));
-  return [...new Set(roots.map((e) => e.fix))].join("; ");
+/** The doctor's session on the Supabase database and the notices raised on it. */
+export interface Session {
+  sql: Sql;
+  /** Notices (auto_explain plans among them) since the last `notices.length = 0`. */
+  notices: string[];
 }
 
-/** Reads the Remote SQL of one probe by `method`; the activity call needs visible missions. */
-async function remoteSqlOf(session: Session, probe: Probe, args: Arguments, method: PlanMethod) {
-  const explained = method === "explain" ||
-    (probe.rpc === "mission_activity" && args.missionIds.length === 0);
-  const remoteSql = explained
-    ? await probe.explain(session.sql, args)
-    : await remoteSqlOfCall(session, (tx) => probe.call(tx, args));
-  const how = explained
-    ? `EXPLAIN of the statement public.${probe.rpc} runs${
-      method === "auto_explain" ? " (no missions to call it with)" : ""
-    }`
-    : `auto_explain of a call of public.${probe.rpc}`;
-  return { remoteSql, how };
+/** How the plans were read; the report says which. */
+export type PlanMethod = "auto_explain" | "explain";
+
+/**
+ * Logs this transaction's plans, and makes it service_role's as PostgREST and the Edge
+ * Functions do (set local role, JWT claims): it may call every RPC and sees every mission.
+ */
+async function logCallsAsServiceRole(tx: Transaction) {
+  await logPlans(tx);
+  await tx.unsafe("set local role service_role");
+  await tx`select set_config('request.jwt.claims', '{"role": "service_role"}', true)`;
 }
 
 /**
- * One line per RPC: its representative call's Remote SQL carries everything `expected` lists.
- * `method` forces a way of reading plans; by default auto_explain when it can be loaded.
+ * auto_explain needs LOAD and its superuser-only settings: allowed for the local stack's
+ * postgres, usually not for a hosted project's. The calls are made as service_role, so that
+ * too must be allowed. Probed once, in a rolled-back transaction.
  */
-export async function checkPushdown(
-  session: Session,
-  method?: PlanMethod,
-): Promise<CheckResult[]> {
+export async function availableMethod(sql: Sql): Promise<PlanMethod> {
+  return await rolledBack(sql, logCallsAsServiceRole)
+    .then(() => "auto_explain" as const, () => "explain" as const);
+}
+
+/** The foreign scans of the probe's call: of the call itself, or of its plan when `explained`. */
+async function scansOf(session: Session, probe: Probe, args: Arguments, explained: boolean) {
+  return await rolledBack(session.sql, async (tx): Promise<ForeignScan[]> => {
+    if (!explained) {
+      await logCallsAsServiceRole(tx);
+      session.notices.length = 0;
+      const [statement, params] = probe.call(args);
+      await tx.unsafe(statement, params as never[]);
+      return session.notices.flatMap(foreignScansOfNotice);
+    }
+    const [statement, params] = probe.explain(args).step;
+    const [row] = await tx.unsafe(statement, params as never[]);
+    const plans = row.plan as { Plan: Parameters<typeof foreignScansIn>[0] }[];
+    return plans.flatMap((p) => foreignScansIn(p.Plan));
+  });
+}
+
+/** One probe's call: how its plans were read, and its foreign scans or the error it raised. */
+export interface ProbeRun {
+  probe: Probe;
+  how: string;
+  scans?: ForeignScan[];
+  error?: unknown;
+}
+
+/**
+ * Makes each probe's call and reads its foreign scans: by `method`, or by default auto_explain
+ * when it can be loaded. The activity call needs visible missions, else it is explained.
+ */
+export async function runProbes(session: Session, method?: PlanMethod): Promise<ProbeRun[]> {
   const chosen = method ?? await availableMethod(session.sql);
   const args = await representativeArguments(session.sql);
-  const results: CheckResult[] = [];
+  const runs: ProbeRun[] = [];
   for (const probe of probes) {
-    const name = `pushdown ${probe.rpc}`;
+    const explained = chosen === "explain" ||
+      (probe.rpc === "mission_activity" && args.missionIds.length === 0);
+    const how = explained
+      ? `EXPLAIN of the statement public.${probe.rpc} runs${
+        chosen === "auto_explain" ? " (no missions to call it with)" : ""
+      }`
+      : `auto_explain of a call of public.${probe.rpc}`;
     try {
-      const { remoteSql, how } = await remoteSqlOf(session, probe, args, chosen);
-      if (remoteSql.length !== 1) {
-        results.push(fail(
-          name,
-          `expected one foreign scan, found ${remoteSql.length} (${how})`,
-          `re-apply the migration defining public.${probe.rpc}`,
-        ));
-        continue;
-      }
-      const missing = probe.expected.filter((e) => !e.pattern.test(remoteSql[0]));
-      results.push(
-        missing.length === 0
-          ? pass(
-            name,
-            `Remote SQL carries ${probe.expected.map((e) => e.what).join(", ")} (${how})`,
-          )
-          : fail(
-            name,
-            `Remote SQL lacks ${missing.map((e) => e.what).join(", ")} (${how}): ` +
-              shortened(remoteSql[0]),
-            fixesFor(missing),
-          ),
-      );
+      runs.push({ probe, how, scans: await scansOf(session, probe, args, explained) });
     } catch (error) {
-      results.push(fail(
-        name,
-        `the representative call failed: ${describeError(error)}`,
-        "see the failed checks above (server, pgvector, drift)",
-      ));
+      runs.push({ probe, how, error });
     }
   }
-  return results;
+  return runs;
 }
 
 /**
- * Every foreign table has local statistics. postgres_fdw decides whether LIMIT and GROUP BY
- * ship from them, and autovacuum never gathers them for foreign tables.
+ * The probe's call sent the node one foreign scan whose Remote SQL carries everything the probe
+ * expects; a node holding no rows of the table the RPC reads is not asked.
  */
-export function checkStatistics(tables: ForeignTable[]): CheckResult {
-  const name = "statistics";
-  const never = tables.filter((t) => t.reltuples < 0).map((t) => t.name);
-  if (never.length > 0) {
+export function checkPushdown(run: ProbeRun, node: Node, held: Set<string>): Finding {
+  const { probe, how } = run;
+  const reapply = `re-apply the migration that defines public.${probe.rpc} (supabase/migrations/)`;
+  if (!run.scans) {
     return fail(
-      name,
-      `never analyzed: ${never.join(", ")}, so the planner guesses their size`,
-      `analyze ${tables.map((t) => t.name).join(", ")} (again after large loads; on ` +
-        "PostgreSQL 15 this reads each whole remote table, docs/operations.md)",
+      `the representative call failed: ${describeError(run.error)}`,
+      "see the failed checks above (server, pgvector, drift)",
     );
   }
-  return pass(
-    name,
-    tables.map((t) => `${t.name} ≈ ${Math.round(t.reltuples)} rows`).join(", ") +
-      " in local statistics",
-  );
+  if (!node.tables.some((t) => t.serves === probe.reads) && held.has(probe.reads)) {
+    return pass(`${node.name} holds no rows of ${probe.reads}, which public.${probe.rpc} reads`);
+  }
+  const remoteSql = run.scans
+    .filter((scan) => scan.relations.some((r) => node.tables.some((t) => t.name === r)))
+    .map((scan) => scan.remoteSql);
+  if (remoteSql.length !== 1) {
+    return fail(
+      `expected one foreign scan, found ${remoteSql.length} (${how})`,
+      reapply,
+    );
+  }
+  const missing = probe.expected.filter((e) => !e.pattern.test(remoteSql[0]));
+  return missing.length === 0
+    ? pass(`Remote SQL carries ${probe.expected.map((e) => e.what).join(", ")} (${how})`)
+    : fail(
+      `Remote SQL lacks ${missing.map((e) => e.what).join(", ")} (${how}): ` +
+        shortened(remoteSql[0]),
+      // Not the fixes of parts that only follow from another (LIMIT ships only with ORDER BY).
+      [
+        ...new Set(
+          missing.filter((e) => !missing.some((m) => m.what === e.needs))
+            .map((e) => e.fix ?? reapply),
+        ),
+      ].join("; "),
+    );
 }

@@ -1,80 +1,125 @@
 /**
- * The doctor's checks in report order. Each runs on its own rolled-back transaction; the ones
- * that read the node are skipped, as failed, when the node does not answer through the link.
+ * The doctor's checks in report order: the checks of each node (each foreign server the bridge
+ * reads), then the checks of Supabase's own grants. A node that does not answer through the
+ * link fails its own lines; the other nodes are still checked. With one node the lines carry the
+ * checks' bare names; with several, each names its node, e.g. `link [events_hot]`, after a
+ * `nodes` line listing the nodes and their slices.
  */
 import postgres from "postgres";
-import { checkEventAccess } from "./access.ts";
-import { type CheckResult, describeError, fail, guarded, type Session } from "./check.ts";
-import { checkDrift, checkPii } from "./contract.ts";
-import { checkExposure } from "./exposure.ts";
-import { checkHypertables } from "./hypertables.ts";
-import { listForeignTables } from "./foreign_tables.ts";
-import { checkEncrypted, checkReadOnly } from "./link_security.ts";
-import { checkNodeIndexes, checkPgvector } from "./node.ts";
-import type { PlanMethod } from "./plans.ts";
-import { checkPushdown, checkStatistics } from "./pushdown.ts";
-import { checkLink, checkServer, readServer } from "./server.ts";
+import { checkAccess } from "./access.ts";
+import {
+  type CheckResult,
+  describeError,
+  fail,
+  type Finding,
+  type OnNode,
+  rolledBack,
+  type Sql,
+  unexpected,
+} from "./check.ts";
+import { checkDrift, checkPii, checkStatistics } from "./contract.ts";
+import { checkEncrypted, checkLink, checkReadOnly, checkServer } from "./link.ts";
+import { checkHypertables, checkIndex, checkPgvector, requiredIndexes } from "./node.ts";
+import { openNodeCatalog } from "./node_catalog.ts";
+import { listNodes, type Node, slicesOf } from "./nodes.ts";
+import { probes } from "./probes.ts";
+import {
+  checkPushdown,
+  type PlanMethod,
+  type ProbeRun,
+  runProbes,
+  type Session,
+} from "./pushdown.ts";
 
-export interface DoctorOptions {
-  /** How to read Remote SQL; by default auto_explain when it can be loaded, else EXPLAIN. */
-  planMethod?: PlanMethod;
+/** A check of one node, named as it reports. */
+interface NodeCheck {
+  name: string;
+  /** It reads the node through the link, so it runs only when `link` passed. */
+  needsLink?: boolean;
+  run: (on: OnNode) => Finding | Promise<Finding>;
 }
 
-/** The checks that read the node, named as they report, for when the link is down. */
-const nodeChecks = [
-  "link encrypted",
-  "link read-only",
-  "pgvector",
-  "node index for search",
-  "node index for activity",
-  "hypertables",
-  "drift",
-  "no PII by name",
-];
-const pushdownChecks = [
-  "pushdown search_events",
-  "pushdown mission_activity",
-  "pushdown event_histogram",
+const link: NodeCheck = { name: "link", run: checkLink };
+
+const nodeChecks: NodeCheck[] = [
+  { name: "server", run: checkServer },
+  link,
+  { name: "link encrypted", needsLink: true, run: checkEncrypted },
+  { name: "link read-only", needsLink: true, run: checkReadOnly },
+  { name: "pgvector", needsLink: true, run: checkPgvector },
+  ...requiredIndexes.map((index): NodeCheck => ({
+    name: index.check,
+    needsLink: true,
+    run: (on) => checkIndex(on, index),
+  })),
+  { name: "hypertables", needsLink: true, run: checkHypertables },
+  { name: "drift", needsLink: true, run: checkDrift },
+  { name: "no PII by name", needsLink: true, run: checkPii },
+  { name: "statistics", run: checkStatistics },
 ];
 
-const notChecked = (names: string[]) =>
-  names.map((name) =>
-    fail(name, "not checked: the node does not answer through the link", "fix `link` first")
+const notChecked = fail(
+  "not checked: the node does not answer through the link",
+  "fix `link` first",
+);
+
+/**
+ * Runs every check of `node` in one rolled-back transaction, which holds the node's scratch
+ * catalog, each check in a savepoint so that one check's error never hides the others' lines.
+ */
+async function checkNode(sql: Sql, node: Node, held: Set<string>) {
+  return await rolledBack(sql, async (tx) => {
+    const on: OnNode = { tx, node, held, catalog: await openNodeCatalog(tx, node.name) };
+    const results: CheckResult[] = [];
+    let linkOk = false;
+    for (const check of nodeChecks) {
+      const finding: Finding = check.needsLink && !linkOk
+        ? notChecked
+        : await tx.savepoint((point) => check.run({ ...on, tx: point })).catch(unexpected);
+      if (check === link) linkOk = finding.ok;
+      results.push({ name: check.name, ...finding });
+    }
+    return { results, linkOk };
+  });
+}
+
+/**
+ * The lines of every node: its checks, then its pushdown of each RPC; with several nodes, each
+ * line names its node, after a `nodes` line.
+ */
+async function checkNodes(session: Session, planMethod?: PlanMethod): Promise<CheckResult[]> {
+  const nodes = await listNodes(session.sql);
+  if (nodes.length === 0) {
+    return [{
+      name: "server",
+      ...fail(
+        "schema bridge has no foreign table, so there is no node to check",
+        "apply the migrations: npx supabase db push",
+      ),
+    }];
+  }
+  const held = new Set(nodes.flatMap((node) => node.tables.map((t) => t.serves)));
+  const checked = [];
+  for (const node of nodes) checked.push({ node, ...await checkNode(session.sql, node, held) });
+  const up = checked.filter((c) => c.linkOk).length;
+  // An EXPLAIN contacts no node, so while one is down the others' pushdown is still read.
+  const runs: ProbeRun[] = up === 0 ? [] : await runProbes(
+    session,
+    up === nodes.length ? planMethod : "explain",
+  ).catch((error) => probes.map((probe) => ({ probe, how: "", error })));
+  const several = nodes.length > 1;
+  const lines = checked.flatMap(({ node, results, linkOk }) =>
+    [
+      ...results,
+      ...probes.map((probe, i) => ({
+        name: `pushdown ${probe.rpc}`,
+        ...(linkOk ? checkPushdown(runs[i], node, held) : notChecked),
+      })),
+    ].map((r) => several ? { ...r, name: `${r.name} [${node.name}]` } : r)
   );
-
-/** Runs every check on an open session and returns the report's lines, in order. */
-export async function runChecks(
-  session: Session,
-  options: DoctorOptions = {},
-): Promise<CheckResult[]> {
-  const { sql } = session;
-  const server = await readServer(sql);
-  const tables = await listForeignTables(sql);
-  const link = await checkLink(sql, server);
-  const unexpected = "an unexpected error: see the detail";
-  const nodeLines = link.ok
-    ? [
-      ...await guarded("link encrypted", unexpected, () => checkEncrypted(sql, server)),
-      ...await guarded("link read-only", unexpected, () => checkReadOnly(sql, server)),
-      ...await guarded("pgvector", unexpected, () => checkPgvector(sql)),
-      ...await guarded("node indexes", unexpected, () => checkNodeIndexes(sql, tables)),
-      ...await guarded("hypertables", unexpected, () => checkHypertables(sql, tables)),
-      ...await guarded("drift", unexpected, () => checkDrift(sql, tables)),
-      ...await guarded("no PII by name", unexpected, () => checkPii(sql, tables)),
-    ]
-    : notChecked(nodeChecks);
-  const pushdownLines = link.ok
-    ? await guarded("pushdown", unexpected, () => checkPushdown(session, options.planMethod))
-    : notChecked(pushdownChecks);
-  return [
-    checkServer(server),
-    link,
-    ...nodeLines,
-    checkStatistics(tables),
-    ...pushdownLines,
-    ...await guarded("not exposed to API roles", unexpected, () => checkExposure(sql)),
-    ...await guarded("event access", unexpected, () => checkEventAccess(sql)),
-  ];
+  if (!several && slicesOf(nodes[0]) === "no slice") return lines;
+  const listed = nodes.map((node) => `${node.name} (${slicesOf(node)})`).join(", ");
+  return [{ name: "nodes", ok: true, detail: listed }, ...lines];
 }
 
 /** The report's only line when the Supabase database cannot be reached: nothing was checked. */
@@ -82,13 +127,17 @@ export const unreachableCheck = "database";
 
 /**
  * Connects to the Supabase database at `url` (as the role that owns the bridge, normally
- * postgres), runs every check and disconnects.
+ * postgres), runs every check and disconnects. `planMethod` forces how Remote SQL is read; by
+ * default auto_explain when it can be loaded, else EXPLAIN.
  *
  * @example
  * const results = await runDoctor(Deno.env.get("SUPABASE_DB_URL")!);
  * const healthy = results.every((r) => r.ok);
  */
-export async function runDoctor(url: string, options: DoctorOptions = {}): Promise<CheckResult[]> {
+export async function runDoctor(
+  url: string,
+  options: { planMethod?: PlanMethod } = {},
+): Promise<CheckResult[]> {
   const notices: string[] = [];
   const sql = postgres(url, {
     max: 1,
@@ -102,14 +151,16 @@ export async function runDoctor(url: string, options: DoctorOptions = {}): Promi
     await sql`select 1`;
   } catch (error) {
     await sql.end();
-    return [fail(
-      unreachableCheck,
-      `cannot connect to the Supabase database: ${describeError(error)}`,
-      "pass the project's connection string: npm run doctor -- --db-url 'postgresql://postgres:...'",
-    )];
+    return [{
+      name: unreachableCheck,
+      ...fail(
+        `cannot connect to the Supabase database: ${describeError(error)}`,
+        "pass the project's connection string: npm run doctor -- --db-url 'postgresql://postgres:...'",
+      ),
+    }];
   }
   try {
-    return await runChecks({ sql, notices }, options);
+    return [...await checkNodes({ sql, notices }, options.planMethod), ...await checkAccess(sql)];
   } finally {
     await sql.end();
   }

@@ -1,0 +1,190 @@
+/**
+ * A node's foreign server and its link: configured, answering, encrypted, and unable to write.
+ * Encryption and read-only are asked of the node itself, through the link, rather than trusted
+ * from Supabase's settings.
+ */
+import { describeError, fail, type Finding, type OnNode, pass } from "./check.ts";
+
+/** The host the migration leaves until bridge.configure(...) sets the real one. */
+const placeholderHost = "bridge-not-configured.invalid";
+
+/** The server uses postgres_fdw, ships pgvector's operators, has a host, and this role a mapping. */
+export function checkServer({ node }: OnNode): Finding {
+  const { name, options } = node;
+  if (node.wrapper !== "postgres_fdw") {
+    return fail(
+      `${name} uses ${node.wrapper}, not postgres_fdw`,
+      "drop it and apply supabase/migrations/20261125000200_bridge_server.sql",
+    );
+  }
+  const { host, port, dbname, extensions } = options;
+  const shipped = (extensions ?? "").split(",").map((e) => e.trim());
+  if (!shipped.includes("vector")) {
+    const verb = extensions === undefined ? "add" : "set";
+    return fail(
+      `${name} lacks extensions 'vector' (has ${extensions ?? "none"}): pgvector's ` +
+        `operators stay local and every search pulls the whole table (DESIGN.md fact 1)`,
+      `alter server ${name} options (${verb} extensions '${
+        [...shipped.filter(Boolean), "vector"].join(",")
+      }')`,
+    );
+  }
+  if (!host || host === placeholderHost) {
+    return fail(
+      `${name} has no host yet (${host ?? "none"})`,
+      "as postgres: select bridge.configure('<host>', 5432, 'postgres', 'bridge_reader', " +
+        "'<link password>', 'verify-full') (docs/operations.md)",
+    );
+  }
+  if (!node.linkUser) {
+    return fail(
+      `${node.currentUser} has no user mapping for ${name}, so the doctor cannot use the link`,
+      "connect as the role that owns the bridge (postgres), or run bridge.configure(...) as it",
+    );
+  }
+  return pass(
+    `${name} → ${host}:${port ?? "5432"}/${dbname ?? node.currentUser} as ` +
+      `${node.linkUser}, extensions '${extensions}'`,
+  );
+}
+
+/** Milliseconds `fn` takes, with one decimal. */
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return Math.round((performance.now() - start) * 10) / 10;
+}
+
+/**
+ * The node answers through the link: the first query pays for the connection (TCP, TLS,
+ * SCRAM), the second is one round trip on the open connection.
+ */
+export async function checkLink({ tx, node, catalog }: OnNode): Promise<Finding> {
+  if (!node.linkUser) {
+    return fail("not checked: the server's user mapping is missing", "see `server`");
+  }
+  // A connection cached by an earlier check would hide the cost of connecting.
+  await tx`select extensions.postgres_fdw_disconnect(${node.name})`;
+  const versionQuery = `select setting from ${catalog.pg_settings} where name = 'server_version'`;
+  try {
+    // In a savepoint of its own: a failed query would otherwise abort the node's transaction.
+    return await tx.savepoint(async (link) => {
+      let version = "unknown";
+      const connect = await timed(async () => {
+        version = (await link.unsafe(versionQuery))[0]?.setting ?? version;
+      });
+      const roundTrip = await timed(() => link.unsafe(versionQuery));
+      return pass(
+        `the node (PostgreSQL ${version}) answers: round trip ${roundTrip} ms, ` +
+          `first query with connection set-up ${connect} ms`,
+      );
+    });
+  } catch (error) {
+    return fail(
+      `the node does not answer through ${node.name}: ${describeError(error)}`,
+      "check the host and port (bridge.configure), the firewall or tunnel, the node's pg_hba.conf " +
+        "line for the link role, and the link password (docs/operations.md)",
+    );
+  }
+}
+
+const encryptedModes = ["require", "verify-ca", "verify-full"];
+
+/**
+ * The server demands TLS, and the node reports TLS on every session of the link role under
+ * the bridge's application_name (this doctor's own session among them).
+ */
+export async function checkEncrypted({ tx, node, catalog }: OnNode): Promise<Finding> {
+  const sslmode = node.options.sslmode ?? "prefer";
+  if (!encryptedModes.includes(sslmode)) {
+    return fail(
+      `${node.name} has sslmode ${sslmode}, which allows an unencrypted link`,
+      `call bridge.configure(...) again with sslmode 'verify-full' (or 'require')`,
+    );
+  }
+  const appName = node.options.application_name ?? "postgres_fdw";
+  const sessions = await tx.unsafe(
+    `select s.ssl, s.version, s.cipher
+       from ${catalog.pg_stat_activity} a join ${catalog.pg_stat_ssl} s on s.pid = a.pid
+      where a.usename = $1 and a.application_name = $2`,
+    [node.linkUser!, appName],
+  );
+  const plain = sessions.filter((s) => !s.ssl).length;
+  if (sessions.length === 0 || plain > 0) {
+    return fail(
+      sessions.length === 0
+        ? `the node shows no session of ${node.linkUser} named ${appName}`
+        : `${plain} of ${sessions.length} link sessions on the node are not encrypted`,
+      "turn ssl on in the node's postgresql.conf and allow the link role only on hostssl lines " +
+        "(sql/timescale/pg_hba.conf.example)",
+    );
+  }
+  const binding = node.options.channel_binding;
+  const mode = binding ? `sslmode ${sslmode}, channel_binding ${binding}` : `sslmode ${sslmode}`;
+  const unverified = sslmode === "require" && binding !== "require"
+    ? "; sslmode require does not verify the node's certificate: use verify-full, or " +
+      "channel_binding 'require' (docs/operations.md)"
+    : "";
+  const { version, cipher } = sessions[0];
+  return pass(
+    `${mode}; ${sessions.length} link session(s) on the node, all ${version} ${cipher}${unverified}`,
+  );
+}
+
+/**
+ * The node refuses a write through the link, and the link role holds no privilege or
+ * attribute that would allow one once the read-only default is switched off. The write is an
+ * INSERT through a scratch foreign table marked updatable (the bridge's server is not), in a
+ * savepoint of the rolled-back transaction, so even a node that accepted it keeps nothing.
+ */
+export async function checkReadOnly({ tx, node, catalog }: OnNode): Promise<Finding> {
+  const linkUser = node.linkUser!;
+  // pg_catalog's only non-SELECT grant is PUBLIC's UPDATE on pg_settings, which is SET.
+  const grants = await tx.unsafe(
+    `select privilege_type || ' on ' || table_schema || '.' || table_name as grant
+       from ${catalog.table_privileges}
+      where privilege_type not in ('SELECT', 'REFERENCES', 'TRIGGER')
+        and table_schema <> 'pg_catalog'
+      order by 1`,
+  );
+  const [role] = await tx.unsafe(
+    `select rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls,
+            'default_transaction_read_only=on' = any(coalesce(rolconfig, '{}')) as read_only_default
+       from ${catalog.pg_roles} where rolname = $1`,
+    [linkUser],
+  );
+  const attributes = role
+    ? Object.entries(role).filter(([key, value]) => key !== "read_only_default" && value)
+      .map(([key]) => key.replace(/^rol/, ""))
+    : [];
+  await tx.unsafe(
+    `create foreign table ${catalog.schema}.write_probe (mission_id bigint) server ${node.name}
+       options (schema_name 'export', table_name 'activity_log', updatable 'true')`,
+  );
+  const refusal = await tx.savepoint((write) =>
+    write.unsafe(`insert into ${catalog.schema}.write_probe default values`)
+  ).then(() => "", (error) => {
+    const code = (error as { code?: string }).code;
+    if (code === "42501" || code === "25006") return describeError(error);
+    if (code === "23502") return "";
+    throw error;
+  });
+  const problems = [
+    ...(refusal ? [] : ["the node accepted an INSERT into export.activity_log"]),
+    ...grants.map((g) => `${linkUser} holds ${g.grant}`),
+    ...attributes.map((a) => `${linkUser} is ${a}`),
+  ];
+  if (problems.length > 0) {
+    return fail(
+      problems.join("; "),
+      `on the node: revoke all on all tables in schema export from ${linkUser}; ` +
+        `grant select on all tables in schema export to ${linkUser}; alter role ${linkUser} ` +
+        `nosuperuser nocreaterole nocreatedb noreplication nobypassrls; ` +
+        `alter role ${linkUser} set default_transaction_read_only = on`,
+    );
+  }
+  return pass(
+    `the node refused a write (${refusal.split(" — ")[0]}); ${linkUser} holds only SELECT, ` +
+      `read-only by default: ${role?.read_only_default ? "yes" : "no"}`,
+  );
+}
