@@ -6,7 +6,8 @@
  * match contacted (pg_stat_statements on the nodes).
  */
 import assert from "node:assert/strict";
-import { fixture, remoteWorkOf } from "./fixture.ts";
+import { runDoctor } from "../scripts/doctor/run.ts";
+import { env, fixture, remoteWorkOf } from "./fixture.ts";
 import {
   activityKey,
   allData,
@@ -178,6 +179,19 @@ async function checkTopology(t: Deno.TestContext, specs: NodeSpec[]) {
       assert.equal(health.reachable, true, health.problem);
       assert.equal(health.search_pushed_down, true, health.remote_sql);
       assert.equal(health.remote_sql.split("\n").length, contacted, health.remote_sql);
+    });
+
+    await t.step("the doctor checks every node, by name, and finds each healthy", async () => {
+      const results = await runDoctor(env("SUPABASE_DB_URL"));
+      assert.deepEqual(results.filter((r) => !r.ok), []);
+      const servers = (await supabase`select server from bridge.nodes order by server`)
+        .map((row) => row.server);
+      for (const check of ["link", "pushdown search_events", "pushdown event_histogram"]) {
+        assert.deepEqual(
+          results.filter((r) => r.name.startsWith(`${check} [`)).map((r) => r.name),
+          servers.map((server) => `${check} [${server}]`),
+        );
+      }
     });
 
     await t.step("a refresh keeps the nodes' layout and answers", async () => {

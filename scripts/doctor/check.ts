@@ -70,4 +70,6 @@ export interface OnNode {
   catalog: NodeCatalog;
   /** Every bridge table some node holds rows of, e.g. bridge.events. */
   held: Set<string>;
+  /** Every node relation some node's foreign table reads, e.g. export.events. */
+  read: Set<string>;
 }

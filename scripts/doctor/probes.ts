@@ -16,23 +16,28 @@ export interface Arguments {
 }
 
 /**
- * The most common event type and the time range in the local statistics of bridge.events (so
- * the planner expects more rows than the limit, as in real use), a few mission ids, and the
- * embedding's dimensions. Without statistics, a probe type and the last week.
+ * The most common event type and the time range in the local statistics of the foreign tables
+ * that hold bridge.events (one per node), so the planner expects more rows than the limit on
+ * every node, as in real use, and every node's slice meets the probe's window; a few mission ids,
+ * and the embedding's dimensions. Without statistics, a probe type and the last week.
  */
 export async function representativeArguments(sql: Sql): Promise<Arguments> {
   const [row] = await sql`
-    select (select (s.most_common_vals::text::text[])[1] from pg_catalog.pg_stats s
-             where s.schemaname = 'bridge' and s.tablename = 'events'
-               and s.attname = 'event_type') as event_type,
-           (select s.histogram_bounds::text::timestamptz[] from pg_catalog.pg_stats s
-             where s.schemaname = 'bridge' and s.tablename = 'events'
-               and s.attname = 'event_time') as bounds,
+    with event_stats as (
+      select s.* from pg_catalog.pg_stats s
+        join pg_catalog.pg_class c on c.relname = s.tablename and c.relkind = 'f'
+        join pg_catalog.pg_namespace n on n.oid = c.relnamespace and n.nspname = s.schemaname
+       where coalesce(pg_catalog.pg_partition_root(c.oid), c.oid) = 'bridge.events'::regclass)
+    select (select (s.most_common_vals::text::text[])[1] from event_stats s
+             where s.attname = 'event_type' order by s.tablename limit 1) as event_type,
+           (select array[min(b[1]), max(b[cardinality(b)])]
+              from event_stats s, cast(s.histogram_bounds::text as timestamptz[]) b
+             where s.attname = 'event_time') as bounds,
            array(select m.id from public.missions m order by m.id limit 3) as mission_ids,
            (select a.atttypmod from pg_catalog.pg_attribute a
              where a.attrelid = 'bridge.events'::regclass and a.attname = 'event_embedding')
              as dimensions`;
-  const bounds = row.bounds as Date[] | null;
+  const bounds = (row.bounds as (Date | null)[] | null)?.[0] ? row.bounds as Date[] : null;
   const to = bounds ? new Date(bounds[bounds.length - 1].getTime() + 1000) : new Date();
   const from = bounds ? bounds[0] : new Date(to.getTime() - 7 * 86400_000);
   const days = Math.max(1, Math.ceil((to.getTime() - from.getTime()) / 86400_000));

@@ -67,9 +67,9 @@ const notChecked = fail(
  * Runs every check of `node` in one rolled-back transaction, which holds the node's scratch
  * catalog, each check in a savepoint so that one check's error never hides the others' lines.
  */
-async function checkNode(sql: Sql, node: Node, held: Set<string>) {
+async function checkNode(sql: Sql, node: Node, everyNode: Pick<OnNode, "held" | "read">) {
   return await rolledBack(sql, async (tx) => {
-    const on: OnNode = { tx, node, held, catalog: await openNodeCatalog(tx, node.name) };
+    const on: OnNode = { tx, node, ...everyNode, catalog: await openNodeCatalog(tx, node.name) };
     const results: CheckResult[] = [];
     let linkOk = false;
     for (const check of nodeChecks) {
@@ -98,9 +98,13 @@ async function checkNodes(session: Session, planMethod?: PlanMethod): Promise<Ch
       ),
     }];
   }
-  const held = new Set(nodes.flatMap((node) => node.tables.map((t) => t.serves)));
+  const tables = nodes.flatMap((node) => node.tables);
+  const held = new Set(tables.map((t) => t.serves));
+  const read = new Set(tables.map((t) => `${t.remoteSchema}.${t.remoteTable}`));
   const checked = [];
-  for (const node of nodes) checked.push({ node, ...await checkNode(session.sql, node, held) });
+  for (const node of nodes) {
+    checked.push({ node, ...await checkNode(session.sql, node, { held, read }) });
+  }
   const up = checked.filter((c) => c.linkOk).length;
   // An EXPLAIN contacts no node, so while one is down the others' pushdown is still read.
   const runs: ProbeRun[] = up === 0 ? [] : await runProbes(
