@@ -54,7 +54,7 @@ export interface FunctionsServer {
  * const supabase = createClient(gateway.url, anonKey);
  * await gateway.shutdown();
  */
-export async function serveFunctions(
+async function serveFunctions(
   options: ServeFunctionsOptions = {},
 ): Promise<FunctionsServer> {
   const config = stackConfig();

@@ -116,7 +116,7 @@ export const searchKey = (row: Record<string, unknown>) =>
   (row.distance as number).toFixed(9);
 
 /** Exact top-k on one node, by a sequential scan: no index, no code of the bridge. */
-export function exactSearch(embedding: string, f: SearchFilters) {
+function exactSearch(embedding: string, f: SearchFilters) {
   return allData.begin(async (tx) => {
     await tx`set local enable_indexscan = off`;
     await tx`set local enable_bitmapscan = off`;

@@ -14,7 +14,7 @@ import { BridgeError } from "./errors.ts";
  * How long one request's statements may run. Shorter than the request deadline (http.ts), so
  * the database gives up, and cancels the query on the Timescale node, before the caller does.
  */
-export const STATEMENT_TIMEOUT_MS = 8_000;
+const STATEMENT_TIMEOUT_MS = 8_000;
 
 type Functions = Database["public"]["Functions"];
 

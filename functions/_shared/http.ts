@@ -11,7 +11,7 @@ import { BridgeError, errorResponse, invalidInput } from "./errors.ts";
 export const corsHeaders: Record<string, string> = supabaseCorsHeaders;
 
 /** The largest request body accepted: 1 MiB, well above a 768-number embedding (~15 KB). */
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Every request is answered within this, below the platform's own limit on a request. */
 export const REQUEST_DEADLINE_MS = 10_000;

@@ -23,7 +23,7 @@ export interface Cursor {
  * @example
  * formatCursor({ time: "2026-10-01T12:00:00.5Z", position: 3 }); // "2026-10-01T12:00:00.5Z#3"
  */
-export function formatCursor(cursor: Cursor): string {
+function formatCursor(cursor: Cursor): string {
   return cursor.position === undefined ? cursor.time : `${cursor.time}#${cursor.position}`;
 }
 

@@ -15,7 +15,7 @@ const SPECIALS = /[\\\t\n\r]/g;
 const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
 
 /** One field in COPY text format. */
-export function copyField(value: Field): string {
+function copyField(value: Field): string {
   if (value === null) return "\\N";
   return SPECIAL.test(value) ? value.replace(SPECIALS, (c) => ESCAPES[c]) : value;
 }

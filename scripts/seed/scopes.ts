@@ -23,7 +23,7 @@ export function demoSites(i: number): string[] {
 }
 
 /** Every demo grant: each seed user's sites. */
-export function demoScopes(): ScopeGrant[] {
+function demoScopes(): ScopeGrant[] {
   return Array.from({ length: SEED_USER_COUNT }, (_, index) => index + 1).flatMap((i) =>
     demoSites(i).map((key) => ({ userId: seedUserId(i), kind: "location_key" as const, key }))
   );

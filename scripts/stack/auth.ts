@@ -31,7 +31,7 @@ export function createApiKey(kind: "publishable" | "secret"): string {
 }
 
 /** The `iss` of the project's sessions: its Auth URL, as Supabase Auth sets it. */
-export const authIssuer = (supabaseUrl: string) => `${supabaseUrl.replace(/\/+$/, "")}/auth/v1`;
+const authIssuer = (supabaseUrl: string) => `${supabaseUrl.replace(/\/+$/, "")}/auth/v1`;
 
 /** What to sign: claims over the defaults, and a lifetime in seconds (negative: expired). */
 export interface SignOptions {

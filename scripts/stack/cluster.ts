@@ -17,7 +17,7 @@ export interface ClusterSpec {
 }
 
 export const dataDir = (spec: ClusterSpec) => join(spec.dir, spec.name);
-export const logFile = (spec: ClusterSpec) => join(spec.dir, "logs", `${spec.name}.log`);
+const logFile = (spec: ClusterSpec) => join(spec.dir, "logs", `${spec.name}.log`);
 
 /** Gives the cluster owner (postgres, when we are root) a path it may write. */
 export async function chownToClusterOwner(path: string) {
@@ -67,7 +67,7 @@ export function isReady(port: number): Promise<boolean> {
 }
 
 /** True when pg_ctl finds a running postmaster for the data directory. */
-export function isRunning(spec: ClusterSpec): Promise<boolean> {
+function isRunning(spec: ClusterSpec): Promise<boolean> {
   return succeeds(join(pgBin(), "pg_ctl"), ["-D", dataDir(spec), "status"], {
     asClusterOwner: true,
   });

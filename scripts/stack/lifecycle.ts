@@ -78,7 +78,7 @@ function clusters(config: StackConfig, secrets: ReturnType<typeof loadOrCreateSe
 }
 
 /** The cluster name of Timescale node i: `timescale`, then `timescale-2`, `timescale-3`. */
-export const timescaleNodeName = (i: number) => i === 1 ? "timescale" : `timescale-${i}`;
+const timescaleNodeName = (i: number) => i === 1 ? "timescale" : `timescale-${i}`;
 
 /** A node's admin connection string: the first node's, at the node's own port. */
 export function timescaleNodeUrl(firstNodeUrl: string, port: number): string {

@@ -38,7 +38,7 @@ export function addTally(total: Tally, part: Tally) {
   total.failures.push(...part.failures);
 }
 
-export const emptyTally = (): Tally => ({ passed: 0, failed: 0, failures: [] });
+const emptyTally = (): Tally => ({ passed: 0, failed: 0, failures: [] });
 
 /** Runs a command with its output echoed as it comes, so CI shows it all, and kept. */
 async function runEchoed(cmd: string, args: string[], env: Record<string, string> = {}) {
@@ -91,7 +91,7 @@ export async function staticChecks(): Promise<Tally> {
  * unless TEST_PORT_BASE moves them (base + 1, + 2, + 12), so two checkouts can run their suites side by side. Below 32768, where Linux takes no
  * local port for an outgoing connection.
  */
-export function testPorts(): StackPorts {
+function testPorts(): StackPorts {
   return portsFromBase("TEST_PORT_BASE", 25320);
 }
 
@@ -162,7 +162,7 @@ const unescapeXml = (text: string) =>
  * The failed test cases of Deno's JUnit report. A test whose steps failed is named by its steps
  * alone: its own entry only says how many failed.
  */
-export function junitFailures(xml: string): Failure[] {
+function junitFailures(xml: string): Failure[] {
   const cases = xml.matchAll(
     /<testcase name="([^"]*)" classname="([^"]*)"[^>]*>\s*<failure message="([^"]*)"/g,
   );
