@@ -259,6 +259,12 @@ export const searchPlan = async () =>
     select plan from bridge.nearest_events(${queries[0]}::extensions.vector, 10, null, null,
       null, null, null, null, null, null, explain_only => true)`)[0].plan;
 
+/** The plan of a 30-day histogram by day, as bridge.event_counts explains it. */
+export const histogramPlan = async () =>
+  (await supabase`
+    select plan from bridge.event_counts('1 day', ${daysBefore(30)}, ${fixture.until}, null,
+      explain_only => true)`)[0].plan;
+
 /** Detaches every node and seeds the first alone, clearing the others, as the stack started. */
 export async function restoreOneNode() {
   await detachAll();

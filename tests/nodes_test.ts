@@ -23,6 +23,7 @@ import {
   expectedSums,
   histogramCalls,
   histogramKey,
+  histogramPlan,
   manyMissions,
   missions,
   nodes,
@@ -169,9 +170,12 @@ async function checkTopology(t: Deno.TestContext, specs: NodeSpec[]) {
       assert.equal(sliced.length, remoteSql.length, remoteSql.join("\n"));
     });
 
-    await t.step("the plan scans the nodes asynchronously", async () => {
-      const plan = JSON.stringify(await searchPlan());
-      assert.equal(plan.match(/"Async Capable":true/g)?.length, contacted, plan);
+    await t.step("the search and histogram plans scan the nodes asynchronously", async () => {
+      for (
+        const plan of [await searchPlan(), await histogramPlan()].map((p) => JSON.stringify(p))
+      ) {
+        assert.equal(plan.match(/"Async Capable":true/g)?.length, contacted, plan);
+      }
     });
 
     await t.step("bridge_health reads every node's statement from the plan", async () => {

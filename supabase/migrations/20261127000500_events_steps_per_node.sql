@@ -13,8 +13,9 @@
 --   groups by event_type, then bucket, an order no branch can give (PostgreSQL 15 groups in the
 --   order written unless the same level sorts otherwise, hence the sort one level up): merging
 --   branches sorted on the node would let the planner group them here instead of on the node.
---   PostgreSQL 15 keeps a Subquery Scan above each node's grouped scan, so these branches are
---   asked one after another, not asynchronously (search's are).
+--   The sum still selects the branches' columns in their own order (bucket_start, event_type,
+--   events): in another order PostgreSQL 15 keeps a Subquery Scan above each node's grouped
+--   scan, which cannot run asynchronously, and the nodes were asked one after another.
 --
 -- With several nodes the merge must sort, which enable_sort = off prices as a disabled plan; the
 -- cost then passes jit_above_cost, and JIT compiling would add more time than the whole call
@@ -199,7 +200,7 @@ begin
   statement := case when cardinality(branches) = 1 then branches[1] || '
       order by 1, 2'
     else 'select g.bucket_start, g.event_type, g.events
-       from (select s.event_type, s.bucket_start, sum(s.events)::bigint as events
+       from (select s.bucket_start, s.event_type, sum(s.events)::bigint as events
                from ((' || array_to_string(branches, ') union all (') || ')) s
               group by s.event_type, s.bucket_start) g
       order by 1, 2' end;
