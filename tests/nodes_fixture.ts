@@ -265,6 +265,12 @@ export const histogramPlan = async () =>
     select plan from bridge.event_counts('1 day', ${daysBefore(30)}, ${fixture.until}, null,
       explain_only => true)`)[0].plan;
 
+/** The plan of the newest 300 rows of 60 missions, as bridge.mission_activity_rows explains it. */
+export const activityPlan = async () =>
+  (await supabase`
+    select plan from bridge.mission_activity_rows(${manyMissions}::bigint[], null, null, null,
+      300, null, null, explain_only => true)`)[0].plan;
+
 /** Detaches every node and seeds the first alone, clearing the others, as the stack started. */
 export async function restoreOneNode() {
   await detachAll();

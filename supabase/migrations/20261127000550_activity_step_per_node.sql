@@ -58,6 +58,7 @@ declare
   fetched record;
   previous_time timestamptz;
   newest_first text := 'a.event_time';
+  merged_first text;
   total_order text;
 begin
   perform bridge.check_activity_arguments(mission_ids, time_from, time_to, max_rows, before,
@@ -98,6 +99,13 @@ begin
     newest_first := 'date_bin(''1 microsecond'', a.event_time, ''2000-01-01 00:00+00'')';
   end if;
   total_order := ' desc, a.mission_id, a.agent_id, a.action, a.details';
+  -- The merge orders by the other of the two expressions equal to event_time: an order no
+  -- node's page comes in, so the planner appends the pages, asking every node at once, and
+  -- sorts them, rather than merging them in order with a Merge Append, which asks the nodes one
+  -- after another (DESIGN.md fact 11).
+  merged_first := case when newest_first = 'a.event_time'
+    then 'date_bin(''1 microsecond'', a.event_time, ''2000-01-01 00:00+00'')'
+    else 'a.event_time' end;
 
   select array_agg(format(
            'select a.mission_id, a.event_time, a.agent_id, a.action, a.details
@@ -112,7 +120,7 @@ begin
       limit $5' || skipped
     else 'select a.* from ((' || array_to_string(branches, format(' limit %s) union all (', page))
       || format(' limit %s)) a', page) || '
-      order by a.event_time' || total_order || '
+      order by ' || merged_first || total_order || '
       limit $5' || skipped end;
 
   if explain_only then
