@@ -24,7 +24,7 @@ import { log } from "./bench/progress.ts";
 import { queryVectors } from "./bench/queries.ts";
 import { goals, goalStatus, Report } from "./bench/report.ts";
 import { searchScenarios } from "./bench/search.ts";
-import { searchParts } from "./bench/parts.ts";
+import { callBreakdowns } from "./bench/parts.ts";
 import {
   portsFromBase,
   seedStack,
@@ -103,7 +103,14 @@ async function bench(): Promise<RunInfo & { report: Report }> {
   const until = new Date(UNTIL);
 
   await searchScenarios({ db, report, vectors, ...ROUNDS, recallCount: ROUNDS.recall, until });
-  await searchParts({ db, report, vectors, ...ROUNDS, until });
+  await callBreakdowns({
+    db,
+    report,
+    vectors,
+    count: ROUNDS.count,
+    missions: data.missions,
+    until,
+  });
   await createNaiveServer(db, stack);
   await naiveScenario(db, report, vectors, ROUNDS.naive);
   await activityScenarios({ db, report, missions: data.missions, ...ROUNDS, until });

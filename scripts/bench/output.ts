@@ -79,6 +79,20 @@ export function markdown(report: Report, run: RunInfo): string {
         fmt(report.metrics.recall_at_10_filtered)
       } filtered, over ${run.rounds.recall} queries each.`,
   );
+  for (const b of report.breakdowns) {
+    lines.push(
+      "",
+      `### Where the time of one call goes: ${b.title}`,
+      "",
+      `Median of ${run.rounds.count} calls, each measured by pg_stat_statements on both nodes ` +
+        `(scripts/bench/parts.ts): ${ms(b.client)} ms at the client, ${b.roundTrips} ` +
+        `statements sent to the node per call (${b.nodeStatements.join(", ")} ms in the last).`,
+      "",
+      "| part | ms |",
+      "| --- | ---: |",
+      ...b.parts.map((p) => `| ${p.part} | ${p.ms.toFixed(3)} |`),
+    );
+  }
   if (report.notes.length) lines.push("", ...report.notes.map((note) => `Note: ${note}`));
   if (report.traffic.length) {
     lines.push(
