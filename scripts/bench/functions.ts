@@ -5,7 +5,7 @@
  */
 import postgres from "postgres";
 import type { Connections } from "./db.ts";
-import { concurrently, interleave, summarize, type Variant } from "./measure.ts";
+import { concurrently, interleave, summarize, type Throughput, type Variant } from "./measure.ts";
 import { Report } from "./report.ts";
 import { bridgeSearchSql, searchParams } from "./queries.ts";
 import { bridgeSearch } from "./search.ts";
@@ -107,16 +107,7 @@ export async function functionScenarios(run: FunctionsRun) {
     await concurrently("direct rpc warm-up", Math.max(...CLIENT_COUNTS), 64, viaRpc);
     for (const clients of CLIENT_COUNTS) {
       const total = Math.max(run.count, clients * 25);
-      const results = [
-        {
-          name: "function",
-          ...await concurrently(`function, ${clients} clients`, clients, total, viaHttp),
-        },
-        {
-          name: "rpc",
-          ...await concurrently(`direct rpc, ${clients} clients`, clients, total, viaRpc),
-        },
-      ];
+      const results = await sideBySide(clients, total, [["function", viaHttp], ["rpc", viaRpc]]);
       const [fn, rpc] = results;
       run.report.scenario(
         `throughput_${clients}`,
@@ -145,6 +136,34 @@ export async function functionScenarios(run: FunctionsRun) {
   } finally {
     await rpcPool.end();
   }
+}
+
+/** The halves of each variant's throughput run, in this order: A, B, B, A. */
+const HALVES = [0, 1, 1, 0];
+
+/**
+ * Throughput of each variant over `total` calls from `clients` clients, run side by side: each
+ * variant's calls in two halves, A B B A, so a change in what else the machine does weighs on
+ * both alike. Calls per second over the two halves together.
+ */
+async function sideBySide(
+  clients: number,
+  total: number,
+  variants: [string, (index: number) => Promise<unknown>][],
+) {
+  const runs: Throughput[][] = variants.map(() => []);
+  for (const [half, i] of HALVES.entries()) {
+    const [name, call] = variants[i];
+    const label = `${name}, ${clients} client${clients > 1 ? "s" : ""} (${half + 1}/4)`;
+    runs[i].push(await concurrently(label, clients, total / 2, call));
+  }
+  return variants.map(([name], i) => ({
+    name,
+    samples: runs[i].flatMap((r) => r.samples),
+    errors: runs[i].reduce((sum, r) => sum + r.errors, 0),
+    firstError: runs[i].find((r) => r.firstError)?.firstError,
+    perSecond: total / runs[i].reduce((sum, r) => sum + r.seconds, 0),
+  }));
 }
 
 /**

@@ -109,6 +109,7 @@ export interface Throughput {
   errors: number;
   firstError?: string;
   perSecond: number;
+  seconds: number;
 }
 
 /**
@@ -144,7 +145,8 @@ export async function concurrently(
     }
   };
   await Promise.all(Array.from({ length: clients }, client));
-  const perSecond = total / ((performance.now() - started) / 1000);
+  const seconds = (performance.now() - started) / 1000;
+  const perSecond = total / seconds;
   bar.finish(`${perSecond.toFixed(1)} calls/s, ${errors} errors`);
-  return { samples, errors, firstError, perSecond };
+  return { samples, errors, firstError, perSecond, seconds };
 }
