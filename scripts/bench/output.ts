@@ -2,11 +2,18 @@
 import { join } from "node:path";
 import { latencyChart } from "./chart.ts";
 import { type Machine, machineLine } from "./machine.ts";
-import { goals, goalStatus, type Report, round } from "./report.ts";
+import {
+  goals,
+  goalStatus,
+  type GrowthCell,
+  type GrowthRow,
+  type Report,
+  round,
+} from "./report.ts";
 
 /** The run's context: what was loaded, on what, when. */
 export interface RunInfo {
-  mode: "full" | "quick";
+  mode: "full" | "quick" | "scale";
   startedAt: string;
   seconds: number;
   data: {
@@ -32,6 +39,7 @@ export function markdown(report: Report, run: RunInfo): string {
   const lines = [
     `# FDW bridge benchmark (${run.mode})`,
     "",
+    (run.mode === "scale" ? "The largest of the sizes below: " : "") +
     `${d.events.toLocaleString("en")} events × ${d.dims} dims, ${
       d.activity.toLocaleString("en")
     } ` +
@@ -44,18 +52,7 @@ export function markdown(report: Report, run: RunInfo): string {
     "",
     `Machine: ${machineLine(run.machine)}.`,
     "",
-    "## Goals",
-    "",
-    ...(run.mode === "quick"
-      ? ["The goals are set for the full dataset (`npm run bench`).", ""]
-      : []),
-    "| goal | target | value | status |",
-    "| --- | --- | --- | --- |",
-    ...goals.map((g) =>
-      `| ${g.label} | ${g.kind === "max" ? "≤" : "≥"} ${g.target} | ` +
-      `${fmt(report.metrics[g.metric])} | ${goalStatus(g, report.metrics)} |`
-    ),
-    "",
+    ...(run.mode === "scale" ? growthTable(report.growth) : goalsTable(report, run)),
     "## Latency (ms)",
     "",
     "| scenario | variant | n | p50 | p95 | ratio (p50) | note |",
@@ -71,14 +68,16 @@ export function markdown(report: Report, run: RunInfo): string {
       );
     }
   }
-  lines.push(
-    "",
-    `Recall@10 of the bridge's answers against exact search (index scans off): ` +
-      `${fmt(report.metrics.recall_at_10)} unfiltered, ` +
-      `${
-        fmt(report.metrics.recall_at_10_filtered)
-      } filtered, over ${run.rounds.recall} queries each.`,
-  );
+  if (report.metrics.recall_at_10 !== undefined) {
+    lines.push(
+      "",
+      `Recall@10 of the bridge's answers against exact search (index scans off): ` +
+        `${fmt(report.metrics.recall_at_10)} unfiltered, ` +
+        `${
+          fmt(report.metrics.recall_at_10_filtered)
+        } filtered, over ${run.rounds.recall} queries each.`,
+    );
+  }
   for (const b of report.breakdowns) {
     lines.push(
       "",
@@ -114,6 +113,48 @@ export function markdown(report: Report, run: RunInfo): string {
   return lines.join("\n") + "\n";
 }
 
+function goalsTable(report: Report, run: RunInfo): string[] {
+  return [
+    "## Goals",
+    "",
+    ...(run.mode === "quick" ? [...quickCaveats, ""] : []),
+    "| goal | target | value | status |",
+    "| --- | --- | --- | --- |",
+    ...goals.map((g) =>
+      `| ${g.label} | ${g.kind === "max" ? "≤" : "≥"} ${g.target} | ` +
+      `${fmt(report.metrics[g.metric])} | ${goalStatus(g, report.metrics)} |`
+    ),
+    "",
+  ];
+}
+
+/** What a quick run's small dataset cannot show; the goals are the full run's. */
+const quickCaveats = [
+  "The goals are set for the full dataset (`npm run bench`).",
+];
+
+const cell = (c: GrowthCell) =>
+  `${ms(c.bridge)} / ${ms(c.node)} (${(c.bridge / c.node).toFixed(2)}) | ${fmt(round(c.rows))}`;
+
+function growthTable(rows: GrowthRow[]): string[] {
+  return [
+    "## Growth",
+    "",
+    "p50 in ms through the bridge / on the node (for activity, the node's best plan), the ratio " +
+    "in brackets, and the rows each call fetched across the link.",
+    "",
+    "| events | activity rows | missions | search | rows | search, last 3 days | rows | " +
+    "activity, 10 missions | rows |",
+    "| ---: | ---: | ---: | --- | ---: | --- | ---: | --- | ---: |",
+    ...rows.map((r) =>
+      `| ${r.events.toLocaleString("en")} | ${r.activity.toLocaleString("en")} | ` +
+      `${r.missions.toLocaleString("en")} | ${cell(r.search)} | ${cell(r.searchWindow)} | ` +
+      `${cell(r.activity10)} |`
+    ),
+    "",
+  ];
+}
+
 /** bench.json: every metric at the top level, then the run, goals, scenarios and traffic. */
 export function json(report: Report, run: RunInfo): string {
   return JSON.stringify(
@@ -127,6 +168,8 @@ export function json(report: Report, run: RunInfo): string {
       })),
       scenarios: report.scenarios,
       link_traffic: report.traffic,
+      breakdowns: report.breakdowns,
+      growth: report.growth,
       notes: report.notes,
     },
     null,

@@ -36,6 +36,23 @@ export interface Breakdown {
   parts: { part: string; ms: number }[];
 }
 
+/** One size of a --scale run: p50s in ms through the bridge and on the node, rows fetched. */
+export interface GrowthRow {
+  events: number;
+  activity: number;
+  missions: number;
+  search: GrowthCell;
+  searchWindow: GrowthCell;
+  activity10: GrowthCell;
+}
+
+/** A scenario at one size: p50 through the bridge, on the node (best plan), rows per call. */
+export interface GrowthCell {
+  bridge: number;
+  node: number;
+  rows: number;
+}
+
 /** A goal the numbers should reach. */
 export interface Goal {
   metric: string;
@@ -94,6 +111,7 @@ export class Report {
   metrics: Record<string, number> = {};
   traffic: LinkTraffic[] = [];
   breakdowns: Breakdown[] = [];
+  growth: GrowthRow[] = [];
   /** Anything a reader must know about how this run went. */
   notes: string[] = [];
 

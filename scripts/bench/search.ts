@@ -71,7 +71,13 @@ function agreement(a: Searched, b: Searched): string {
   return `${same}/${a.results.length} queries returned the same rows both ways`;
 }
 
-async function compare(run: SearchRun, id: string, title: string, filters: SearchFilters) {
+/** The bridge against the node's statement on the same queries; records bridge / direct. */
+export async function compare(
+  run: Pick<SearchRun, "db" | "report" | "vectors" | "warmup" | "count">,
+  id: string,
+  title: string,
+  filters: SearchFilters,
+) {
   const [bridge, direct] = await interleave(
     id,
     [bridgeSearch(run.db, filters), directSearch("direct", run.db.direct, filters)],
