@@ -1,6 +1,6 @@
 /**
- * Timing: compared variants run interleaved (A, B, B, A, ...) after a warm-up, so whatever else
- * the machine does at a moment slows both alike; summaries are p50 and p95 in milliseconds.
+ * Timing: compared variants run interleaved after a warm-up (williamsOrders), so whatever else
+ * the machine does at a moment slows them alike; summaries are p50 and p95 in milliseconds.
  */
 import { progress } from "./progress.ts";
 

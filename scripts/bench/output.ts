@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { latencyChart } from "./chart.ts";
 import { type Machine, machineLine } from "./machine.ts";
 import {
+  type Breakdown,
   goals,
   goalStatus,
   type GrowthCell,
@@ -47,7 +48,7 @@ export function markdown(report: Report, run: RunInfo): string {
       d.missions.toLocaleString("en")
     } missions (seed ${d.seed}, until ${d.until}); ` +
     `${run.rounds.count} timed rounds per scenario after ${run.rounds.warmup} warm-up rounds, ` +
-    `variants interleaved (A, B, B, A, ...). Run at ${run.startedAt}, ` +
+    `variants interleaved, each first and after each other equally often. Run at ${run.startedAt}, ` +
     `${Math.round(run.seconds)} s in all.`,
     "",
     `Machine: ${machineLine(run.machine)}.`,
@@ -78,20 +79,7 @@ export function markdown(report: Report, run: RunInfo): string {
         } filtered, over ${run.rounds.recall} queries each.`,
     );
   }
-  for (const b of report.breakdowns) {
-    lines.push(
-      "",
-      `### Where the time of one call goes: ${b.title}`,
-      "",
-      `Median of ${run.rounds.count} calls, each measured by pg_stat_statements on both nodes ` +
-        `(scripts/bench/parts.ts): ${ms(b.client)} ms at the client, ${b.roundTrips} ` +
-        `statements sent to the node per call (${b.nodeStatements.join(", ")} ms in the last).`,
-      "",
-      "| part | ms |",
-      "| --- | ---: |",
-      ...b.parts.map((p) => `| ${p.part} | ${p.ms.toFixed(3)} |`),
-    );
-  }
+  if (report.breakdowns.length) lines.push("", ...breakdownTable(report.breakdowns, run));
   if (report.notes.length) lines.push("", ...report.notes.map((note) => `Note: ${note}`));
   if (report.traffic.length) {
     lines.push(
@@ -111,6 +99,33 @@ export function markdown(report: Report, run: RunInfo): string {
     );
   }
   return lines.join("\n") + "\n";
+}
+
+/** The calls broken into parts, one column each (scripts/bench/parts.ts). */
+function breakdownTable(breakdowns: Breakdown[], run: RunInfo): string[] {
+  const parts = [...new Set(breakdowns.flatMap((b) => b.parts.map((p) => p.part)))];
+  const value = (b: Breakdown, part: string) => b.parts.find((p) => p.part === part)?.ms;
+  return [
+    "## Where the time of one call goes (ms)",
+    "",
+    `Medians over ${run.rounds.count} calls each, every call measured by pg_stat_statements on ` +
+    "both nodes (scripts/bench/parts.ts). Statements sent to the node, each a round trip, " +
+    "with their time in the last call: " +
+    breakdowns.map((b) => `${b.title}: ${b.nodeStatements.join(", ")}`).join("; ") + ".",
+    "",
+    `| part | ${breakdowns.map((b) => b.title).join(" | ")} |`,
+    `| --- |${" ---: |".repeat(breakdowns.length)}`,
+    `| the whole call, at the client | ${breakdowns.map((b) => ms(b.client)).join(" | ")} |`,
+    `| statements sent to the node | ${breakdowns.map((b) => b.roundTrips).join(" | ")} |`,
+    ...parts.map((part) =>
+      `| ${part} | ${
+        breakdowns.map((b) => {
+          const x = value(b, part);
+          return x === undefined ? "–" : x.toFixed(2);
+        }).join(" | ")
+      } |`
+    ),
+  ];
 }
 
 function goalsTable(report: Report, run: RunInfo): string[] {
