@@ -63,6 +63,22 @@ export function directSearch(
   };
 }
 
+/**
+ * How the node plans the statement, as bridge_reader: by its HNSW indexes, or by reading every
+ * row (an exact scan, ~100 times slower on the full dataset), which the planner chose for every
+ * search before the link role's random_page_cost was set (sql/timescale/03_bridge_reader.sql).
+ */
+async function nodeSearchPlan(db: Connections, filters: SearchFilters, vector: string) {
+  const [row] = await db.direct.unsafe(
+    `explain (format json) ${directSearchSql(filters)}`,
+    searchParams(vector, 10, filters),
+  );
+  const plan = JSON.stringify(row["QUERY PLAN"]);
+  return /"Index Name":"[^"]*embedding_hnsw"/.test(plan)
+    ? "the node searched its HNSW index"
+    : "the node scanned every row (exact search)";
+}
+
 /** How many queries got the same rows from both variants: they run the same search. */
 function agreement(a: Searched, b: Searched): string {
   const same =
@@ -89,7 +105,8 @@ export async function compare(
   const [b, d] = [summarize("bridge", bridge.samples), summarize("direct", direct.samples)];
   run.report.scenario(id, title, [b, d], {
     ratios: [{ label: "bridge / direct (p50)", value: b.p50 / d.p50 }],
-    note: agreement(bridge, direct) + (short ? `; ${short} returned fewer than 10 rows` : ""),
+    note: agreement(bridge, direct) + (short ? `; ${short} returned fewer than 10 rows` : "") +
+      `; ${await nodeSearchPlan(run.db, filters, run.vectors[0])}`,
   });
   run.report.metric(`ratio_${id}_bridge_vs_direct`, b.p50 / d.p50);
   return bridge;
