@@ -34,13 +34,6 @@ alter role bridge_reader set hnsw.iterative_scan = 'strict_order';
 -- first 10% of rows only; the bridge always reads to the end (LIMIT is in the query), so plan
 -- for all of it, as the same query run directly would be.
 alter role bridge_reader set cursor_tuple_fraction = 1.0;
--- The HNSW index, not an exact scan, for a search over many events. The planner prices an exact
--- scan by the heap's pages, and a row's 3 KB embedding is stored out of line (TOAST), so the
--- heap looks small: with random_page_cost at its default 4 it chose a parallel scan and sort of
--- every row (106 ms for a 3-day window of the benchmark's 100,000 events) over the index
--- (1.0 ms). 1.1 is the usual value for data in memory or on SSD; it makes the index's
--- random reads as cheap as they are, and small scopes still get their exact scan.
-alter role bridge_reader set random_page_cost = 1.1;
 
 -- Nothing to create anywhere: no schema (CREATE on the database and on public are not PUBLIC's
 -- since PostgreSQL 15, revoked here for older nodes) and no temporary tables, which a read-only
