@@ -64,9 +64,10 @@ export function directSearch(
 }
 
 /**
- * How the node plans the statement, as bridge_reader: by its HNSW indexes, or by reading every
- * row (an exact scan, ~100 times slower on the full dataset), which the planner chose for every
- * search before the link role's random_page_cost was set (sql/timescale/03_bridge_reader.sql).
+ * How the node plans the statement, as bridge_reader: by its HNSW indexes, or exactly, computing
+ * the distance of every row that passes the filters (right for a few rows, ~100 times slower for
+ * a 3-day window of the full dataset, which the planner chose before it was told what a distance
+ * costs: sql/timescale/01_schema.sql).
  */
 async function nodeSearchPlan(db: Connections, filters: SearchFilters, vector: string) {
   const [row] = await db.direct.unsafe(
@@ -76,7 +77,7 @@ async function nodeSearchPlan(db: Connections, filters: SearchFilters, vector: s
   const plan = JSON.stringify(row["QUERY PLAN"]);
   return /"Index Name":"[^"]*embedding_hnsw"/.test(plan)
     ? "the node searched its HNSW index"
-    : "the node scanned every row (exact search)";
+    : "the node searched exactly, without its HNSW index";
 }
 
 /** How many queries got the same rows from both variants: they run the same search. */
