@@ -121,7 +121,7 @@ async function tracedCall(db: Connections, statement: string, params: (string | 
 
 type Traced = Awaited<ReturnType<typeof tracedCall>>;
 
-/** Medians of each part over the calls, the first call's node statements, round trips. */
+/** Medians over the calls: of each part, of the round trips and of the whole call. */
 function summarizeCalls(calls: Traced[]) {
   const parts = Object.fromEntries(
     Object.keys(calls[0].parts).map((part) => [
