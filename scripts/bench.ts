@@ -1,12 +1,13 @@
 /**
- * `npm run bench [-- --quick] [--out DIR]`: the bridge's performance, measured side by side in
- * one run on a stack of its own (a temporary directory, ports 27521/27522/27532 unless
+ * `npm run bench [-- --quick | --scale] [--out DIR]`: the bridge's performance, measured side by
+ * side in one run on a stack of its own (a temporary directory, ports 27521/27522/27532 unless
  * BENCH_PORT_BASE moves them: base + 1, + 2, + 12), seeded with a
  * fixed dataset and torn down at the end, even on failure or Ctrl-C.
  *
  * Full: 100,000 events × 768 dims, 1,000,000 activity rows, 10,000 missions, about 6 minutes on
  * 2 cores (a third of it the naive search). --quick: a fifth of the events, a tenth of the rest,
- * the same scenarios, in about 90 seconds. Writes bench.json, bench.md and bench.svg into --out
+ * the same scenarios, in about 90 seconds. --scale: searches and activity at three sizes
+ * (scripts/bench/scale.ts). Writes bench.json, bench.md and bench.svg into --out
  * (default bench-out/, git-ignored) and prints bench.md.
  */
 import { join, resolve } from "node:path";
@@ -17,14 +18,15 @@ import { activityScenarios } from "./bench/activity.ts";
 import { closeConnections, type Connections, openConnections } from "./bench/db.ts";
 import { functionScenariosOnGateway } from "./bench/functions.ts";
 import { linkTraffic } from "./bench/link.ts";
-import { describeMachine } from "./bench/machine.ts";
+import { describeMachine, type Machine } from "./bench/machine.ts";
 import { createNaiveServer, naiveScenario } from "./bench/naive.ts";
 import { markdown, type RunInfo, writeOutputs } from "./bench/output.ts";
 import { log } from "./bench/progress.ts";
 import { queryVectors } from "./bench/queries.ts";
 import { goals, goalStatus, Report } from "./bench/report.ts";
 import { searchScenarios } from "./bench/search.ts";
-import { searchParts } from "./bench/parts.ts";
+import { type Dataset, SCALES, scaleScenarios } from "./bench/scale.ts";
+import { callBreakdowns } from "./bench/parts.ts";
 import {
   portsFromBase,
   seedStack,
@@ -40,6 +42,8 @@ const DATASETS = {
 const SEED = 1;
 const UNTIL = "2026-11-01T00:00:00.000Z";
 const ROUNDS = { warmup: 20, count: 200, naive: 20, recall: 100 };
+// Three seeds in one run: fewer rounds per scenario.
+const SCALE_ROUNDS = { warmup: 10, count: 100 };
 const QUERY_VECTORS = 256;
 // Beside the dev stack's 5432x and the tests' 5532x; BENCH_PORT_BASE moves them.
 const BENCH_PORTS = portsFromBase("BENCH_PORT_BASE", 27520);
@@ -48,19 +52,29 @@ const { values: options } = parseArgs({
   args: Deno.args,
   options: {
     quick: { type: "boolean", default: false },
+    scale: { type: "boolean", default: false },
     out: { type: "string", default: join(repoRoot, "bench-out") },
     help: { type: "boolean", default: false },
   },
 });
 if (options.help) {
-  console.log("usage: npm run bench [-- --quick] [--out DIR]");
+  console.log("usage: npm run bench [-- --quick | --scale] [--out DIR]");
   Deno.exit(0);
 }
-const mode = options.quick ? "quick" : "full";
-const data = DATASETS[mode];
+const mode: RunInfo["mode"] = options.scale ? "scale" : options.quick ? "quick" : "full";
+const data = mode === "scale" ? SCALES[SCALES.length - 1] : DATASETS[mode];
 const out = resolve(options.out);
 
 let db: Connections | undefined;
+
+/** scripts/seed.ts's arguments for a dataset, with the run's fixed seed and end. */
+const seedArgs = (dataset: Dataset) => [
+  ...Object.entries(dataset).flatMap(([name, count]) => [`--${name}`, String(count)]),
+  "--seed",
+  String(SEED),
+  "--until",
+  UNTIL,
+];
 
 let tearingDown: Promise<void> | undefined;
 
@@ -89,21 +103,43 @@ async function bench(): Promise<RunInfo & { report: Report }> {
   const startedAt = new Date().toISOString(), started = performance.now();
   log(`${mode} run: ${JSON.stringify(data)}, results to ${out}`);
   const stack = await startThrowawayStack("bench", BENCH_PORTS);
-  await seedStack(stack, [
-    ...Object.entries(data).flatMap(([name, count]) => [`--${name}`, String(count)]),
-    "--seed",
-    String(SEED),
-    "--until",
-    UNTIL,
-  ]);
+  const report = new Report();
+  const until = new Date(UNTIL);
+  const run = (machine: Machine) => ({
+    report,
+    mode,
+    startedAt,
+    seconds: (performance.now() - started) / 1000,
+    data: { ...data, dims: EMBEDDING_DIMS, seed: SEED, until: UNTIL },
+    rounds: mode === "scale" ? { ...ROUNDS, ...SCALE_ROUNDS } : ROUNDS,
+    machine,
+  });
+  if (mode === "scale") {
+    await scaleScenarios({
+      stack,
+      report,
+      seedArgs,
+      ...SCALE_ROUNDS,
+      queryVectors: QUERY_VECTORS,
+      until,
+    });
+    db = await openConnections(stack.env);
+    return run(await describeMachine(db));
+  }
+  await seedStack(stack, seedArgs(data));
   db = await openConnections(stack.env);
   const machine = await describeMachine(db);
   const vectors = await queryVectors(db.timescaleAdmin, QUERY_VECTORS);
-  const report = new Report();
-  const until = new Date(UNTIL);
 
   await searchScenarios({ db, report, vectors, ...ROUNDS, recallCount: ROUNDS.recall, until });
-  await searchParts({ db, report, vectors, ...ROUNDS, until });
+  await callBreakdowns({
+    db,
+    report,
+    vectors,
+    count: ROUNDS.count,
+    missions: data.missions,
+    until,
+  });
   await createNaiveServer(db, stack);
   await naiveScenario(db, report, vectors, ROUNDS.naive);
   await activityScenarios({ db, report, missions: data.missions, ...ROUNDS, until });
@@ -111,15 +147,7 @@ async function bench(): Promise<RunInfo & { report: Report }> {
   await functionScenariosOnGateway(stack, { db, report, vectors, ...ROUNDS });
   await linkTraffic(stack.env, db, report, vectors, data.missions, until);
 
-  return {
-    report,
-    mode,
-    startedAt,
-    seconds: (performance.now() - started) / 1000,
-    data: { ...data, dims: EMBEDDING_DIMS, seed: SEED, until: UNTIL },
-    rounds: ROUNDS,
-    machine,
-  };
+  return run(machine);
 }
 
 let failed = false;
@@ -128,9 +156,11 @@ try {
   writeOutputs(out, report, run);
   console.log(markdown(report, run));
   const missed = goals.filter((g) => goalStatus(g, report.metrics) !== "met");
-  log(
-    missed.length ? `goals not met: ${missed.map((g) => g.label).join(", ")}` : "every goal met",
-  );
+  if (run.mode !== "scale") {
+    log(
+      missed.length ? `goals not met: ${missed.map((g) => g.label).join(", ")}` : "every goal met",
+    );
+  }
   log(`wrote bench.json, bench.md and bench.svg to ${out}`);
 } catch (error) {
   // psql's errors quote connection strings: keep their passwords out of the log.

@@ -18,6 +18,11 @@ export interface Connections {
   exact: postgres.Sql;
   /** Supabase as postgres: the naive server's set-up and queries, plan capture. */
   supabaseAdmin: postgres.Sql;
+  /**
+   * Supabase as service_role, with pg_stat_statements tracking every nested statement and its
+   * planning: the calls broken into parts (scripts/bench/parts.ts).
+   */
+  traced: postgres.Sql;
   /** The Timescale node as postgres: query vectors, versions. */
   timescaleAdmin: postgres.Sql;
 }
@@ -49,6 +54,7 @@ export async function openConnections(env: Record<string, string>): Promise<Conn
     direct: open(env.BRIDGE_READER_URL),
     exact: open(env.BRIDGE_READER_URL),
     supabaseAdmin: open(env.SUPABASE_DB_URL),
+    traced: open(env.SUPABASE_DB_URL),
     timescaleAdmin: open(env.TIMESCALE_DB_URL),
   };
   // max: 1, so a session setting holds for every later statement on the connection.
@@ -57,6 +63,9 @@ export async function openConnections(env: Record<string, string>): Promise<Conn
   await db.scoped`set role authenticated`;
   const claims = JSON.stringify({ role: "authenticated", sub: BENCH_USER_ID });
   await db.scoped`select set_config('request.jwt.claims', ${claims}, false)`;
+  await db.traced`set pg_stat_statements.track = 'all'`;
+  await db.traced`set pg_stat_statements.track_planning = on`;
+  await db.traced`set role service_role`;
   // The exact scan needs longer than the link role's 15 s bound on the full dataset.
   await db.exact`set enable_indexscan = off`;
   await db.exact`set statement_timeout = '120s'`;

@@ -5,10 +5,10 @@
  */
 import postgres from "postgres";
 import type { Connections } from "./db.ts";
-import { concurrently, interleave, summarize, type Variant } from "./measure.ts";
+import { concurrently, interleave, summarize, type Throughput, type Variant } from "./measure.ts";
 import { Report } from "./report.ts";
 import { bridgeSearchSql, searchParams } from "./queries.ts";
-import { bridgeSearch } from "./search.ts";
+import { hostedFunctionEnv } from "../stack/env.ts";
 import { startGateway, type ThrowawayStack } from "../stack/throwaway.ts";
 
 /** What the function scenarios need from a run. */
@@ -19,8 +19,8 @@ export interface FunctionsRun {
   url: string;
   /** A key the function accepts: the stack's secret key (service_role), sent as supabase-js does. */
   token: string;
-  /** Supabase's database URL, for the direct RPC's pool. */
-  databaseUrl: string;
+  /** The stack's variables: the direct RPC's pool and the function's handler in process. */
+  env: Record<string, string>;
   vectors: string[];
   warmup: number;
   count: number;
@@ -43,7 +43,7 @@ function directRpc(databaseUrl: string) {
     onnotice: () => {},
     connection: { application_name: "fdw-bridge-bench" },
   });
-  const call = (vector: string) =>
+  const call = (vector: string): Promise<unknown> =>
     pool.begin(async (tx) => {
       await tx`set local role service_role`;
       const rows = await tx.unsafe(bridgeSearchSql({}), searchParams(vector, 10, {}));
@@ -52,9 +52,11 @@ function directRpc(databaseUrl: string) {
   return { call, end: () => pool.end({ timeout: 5 }) };
 }
 
-/** POSTs one search; throws unless the function answers 200 with 10 results. */
-export async function callSearch(url: string, token: string, vector: string): Promise<number> {
-  const response = await fetch(`${url}/functions/v1/events-search`, {
+/**
+ * One search as supabase-js sends it to `endpoint`, with the secret key (service_role).
+ */
+function searchRequest(endpoint: string, token: string, vector: string): Request {
+  return new Request(endpoint, {
     method: "POST",
     headers: {
       Authorization: `Bearer ${token}`,
@@ -62,10 +64,11 @@ export async function callSearch(url: string, token: string, vector: string): Pr
       "Content-Type": "application/json",
     },
     body: `{"embedding":${vector},"k":10}`,
-  }).catch((error) => {
-    // fetch's own message ("fetch failed") hides the reason in its cause.
-    throw new Error(`${error.message}: ${error.cause ?? "no cause given"}`);
   });
+}
+
+/** The function's answer's count; throws unless it is 200 with 10 results. */
+async function searchCount(response: Response): Promise<number> {
   const body = await response.text();
   if (!response.ok) throw new Error(`HTTP ${response.status}: ${body.slice(0, 200)}`);
   const { count } = JSON.parse(body) as { count: number };
@@ -73,51 +76,80 @@ export async function callSearch(url: string, token: string, vector: string): Pr
   return count;
 }
 
+/** POSTs one search; throws unless the function answers 200 with 10 results. */
+export async function callSearch(url: string, token: string, vector: string): Promise<number> {
+  const endpoint = `${url}/functions/v1/events-search`;
+  const response = await fetch(searchRequest(endpoint, token, vector)).catch((error) => {
+    // fetch's own message ("fetch failed") hides the reason in its cause.
+    throw new Error(`${error.message}: ${error.cause ?? "no cause given"}`);
+  });
+  return await searchCount(response);
+}
+
 /**
- * Times the function against the RPC, interleaved, then runs each client count over at least
- * `count` calls and records calls per second, latency and `errors_at_<n>_clients`.
+ * The function's handler loaded into this process with the variables a hosted project gives
+ * it: the function without HTTP. Beside the function through the gateway and the RPC alone, it
+ * splits the function's own cost (verifying the caller, zod, its pool, the answer) from the
+ * gateway's, HTTP on loopback, which stands in for the platform's router.
+ */
+async function inProcess(env: Record<string, string>, url: string, token: string) {
+  for (const [name, value] of Object.entries(hostedFunctionEnv(env))) Deno.env.set(name, value);
+  const { default: handler } = await import("../../functions/events-search/index.ts");
+  const { closeDatabase } = await import("../../functions/_shared/db.ts");
+  return {
+    call: async (vector: string) =>
+      // The path a deployed function sees: the gateway strips /functions/v1.
+      await searchCount(await handler.fetch(searchRequest(`${url}/events-search`, token, vector))),
+    end: closeDatabase,
+  };
+}
+
+/**
+ * Times the function through the gateway, its handler in process and the RPC alone,
+ * interleaved, then runs each client count over at least `count` calls each and records calls
+ * per second, latency and `errors_at_<n>_clients`.
  */
 export async function functionScenarios(run: FunctionsRun) {
-  const viaFunction: Variant<string, number> = {
-    name: "function",
-    run: (vector) => callSearch(run.url, run.token, vector),
-  };
-  const rpc = bridgeSearch(run.db, {});
-  const [fn, direct] = await interleave(
-    "function_search",
-    [viaFunction, { name: "rpc", run: async (vector, i) => (await rpc.run(vector, i)).length }],
-    run.vectors,
-    run.warmup,
-    run.count,
-  );
-  const [f, r] = [summarize("function", fn.samples), summarize("rpc", direct.samples)];
-  run.report.scenario("function_search", "events-search function vs the RPC alone", [f, r], {
-    ratios: [{ label: "function / rpc (p50)", value: f.p50 / r.p50 }],
-    note: "HTTP on 127.0.0.1 through scripts/serve-functions.ts, secret key (service_role)",
-  });
-  run.report.metric("ratio_function_vs_rpc", f.p50 / r.p50);
-
-  const viaHttp = (i: number) =>
-    callSearch(run.url, run.token, run.vectors[i % run.vectors.length]);
-  const rpcPool = directRpc(run.databaseUrl);
-  const viaRpc = (i: number) => rpcPool.call(run.vectors[i % run.vectors.length]);
+  const handler = await inProcess(run.env, run.url, run.token);
+  const rpcPool = directRpc(run.env.SUPABASE_DB_URL);
+  const calls: [string, (vector: string) => Promise<unknown>][] = [
+    ["function", (vector) => callSearch(run.url, run.token, vector)],
+    ["in process", handler.call],
+    ["rpc", rpcPool.call],
+  ];
   try {
-    // Fills both pools and each pooled session's link before anything is timed.
-    await concurrently("function warm-up", Math.max(...CLIENT_COUNTS), 64, viaHttp);
-    await concurrently("direct rpc warm-up", Math.max(...CLIENT_COUNTS), 64, viaRpc);
+    const measured = await interleave(
+      "function_search",
+      calls.map(([name, call]): Variant<string, unknown> => ({ name, run: call })),
+      run.vectors,
+      run.warmup,
+      run.count,
+    );
+    const [f, h, r] = measured.map((m) => summarize(m.name, m.samples));
+    run.report.scenario("function_search", "events-search function vs the RPC alone", [f, h, r], {
+      ratios: [
+        { label: "function / rpc (p50)", value: f.p50 / r.p50 },
+        { label: "in process / rpc (p50)", value: h.p50 / r.p50 },
+      ],
+      note: "function: HTTP on 127.0.0.1 through scripts/serve-functions.ts (the stand-in for " +
+        "the platform's router), secret key (service_role); in process: its handler called " +
+        `directly; ours ${(h.p50 - r.p50).toFixed(2)} ms, the gateway's ` +
+        `${(f.p50 - h.p50).toFixed(2)} ms`,
+    });
+    run.report.metric("ratio_function_vs_rpc", f.p50 / r.p50);
+
+    const byIndex = calls.map(([name, call]): [string, (i: number) => Promise<unknown>] => [
+      name,
+      (i) => call(run.vectors[i % run.vectors.length]),
+    ]);
+    // Fills every pool and each pooled session's link before anything is timed.
+    for (const [name, call] of byIndex) {
+      await concurrently(`${name} warm-up`, Math.max(...CLIENT_COUNTS), 64, call);
+    }
     for (const clients of CLIENT_COUNTS) {
       const total = Math.max(run.count, clients * 25);
-      const results = [
-        {
-          name: "function",
-          ...await concurrently(`function, ${clients} clients`, clients, total, viaHttp),
-        },
-        {
-          name: "rpc",
-          ...await concurrently(`direct rpc, ${clients} clients`, clients, total, viaRpc),
-        },
-      ];
-      const [fn, rpc] = results;
+      const results = await sideBySide(clients, total, byIndex);
+      const [fn, own, rpc] = results;
       run.report.scenario(
         `throughput_${clients}`,
         `events-search, ${clients} concurrent client${clients > 1 ? "s" : ""}`,
@@ -127,24 +159,61 @@ export async function functionScenarios(run: FunctionsRun) {
           perSecond: r.perSecond,
         })),
         {
-          ratios: [{ label: "function / rpc (calls/s)", value: fn.perSecond / rpc.perSecond }],
+          ratios: [
+            { label: "function / rpc (calls/s)", value: fn.perSecond / rpc.perSecond },
+            { label: "in process / rpc (calls/s)", value: own.perSecond / rpc.perSecond },
+          ],
           note: results.map((r) =>
             `${r.name}: ${total} calls, ${r.perSecond.toFixed(1)} calls/s, ${r.errors} errors` +
             (r.firstError ? ` (first: ${r.firstError})` : "")
           ).join("; "),
         },
       );
-      run.report.metric(`errors_at_${clients}_clients`, fn.errors + rpc.errors);
+      run.report.metric(`errors_at_${clients}_clients`, fn.errors + own.errors + rpc.errors);
       run.report.metric(`calls_per_second_at_${clients}_clients`, fn.perSecond);
+      run.report.metric(`in_process_calls_per_second_at_${clients}_clients`, own.perSecond);
       run.report.metric(`rpc_calls_per_second_at_${clients}_clients`, rpc.perSecond);
       run.report.metric(
         `ratio_function_vs_rpc_calls_per_second_at_${clients}_clients`,
         fn.perSecond / rpc.perSecond,
       );
+      run.report.metric(
+        `ratio_in_process_vs_rpc_calls_per_second_at_${clients}_clients`,
+        own.perSecond / rpc.perSecond,
+      );
     }
   } finally {
     await rpcPool.end();
+    await handler.end();
   }
+}
+
+/**
+ * Throughput of each variant over `total` calls from `clients` clients, run side by side: each
+ * variant's calls in two halves, A B C C B A, so a change in what else the machine does weighs
+ * on all alike. Calls per second over the two halves together.
+ */
+async function sideBySide(
+  clients: number,
+  total: number,
+  variants: [string, (index: number) => Promise<unknown>][],
+) {
+  const keys = [...variants.keys()];
+  const halves = [...keys, ...keys.reverse()];
+  const runs: Throughput[][] = variants.map(() => []);
+  for (const [half, i] of halves.entries()) {
+    const [name, call] = variants[i];
+    const label = `${name}, ${clients} client${clients > 1 ? "s" : ""} ` +
+      `(${half + 1}/${halves.length})`;
+    runs[i].push(await concurrently(label, clients, total / 2, call));
+  }
+  return variants.map(([name], i) => ({
+    name,
+    samples: runs[i].flatMap((r) => r.samples),
+    errors: runs[i].reduce((sum, r) => sum + r.errors, 0),
+    firstError: runs[i].find((r) => r.firstError)?.firstError,
+    perSecond: total / runs[i].reduce((sum, r) => sum + r.seconds, 0),
+  }));
 }
 
 /**
@@ -153,7 +222,7 @@ export async function functionScenarios(run: FunctionsRun) {
  */
 export async function functionScenariosOnGateway(
   stack: ThrowawayStack,
-  run: Omit<FunctionsRun, "url" | "token" | "databaseUrl">,
+  run: Omit<FunctionsRun, "url" | "token" | "env">,
 ) {
   const gateway = await startGateway(stack);
   const report = new Report();
@@ -163,7 +232,7 @@ export async function functionScenariosOnGateway(
       report,
       url: gateway.url,
       token: JSON.parse(stack.env.SUPABASE_SECRET_KEYS).default,
-      databaseUrl: stack.env.SUPABASE_DB_URL,
+      env: stack.env,
     });
   } finally {
     await gateway.stop();

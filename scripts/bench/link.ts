@@ -33,8 +33,9 @@ interface Probe {
 }
 
 /**
- * Runs each probe's calls with auto_explain on and records the mean rows and text bytes its
- * foreign scans fetched per call, with the fetch_size of the server used.
+ * Runs each probe's calls (those named in `only`, when given) with auto_explain on and records
+ * the mean rows and text bytes its foreign scans fetched per call, with the fetch_size of the
+ * server used.
  */
 export async function linkTraffic(
   env: Record<string, string>,
@@ -43,12 +44,14 @@ export async function linkTraffic(
   vectors: string[],
   missions: number,
   until: Date,
+  only?: string[],
 ) {
   const plans = planCollector();
   const sql = postgres(env.SUPABASE_DB_URL, { max: 1, prepare: false, onnotice: plans.onnotice });
   try {
     const fetchSizes = await serverFetchSizes(sql);
-    for (const probe of probes(vectors, missions, until)) {
+    const wanted = probes(vectors, missions, until).filter((p) => !only || only.includes(p.query));
+    for (const probe of wanted) {
       let rows = 0, bytes = 0;
       for (const params of probe.calls) {
         await sql.begin(async (tx) => {

@@ -1,6 +1,6 @@
 /**
- * Timing: compared variants run interleaved (A, B, B, A, ...) after a warm-up, so whatever else
- * the machine does at a moment slows both alike; summaries are p50 and p95 in milliseconds.
+ * Timing: compared variants run interleaved after a warm-up (williamsOrders), so whatever else
+ * the machine does at a moment slows them alike; summaries are p50 and p95 in milliseconds.
  */
 import { progress } from "./progress.ts";
 
@@ -57,11 +57,29 @@ export function summarize(name: string, samples: readonly number[]): Summary {
 }
 
 /**
+ * The orders a round runs `n` variants in, cycled through round by round: a Williams design, in
+ * which each variant goes first equally often and follows each other variant equally often.
+ * Both matter: the first variant to meet a query pays for bringing its data into cache (a new
+ * region of the HNSW graph, ~2.5 ms on the full dataset), and a variant that reads a lot evicts
+ * what the next one needs (the event_time walk slowed the call after it by ~0.7 ms). For two
+ * variants this is A, B, B, A.
+ *
+ * @example
+ * williamsOrders(4); // [[0, 1, 3, 2], [1, 2, 0, 3], [2, 3, 1, 0], [3, 0, 2, 1]]
+ */
+export function williamsOrders(n: number): number[][] {
+  const first = [0];
+  for (let low = 1, high = n - 1; first.length < n;) {
+    first.push(first.length % 2 ? low++ : high--);
+  }
+  const rows = Array.from({ length: n }, (_, shift) => first.map((v) => (v + shift) % n));
+  return n % 2 ? [...rows, ...rows.map((row) => [...row].reverse())] : rows;
+}
+
+/**
  * Runs `warmup` untimed rounds, then `count` timed rounds; each round runs every variant once
- * on the same query, in order on even rounds and in reverse on odd ones (A, B, B, A, ...): the
- * first variant to meet a query pays for bringing its data into cache (a new region of the
- * HNSW graph, ~2.5 ms on the full dataset), so each variant goes first equally often.
- * Query i is `queries[i % queries.length]`.
+ * on the same query, in the orders of {@link williamsOrders}. Query i is
+ * `queries[i % queries.length]`.
  *
  * @example
  * const [bridge, direct] = await interleave("search", [bridgeVariant, directVariant], vectors, 20, 200);
@@ -80,11 +98,10 @@ export async function interleave<Q, R>(
     results: [],
   }));
   const bar = progress(label, warmup + count);
+  const orders = williamsOrders(variants.length);
   for (let round = 0; round < warmup + count; round++) {
     const query = queries[round % queries.length];
-    const order = [...variants.keys()];
-    if (round % 2 === 1) order.reverse();
-    for (const i of order) {
+    for (const i of orders[round % orders.length]) {
       const variant = variants[i];
       const started = performance.now();
       const result = await variant.run(query, round);
@@ -109,6 +126,7 @@ export interface Throughput {
   errors: number;
   firstError?: string;
   perSecond: number;
+  seconds: number;
 }
 
 /**
@@ -144,7 +162,8 @@ export async function concurrently(
     }
   };
   await Promise.all(Array.from({ length: clients }, client));
-  const perSecond = total / ((performance.now() - started) / 1000);
+  const seconds = (performance.now() - started) / 1000;
+  const perSecond = total / seconds;
   bar.finish(`${perSecond.toFixed(1)} calls/s, ${errors} errors`);
-  return { samples, errors, firstError, perSecond };
+  return { samples, errors, firstError, perSecond, seconds };
 }

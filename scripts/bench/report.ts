@@ -23,6 +23,36 @@ export interface LinkTraffic {
   fetchSize: number;
 }
 
+/** One call broken into parts (scripts/bench/parts.ts): medians per part, in ms. */
+export interface Breakdown {
+  id: string;
+  title: string;
+  /** The client's median time for the whole call. */
+  client: number;
+  /** Statements postgres_fdw sent the node per call, each a round trip. */
+  roundTrips: number;
+  /** Those statements in one call, each with its time on the node. */
+  nodeStatements: string[];
+  parts: { part: string; ms: number }[];
+}
+
+/** One size of a --scale run: p50s in ms through the bridge and on the node, rows fetched. */
+export interface GrowthRow {
+  events: number;
+  activity: number;
+  missions: number;
+  search: GrowthCell;
+  searchWindow: GrowthCell;
+  activity10: GrowthCell;
+}
+
+/** A scenario at one size: p50 through the bridge, on the node (best plan), rows per call. */
+export interface GrowthCell {
+  bridge: number;
+  node: number;
+  rows: number;
+}
+
 /** A goal the numbers should reach. */
 export interface Goal {
   metric: string;
@@ -80,6 +110,8 @@ export class Report {
   scenarios: Scenario[] = [];
   metrics: Record<string, number> = {};
   traffic: LinkTraffic[] = [];
+  breakdowns: Breakdown[] = [];
+  growth: GrowthRow[] = [];
   /** Anything a reader must know about how this run went. */
   notes: string[] = [];
 
@@ -110,6 +142,7 @@ export class Report {
     this.scenarios.push(...other.scenarios);
     Object.assign(this.metrics, other.metrics);
     this.traffic.push(...other.traffic);
+    this.breakdowns.push(...other.breakdowns);
     this.notes.push(...other.notes);
   }
 }

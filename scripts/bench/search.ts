@@ -63,6 +63,23 @@ export function directSearch(
   };
 }
 
+/**
+ * How the node plans the statement, as bridge_reader: by its HNSW indexes, or exactly, computing
+ * the distance of every row that passes the filters (right for a few rows, ~100 times slower for
+ * a 3-day window of the full dataset, which the planner chose before it was told what a distance
+ * costs: sql/timescale/01_schema.sql).
+ */
+async function nodeSearchPlan(db: Connections, filters: SearchFilters, vector: string) {
+  const [row] = await db.direct.unsafe(
+    `explain (format json) ${directSearchSql(filters)}`,
+    searchParams(vector, 10, filters),
+  );
+  const plan = JSON.stringify(row["QUERY PLAN"]);
+  return /"Index Name":"[^"]*embedding_hnsw"/.test(plan)
+    ? "the node searched its HNSW index"
+    : "the node searched exactly, without its HNSW index";
+}
+
 /** How many queries got the same rows from both variants: they run the same search. */
 function agreement(a: Searched, b: Searched): string {
   const same =
@@ -71,7 +88,13 @@ function agreement(a: Searched, b: Searched): string {
   return `${same}/${a.results.length} queries returned the same rows both ways`;
 }
 
-async function compare(run: SearchRun, id: string, title: string, filters: SearchFilters) {
+/** The bridge against the node's statement on the same queries; records bridge / direct. */
+export async function compare(
+  run: Pick<SearchRun, "db" | "report" | "vectors" | "warmup" | "count">,
+  id: string,
+  title: string,
+  filters: SearchFilters,
+) {
   const [bridge, direct] = await interleave(
     id,
     [bridgeSearch(run.db, filters), directSearch("direct", run.db.direct, filters)],
@@ -83,7 +106,8 @@ async function compare(run: SearchRun, id: string, title: string, filters: Searc
   const [b, d] = [summarize("bridge", bridge.samples), summarize("direct", direct.samples)];
   run.report.scenario(id, title, [b, d], {
     ratios: [{ label: "bridge / direct (p50)", value: b.p50 / d.p50 }],
-    note: agreement(bridge, direct) + (short ? `; ${short} returned fewer than 10 rows` : ""),
+    note: agreement(bridge, direct) + (short ? `; ${short} returned fewer than 10 rows` : "") +
+      `; ${await nodeSearchPlan(run.db, filters, run.vectors[0])}`,
   });
   run.report.metric(`ratio_${id}_bridge_vs_direct`, b.p50 / d.p50);
   return bridge;

@@ -16,6 +16,19 @@ create schema if not exists extensions;
 create extension if not exists vector with schema extensions;
 create extension if not exists timescaledb;
 
+-- What a cosine distance costs, told to the planner, so a search over many events uses the HNSW
+-- index and one over few rows an exact scan. pgvector leaves its functions at cost 1, one
+-- addition; but each distance reads a 3 KB embedding stored out of line (TOAST), which also
+-- makes the heap look small. So the planner put an exact scan and sort of every row below the
+-- index: for a 3-day window of 100,000 events, 106 ms against 1.0 ms by the index (benchmark
+-- data, issue 15). Measured there, a distance takes ~4.5 µs (exact search of all 100,000 rows
+-- ~450 ms, a plain scan of them ~20 ms) and the planner's unit ~2.6 µs (7,733 units for that
+-- scan): ~1.7 units, cost 700 at cpu_operator_cost 0.0025. Then the index wins for any window
+-- and for scopes of a few percent of the events (100 users' ~6,800 rows), and a scope of a few
+-- hundred rows (one user's) keeps its exact scan, which the index's iterative scan would make
+-- several times slower. Applied again by this script, as pgvector's upgrades may reset it.
+alter function extensions.cosine_distance(extensions.vector, extensions.vector) cost 700;
+
 -- data_payload_raw is the payload as it arrived, where personal data ends up; it stays on this
 -- node (02_export.sql leaves it out). data_payload_proc is the processed, pseudonymous payload
 -- the bridge may read.
