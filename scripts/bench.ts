@@ -25,6 +25,7 @@ import { queryVectors } from "./bench/queries.ts";
 import { goals, goalStatus, Report } from "./bench/report.ts";
 import { searchScenarios } from "./bench/search.ts";
 import { searchParts } from "./bench/parts.ts";
+import { multiNodeScenarios } from "./bench/nodes.ts";
 import {
   portsFromBase,
   seedStack,
@@ -89,13 +90,14 @@ async function bench(): Promise<RunInfo & { report: Report }> {
   const startedAt = new Date().toISOString(), started = performance.now();
   log(`${mode} run: ${JSON.stringify(data)}, results to ${out}`);
   const stack = await startThrowawayStack("bench", BENCH_PORTS);
-  await seedStack(stack, [
+  const seedArgs = [
     ...Object.entries(data).flatMap(([name, count]) => [`--${name}`, String(count)]),
     "--seed",
     String(SEED),
     "--until",
     UNTIL,
-  ]);
+  ];
+  await seedStack(stack, seedArgs);
   db = await openConnections(stack.env);
   const machine = await describeMachine(db);
   const vectors = await queryVectors(db.timescaleAdmin, QUERY_VECTORS);
@@ -110,6 +112,16 @@ async function bench(): Promise<RunInfo & { report: Report }> {
 
   await functionScenariosOnGateway(stack, { db, report, vectors, ...ROUNDS });
   await linkTraffic(stack.env, db, report, vectors, data.missions, until);
+  await multiNodeScenarios({
+    stack,
+    db,
+    report,
+    seedArgs,
+    vectors,
+    missions: data.missions,
+    ...ROUNDS,
+    until,
+  });
 
   return {
     report,

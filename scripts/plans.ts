@@ -16,6 +16,10 @@ type Sql = postgres.Sql;
 export interface ForeignScan {
   remoteSql: string;
   rows?: number;
+  /** The foreign table read, schema-qualified (for a pushed-down aggregate, the one it groups). */
+  relation?: string;
+  /** Whether it ran asynchronously, beside its siblings (EXPLAIN's `Async Foreign Scan`). */
+  async: boolean;
 }
 
 interface PlanNode {
@@ -23,6 +27,11 @@ interface PlanNode {
   "Actual Rows"?: number;
   "Actual Loops"?: number;
   "Remote SQL"?: string;
+  "Async Capable"?: boolean;
+  Schema?: string;
+  "Relation Name"?: string;
+  /** VERBOSE's description of a pushed-down join or aggregate, e.g. `Aggregate on (bridge.events e)`. */
+  Relations?: string;
   Plans?: PlanNode[];
 }
 
@@ -33,6 +42,10 @@ export function foreignScansIn(node: PlanNode): ForeignScan[] {
     rows: node["Actual Rows"] === undefined
       ? undefined
       : node["Actual Rows"] * (node["Actual Loops"] ?? 1),
+    relation: node["Relation Name"] === undefined
+      ? node.Relations?.match(/[\w.]+\.\w+/)?.[0]
+      : `${node.Schema}.${node["Relation Name"]}`,
+    async: node["Async Capable"] === true,
   }];
   return [...own, ...(node.Plans ?? []).flatMap(foreignScansIn)];
 }

@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { latencyChart } from "./chart.ts";
 import { type Machine, machineLine } from "./machine.ts";
-import { goals, goalStatus, type Report, round } from "./report.ts";
+import { goals, goalStatus, type MultiNode, type Report, round } from "./report.ts";
 
 /** The run's context: what was loaded, on what, when. */
 export interface RunInfo {
@@ -97,7 +97,35 @@ export function markdown(report: Report, run: RunInfo): string {
       ),
     );
   }
+  if (report.multiNode) lines.push("", ...multiNodeLines(report.multiNode));
   return lines.join("\n") + "\n";
+}
+
+/** The multi-node table: each query's p50 on every layout, its ratio to one node, its plan. */
+function multiNodeLines(m: MultiNode): string[] {
+  const nodes = (n: number) => `${n} node${n > 1 ? "s" : ""}`;
+  return [
+    "## On 1, 2 and 3 Timescale nodes",
+    "",
+    "The run's rows (the same seed) on three stacks: the run's own, whose bridge reads one node, " +
+    "and two more reading 2 and 3 nodes in 10-day time tiers counted back from the data's end. " +
+    "The three are timed interleaved on the same parameters (as above), and every timed call " +
+    "returned the same rows on each. p50 (p95) in ms, and the ratio to one node's p50; nodes " +
+    "asked and asynchronous scans (`Async Foreign Scan`) from the plan of one real call " +
+    "(auto_explain).",
+    "",
+    ...m.layouts.map((layout) => `- ${nodes(layout.nodes)}: ${layout.holdings.join("; ")}`),
+    "",
+    `| query | ${m.layouts.map((l) => nodes(l.nodes)).join(" | ")} | nodes asked (async scans) |`,
+    `| --- | ${m.layouts.map(() => "---:").join(" | ")} | --- |`,
+    ...m.queries.map((q) =>
+      `| ${q.query} | ${
+        q.p50.map((p50, i) =>
+          `${ms(p50)} (${ms(q.p95[i])})` + (i ? ` **×${(p50 / q.p50[0]).toFixed(2)}**` : "")
+        ).join(" | ")
+      } | ${q.asked.map((asked, i) => `${asked} (${q.async[i]})`).join(", ")} |`
+    ),
+  ];
 }
 
 /** bench.json: every metric at the top level, then the run, goals, scenarios and traffic. */
@@ -114,6 +142,7 @@ export function json(report: Report, run: RunInfo): string {
       scenarios: report.scenarios,
       link_traffic: report.traffic,
       notes: report.notes,
+      multi_node: report.multiNode ?? null,
     },
     null,
     2,
