@@ -2,7 +2,9 @@
  * `npm run bench [-- --quick] [--out DIR]`: the bridge's performance, measured side by side in
  * one run on a stack of its own (a temporary directory, ports 27521/27522/27532 unless
  * BENCH_PORT_BASE moves them: base + 1, + 2, + 12), seeded with a
- * fixed dataset and torn down at the end, even on failure or Ctrl-C.
+ * fixed dataset and torn down at the end, even on failure or Ctrl-C. Its last part starts two
+ * more stacks with the same rows on 2 and 3 Timescale nodes (base + 21 to + 33, + 41 to + 54;
+ * scripts/bench/nodes.ts).
  *
  * Full: 100,000 events × 768 dims, 1,000,000 activity rows, 10,000 missions, about 6 minutes on
  * 2 cores (a third of it the naive search). --quick: a fifth of the events, a tenth of the rest,

@@ -24,9 +24,12 @@ import {
   activityParams,
   bridgeActivitySql,
   bridgeSearchSql,
+  directSearchSql,
   missionIdSets,
+  rowKey,
   type SearchFilters,
   searchParams,
+  type SearchRow,
 } from "./queries.ts";
 import type { MultiNode, Report } from "./report.ts";
 
@@ -51,6 +54,8 @@ interface NodesQuery {
   title: string;
   statement: string;
   params: (string | number)[][];
+  /** A search's filters: its answers are approximate (HNSW), checked against the nodes' own. */
+  search?: SearchFilters;
 }
 
 const DAY = 24 * 3600 * 1000;
@@ -61,6 +66,7 @@ function nodesQueries(run: NodesRun): NodesQuery[] {
     title,
     statement: bridgeSearchSql(filters),
     params: run.vectors.map((vector) => searchParams(vector, 10, filters)),
+    search: filters,
   });
   const month = [new Date(run.until.getTime() - 30 * DAY).toISOString(), run.until.toISOString()];
   return [
@@ -156,11 +162,153 @@ async function scansOfCall(layout: Layout, query: NodesQuery) {
   }
 }
 
-/** Times one query on every layout, checks the answers agree, and reads each layout's plan. */
-async function measureQuery(run: NodesRun, layouts: Layout[], query: NodesQuery) {
-  const variants: Variant<(string | number)[], string>[] = layouts.map((layout) => ({
+/** A node of a layout as the link role reaches it directly, with its time slice. */
+interface NodeLink {
+  server: string;
+  sql: postgres.Sql;
+  /** ISO times bounding the rows it holds: [from, to), either end open. */
+  from?: string;
+  to?: string;
+}
+
+/**
+ * Connections to every node of a layout, as the link role, with the slices the layout's time
+ * tiers give them: the default node holds what comes after the others' tiers.
+ */
+async function nodeLinks(layout: Layout): Promise<NodeLink[]> {
+  const nodes = await layout.db.supabaseAdmin<
+    { server: string; port: string; time_from: Date | null; time_to: Date | null }[]
+  >`
+    select n.server,
+           (select substr(o, 6) from unnest(s.srvoptions) o where o like 'port=%') as port,
+           coalesce(lower(n.time_range), (select max(upper(b.time_range)) from bridge.nodes b
+                                           where n.name = 'default')) as time_from,
+           upper(n.time_range) as time_to
+      from bridge.nodes n join pg_catalog.pg_foreign_server s on s.srvname = n.server`;
+  return nodes.map((node) => {
+    const url = new URL(layout.stack.env.BRIDGE_READER_URL);
+    url.port = node.port;
+    return {
+      server: node.server,
+      sql: postgres(url.toString(), { max: 1, prepare: false, onnotice: () => {} }),
+      from: node.time_from?.toISOString(),
+      to: node.time_to?.toISOString(),
+    };
+  });
+}
+
+/**
+ * What a layout's search must answer: the top 10 of its nodes' own top 10 in their slices, each
+ * asked directly on its node, with a statement of the benchmark's, on the same HNSW indexes.
+ */
+async function topOfNodes(links: NodeLink[], filters: SearchFilters, vector: string) {
+  const answers = await Promise.all(links.map((link) => {
+    const from = [filters.from, link.from].filter((t) => t !== undefined).sort().at(-1);
+    const sliced = { ...filters, from, to: link.to };
+    if (from !== undefined && link.to !== undefined && from >= link.to) return [];
+    return link.sql.unsafe<SearchRow[]>(directSearchSql(sliced), searchParams(vector, 10, sliced));
+  }));
+  return answers.flat()
+    .sort((a, b) => a.distance - b.distance || a.event_time.getTime() - b.event_time.getTime())
+    .slice(0, 10);
+}
+
+/** The caller's scope as service_role's calls send it (see scripts/bench/link.ts). */
+const SERVICE_ROLE_SCOPE = [true, "{}", "{}", "{}"];
+
+/**
+ * Each node's statement of a real unfiltered search on `layout`, ready to run on that node as
+ * the link role: its Remote SQL with the query vector made parameter $5 (after the scope's four),
+ * on a connection to the node's host and port.
+ */
+async function nodeStatements(layout: Layout, links: NodeLink[], query: NodesQuery) {
+  return (await scansOfCall(layout, query)).map((scan) => ({
+    sql: links.find((link) => link.server === scan.server)!.sql,
+    text: scan.remoteSql.replace(/'\[[-0-9.,e]+\]'/g, "$5"),
+  }));
+}
+
+/**
+ * Where the extra nodes' time goes, for the unfiltered search: each layout's call through the
+ * bridge against its nodes' own statements run directly on the nodes, all at once (the best an
+ * asynchronous Append can do) and, for the most nodes, one after another. Recorded as the
+ * scenario `nodes_search_parts`.
+ */
+async function searchOnTheNodes(
+  run: NodesRun,
+  layouts: Layout[],
+  links: NodeLink[][],
+  query: NodesQuery,
+) {
+  const statements = await Promise.all(
+    layouts.map((layout, i) => nodeStatements(layout, links[i], query)),
+  );
+  const onNodes = (i: number, vector: string) =>
+    statements[i].map(({ sql, text }) => () =>
+      sql.unsafe(text, [...SERVICE_ROLE_SCOPE, vector] as never[])
+    );
+  const last = layouts.length - 1;
+  const variants: Variant<(string | number)[], unknown>[] = [
+    ...layouts.flatMap((layout, i) => [
+      {
+        name: `${layout.nodes} node${layout.nodes > 1 ? "s" : ""}: bridge`,
+        run: (params: (string | number)[]) => layout.db.rpc.unsafe(query.statement, params),
+      },
+      {
+        name: `${layout.nodes} node${layout.nodes > 1 ? "s" : ""}: on the nodes at once`,
+        run: (params: (string | number)[]) =>
+          Promise.all(onNodes(i, String(params[0])).map((call) => call())),
+      },
+    ]),
+    {
+      name: `${layouts[last].nodes} nodes: on the nodes one after another`,
+      run: async (params) => {
+        for (const call of onNodes(last, String(params[0]))) await call();
+      },
+    },
+  ];
+  const measured = await interleave(
+    "nodes_search_parts",
+    variants,
+    query.params,
+    run.warmup,
+    run.count,
+  );
+  const summaries = measured.map((m) => summarize(m.name, m.samples));
+  const p50 = (i: number) => summaries[i].p50;
+  const ms = (x: number) => `${x.toFixed(2)} ms`;
+  const notes = layouts.map((layout, i) =>
+    `${layout.nodes}: bridge − nodes at once ${ms(p50(2 * i) - p50(2 * i + 1))}`
+  );
+  run.report.scenario(
+    "nodes_search_parts",
+    "search k=10 on 1, 2 and 3 nodes: the bridge against the nodes' own statements",
+    summaries,
+    {
+      note: `the bridge's own cost by number of nodes: ${notes.join(", ")}; ` +
+        `${layouts[last].nodes} nodes' statements one after another / at once: ` +
+        `${(p50(2 * last + 2) / p50(2 * last + 1)).toFixed(2)}`,
+    },
+  );
+}
+
+/**
+ * Times one query on every layout and checks every timed call's answer: a search's must be the
+ * top 10 of its own nodes' answers (separately built HNSW graphs may approximate differently, so
+ * the layouts' agreement is counted), any other answer must equal one node's. Then reads each
+ * layout's plan.
+ */
+async function measureQuery(
+  run: NodesRun,
+  layouts: Layout[],
+  links: NodeLink[][],
+  query: NodesQuery,
+) {
+  const variants: Variant<(string | number)[], Record<string, unknown>[]>[] = layouts.map((
+    layout,
+  ) => ({
     name: `${layout.nodes} node${layout.nodes > 1 ? "s" : ""}`,
-    run: async (params) => JSON.stringify(await layout.db.rpc.unsafe(query.statement, params)),
+    run: (params) => layout.db.rpc.unsafe(query.statement, params),
   }));
   const measured = await interleave(
     `nodes_${query.id}`,
@@ -169,16 +317,23 @@ async function measureQuery(run: NodesRun, layouts: Layout[], query: NodesQuery)
     run.warmup,
     run.count,
   );
-  const [one, ...more] = measured;
-  for (const other of more) {
-    const differing = other.results.filter((answer, i) => answer !== one.results[i]).length;
-    if (differing > 0) {
+  const answers = measured.map((m) => m.results.map((rows) => JSON.stringify(rows)));
+  const sameAsOne = answers.map((layout) => layout.filter((a, i) => a === answers[0][i]).length);
+  for (const [l, m] of measured.entries()) {
+    let wrong = 0;
+    for (const [i, rows] of m.results.entries()) {
+      const expected = query.search
+        ? (await topOfNodes(links[l], query.search, String(m.queries[i][0]))).map(rowKey).join()
+        : answers[0][i];
+      const got = query.search
+        ? (rows as unknown as SearchRow[]).map(rowKey).join()
+        : answers[l][i];
+      if (got !== expected) wrong++;
+    }
+    if (wrong > 0) {
       throw new Error(
-        `${query.title}: ${other.name} answered ${differing} of ${one.results.length} calls ` +
-          `differently from 1 node holding the same rows, e.g. for ${
-            JSON.stringify(other.queries[other.results.findIndex((a, i) => a !== one.results[i])])
-              .slice(0, 200)
-          }`,
+        `${query.title}: on ${m.name}, ${wrong} of ${m.results.length} calls answered ` +
+          (query.search ? "other than the top 10 of the nodes' own answers" : "other than 1 node"),
       );
     }
   }
@@ -187,6 +342,7 @@ async function measureQuery(run: NodesRun, layouts: Layout[], query: NodesQuery)
     query: query.title,
     p50: measured.map((m) => summarize(m.name, m.samples).p50),
     p95: measured.map((m) => summarize(m.name, m.samples).p95),
+    sameAsOne,
     asked: plans.map((scans) => new Set(scans.map((scan) => scan.server)).size),
     async: plans.map((scans) => scans.filter((scan) => scan.async).length),
   };
@@ -199,6 +355,7 @@ async function measureQuery(run: NodesRun, layouts: Layout[], query: NodesQuery)
  */
 export async function multiNodeScenarios(run: NodesRun) {
   const layouts: Layout[] = [{ nodes: 1, stack: run.stack, db: run.db }];
+  const links: NodeLink[][] = [];
   try {
     for (const nodes of [2, 3]) {
       const started = performance.now();
@@ -209,14 +366,16 @@ export async function multiNodeScenarios(run: NodesRun) {
         } s`,
       );
     }
+    links.push(...await Promise.all(layouts.map(nodeLinks)));
     const table: MultiNode = {
       layouts: await Promise.all(
         layouts.map(async (layout) => ({ nodes: layout.nodes, holdings: await holdings(layout) })),
       ),
       queries: [],
     };
-    for (const query of nodesQueries(run)) {
-      const row = await measureQuery(run, layouts, query);
+    const queries = nodesQueries(run);
+    for (const query of queries) {
+      const row = await measureQuery(run, layouts, links, query);
       table.queries.push(row);
       for (const [i, layout] of layouts.entries()) {
         run.report.metric(`nodes_${query.id}_${layout.nodes}_p50_ms`, row.p50[i]);
@@ -224,7 +383,9 @@ export async function multiNodeScenarios(run: NodesRun) {
       }
     }
     run.report.multiNode = table;
+    await searchOnTheNodes(run, layouts, links, queries[0]);
   } finally {
+    await Promise.all(links.flat().map((link) => link.sql.end({ timeout: 5 })));
     await Promise.all(layouts.slice(1).map((layout) => closeConnections(layout.db)));
   }
 }

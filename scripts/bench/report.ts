@@ -28,7 +28,15 @@ export interface MultiNode {
   /** Per layout, each node's slice and what it holds. */
   layouts: { nodes: number; holdings: string[] }[];
   /** Per query, one value per layout, in the order of `layouts`. */
-  queries: { query: string; p50: number[]; p95: number[]; asked: number[]; async: number[] }[];
+  queries: {
+    query: string;
+    p50: number[];
+    p95: number[];
+    /** Timed calls that got the same rows as on one node. */
+    sameAsOne: number[];
+    asked: number[];
+    async: number[];
+  }[];
 }
 
 /** A goal the numbers should reach. */
