@@ -3,8 +3,9 @@
  * is the one-node layout; two more stacks get the same seed split into 10-day time tiers, as
  * `npm run stack:up -- --timescale-nodes N` lays them out, counted back from the data's end. Each
  * query runs on the three layouts interleaved, on the same parameters, so machine load hits all
- * three alike; every call must get the same rows from each. Then one call per layout runs under
- * auto_explain, whose plan tells which nodes it asked and whether their scans were asynchronous.
+ * three alike, and every timed answer is checked (measureQuery). Then one call per layout runs
+ * under auto_explain, whose plan tells which nodes it asked and whether their scans were
+ * asynchronous.
  */
 import postgres from "postgres";
 import { FIRST_MISSION_ID, FIVE_PERCENT_EVENT_TYPE } from "../seed/generate.ts";
@@ -19,6 +20,7 @@ import {
 import { MAX_ROWS } from "./activity.ts";
 import { closeConnections, type Connections, openConnections } from "./db.ts";
 import { interleave, summarize, type Variant } from "./measure.ts";
+import { SERVICE_ROLE_SCOPE } from "./link.ts";
 import { log } from "./progress.ts";
 import {
   activityParams,
@@ -59,6 +61,8 @@ interface NodesQuery {
 }
 
 const DAY = 24 * 3600 * 1000;
+
+const layoutName = (nodes: number) => `${nodes} node${nodes > 1 ? "s" : ""}`;
 
 function nodesQueries(run: NodesRun): NodesQuery[] {
   const search = (id: string, title: string, filters: SearchFilters): NodesQuery => ({
@@ -213,9 +217,6 @@ async function topOfNodes(links: NodeLink[], filters: SearchFilters, vector: str
     .slice(0, 10);
 }
 
-/** The caller's scope as service_role's calls send it (see scripts/bench/link.ts). */
-const SERVICE_ROLE_SCOPE = [true, "{}", "{}", "{}"];
-
 /**
  * Each node's statement of a real unfiltered search on `layout`, ready to run on that node as
  * the link role: its Remote SQL with the query vector made parameter $5 (after the scope's four),
@@ -251,17 +252,17 @@ async function searchOnTheNodes(
   const variants: Variant<(string | number)[], unknown>[] = [
     ...layouts.flatMap((layout, i) => [
       {
-        name: `${layout.nodes} node${layout.nodes > 1 ? "s" : ""}: bridge`,
+        name: `${layoutName(layout.nodes)}: bridge`,
         run: (params: (string | number)[]) => layout.db.rpc.unsafe(query.statement, params),
       },
       {
-        name: `${layout.nodes} node${layout.nodes > 1 ? "s" : ""}: on the nodes at once`,
+        name: `${layoutName(layout.nodes)}: on the nodes at once`,
         run: (params: (string | number)[]) =>
           Promise.all(onNodes(i, String(params[0])).map((call) => call())),
       },
     ]),
     {
-      name: `${layouts[last].nodes} nodes: on the nodes one after another`,
+      name: `${layoutName(layouts[last].nodes)}: on the nodes one after another`,
       run: async (params) => {
         for (const call of onNodes(last, String(params[0]))) await call();
       },
@@ -307,7 +308,7 @@ async function measureQuery(
   const variants: Variant<(string | number)[], Record<string, unknown>[]>[] = layouts.map((
     layout,
   ) => ({
-    name: `${layout.nodes} node${layout.nodes > 1 ? "s" : ""}`,
+    name: layoutName(layout.nodes),
     run: (params) => layout.db.rpc.unsafe(query.statement, params),
   }));
   const measured = await interleave(
