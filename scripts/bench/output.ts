@@ -109,8 +109,9 @@ function multiNodeLines(m: MultiNode): string[] {
     "",
     "The run's rows (the same seed) on three stacks: the run's own, whose bridge reads one node, " +
     "and two more reading 2 and 3 nodes in 10-day time tiers counted back from the data's end. " +
-    "The three are timed interleaved on the same parameters (as above). p50 (p95) in ms, and " +
-    "the ratio to one node's p50. Every timed call was checked: the histogram and " +
+    "The three are timed interleaved on the same parameters (as above), after untimed rounds " +
+    "that meet each parameter list once on every stack. p50 (p95) in ms, and the ratio to one " +
+    "node's p50. Every timed call was checked: the histogram and " +
     "mission_activity answered exactly as on one node; a search answered the top 10 of its " +
     "nodes' own answers, asked directly on each node (each stack builds its HNSW graphs anew, " +
     "so a search may find other near neighbours than on one node: the calls with the same rows " +
