@@ -8,8 +8,10 @@
  *
  * Full: 100,000 events × 768 dims, 1,000,000 activity rows, 10,000 missions, about 6 minutes on
  * 2 cores (a third of it the naive search). --quick: a fifth of the events, a tenth of the rest,
- * the same scenarios, in about 90 seconds. Writes bench.json, bench.md and bench.svg into --out
- * (default bench-out/, git-ignored) and prints bench.md.
+ * the same scenarios, in about 90 seconds. The multi-node part adds about 2.5 minutes to --quick
+ * (measured at a load average of 4), two more seedings of the dataset and its timed rounds to a
+ * full run. Writes bench.json, bench.md and bench.svg into --out (default bench-out/,
+ * git-ignored) and prints bench.md.
  */
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
