@@ -2,12 +2,15 @@
  * `npm run bench [-- --quick | --scale] [--out DIR]`: the bridge's performance, measured side by
  * side in one run on a stack of its own (a temporary directory, ports 27521/27522/27532 unless
  * BENCH_PORT_BASE moves them: base + 1, + 2, + 12), seeded with a
- * fixed dataset and torn down at the end, even on failure or Ctrl-C.
+ * fixed dataset and torn down at the end, even on failure or Ctrl-C. Its last part starts two
+ * more stacks with the same rows on 2 and 3 Timescale nodes (base + 21 to + 33, + 41 to + 54;
+ * scripts/bench/nodes.ts).
  *
  * Full: 100,000 events × 768 dims, 1,000,000 activity rows, 10,000 missions, about 6 minutes on
  * 2 cores (a third of it the naive search). --quick: a fifth of the events, a tenth of the rest,
  * the same scenarios, in about 90 seconds. --scale: searches and activity at three sizes
- * (scripts/bench/scale.ts). Writes bench.json, bench.md and bench.svg into --out
+ * (scripts/bench/scale.ts). The multi-node part adds about 2.5 minutes to --quick (measured at a
+ * load average of 4), two more seedings of the dataset and its timed rounds to a full run. Writes bench.json, bench.md and bench.svg into --out
  * (default bench-out/, git-ignored) and prints bench.md.
  */
 import { join, resolve } from "node:path";
@@ -27,6 +30,7 @@ import { goals, goalStatus, Report } from "./bench/report.ts";
 import { searchScenarios } from "./bench/search.ts";
 import { type Dataset, SCALES, scaleScenarios } from "./bench/scale.ts";
 import { callBreakdowns } from "./bench/parts.ts";
+import { multiNodeScenarios } from "./bench/nodes.ts";
 import {
   portsFromBase,
   seedStack,
@@ -146,6 +150,16 @@ async function bench(): Promise<RunInfo & { report: Report }> {
 
   await functionScenariosOnGateway(stack, { db, report, vectors, ...ROUNDS });
   await linkTraffic(stack.env, db, report, vectors, data.missions, until);
+  await multiNodeScenarios({
+    stack,
+    db,
+    report,
+    seedArgs: seedArgs(data),
+    vectors,
+    missions: data.missions,
+    ...ROUNDS,
+    until,
+  });
 
   return run(machine);
 }

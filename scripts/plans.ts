@@ -22,6 +22,8 @@ export interface ForeignScan {
   remoteSql: string;
   rows?: number;
   relations: string[];
+  /** Whether it ran asynchronously, beside its siblings (EXPLAIN's `Async Foreign Scan`). */
+  async: boolean;
 }
 
 interface PlanNode {
@@ -29,6 +31,7 @@ interface PlanNode {
   "Actual Rows"?: number;
   "Actual Loops"?: number;
   "Remote SQL"?: string;
+  "Async Capable"?: boolean;
   Schema?: string;
   "Relation Name"?: string;
   /** A pushed-down join or aggregate's tables, e.g. `Aggregate on (bridge.events e)`. */
@@ -46,6 +49,7 @@ export function foreignScansIn(node: PlanNode): ForeignScan[] {
     relations: node["Relation Name"]
       ? [`${node.Schema}.${node["Relation Name"]}`]
       : [...(node.Relations ?? "").matchAll(/\(([^\s()]+)[^()]*\)/g)].map((m) => m[1]),
+    async: node["Async Capable"] === true,
   }];
   return [...own, ...(node.Plans ?? []).flatMap(foreignScansIn)];
 }

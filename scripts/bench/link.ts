@@ -84,7 +84,7 @@ export async function linkTraffic(
  * The caller's scope as bridge.events_in_scope sends it, for service_role: $1 sees every event,
  * $2..$4 grant no keys. The probes run as service_role.
  */
-const SERVICE_ROLE_SCOPE = [true, "{}", "{}", "{}"];
+export const SERVICE_ROLE_SCOPE = [true, "{}", "{}", "{}"];
 
 /**
  * The text size of the rows a Remote SQL statement returns, run on the node as the link role.

@@ -8,6 +8,7 @@ import {
   goalStatus,
   type GrowthCell,
   type GrowthRow,
+  type MultiNode,
   type Report,
   round,
 } from "./report.ts";
@@ -98,6 +99,7 @@ export function markdown(report: Report, run: RunInfo): string {
       ),
     );
   }
+  if (report.multiNode) lines.push("", ...multiNodeLines(report.multiNode));
   return lines.join("\n") + "\n";
 }
 
@@ -123,6 +125,40 @@ function breakdownTable(breakdowns: Breakdown[], run: RunInfo): string[] {
           const x = value(b, part);
           return x === undefined ? "–" : x.toFixed(2);
         }).join(" | ")
+      } |`
+    ),
+  ];
+}
+
+/** The multi-node table: each query's p50 on every layout, its ratio to one node, its plan. */
+function multiNodeLines(m: MultiNode): string[] {
+  const nodes = (n: number) => `${n} node${n > 1 ? "s" : ""}`;
+  return [
+    "## On 1, 2 and 3 Timescale nodes",
+    "",
+    "The run's rows (the same seed) on three stacks: the run's own, whose bridge reads one node, " +
+    "and two more reading 2 and 3 nodes in 10-day time tiers counted back from the data's end. " +
+    "The three are timed interleaved on the same parameters (as above), after untimed rounds " +
+    "that meet each parameter list once on every stack. p50 (p95) in ms, and the ratio to one " +
+    "node's p50. Every timed call was checked: the histogram and " +
+    "mission_activity answered exactly as on one node; a search answered the top 10 of its " +
+    "nodes' own answers, asked directly on each node (each stack builds its HNSW graphs anew, " +
+    "so a search may find other near neighbours than on one node: the calls with the same rows " +
+    "are counted). Nodes asked and asynchronous scans (`Async Foreign Scan`) are read from the " +
+    "plan of one real call (auto_explain).",
+    "",
+    ...m.layouts.map((layout) => `- ${nodes(layout.nodes)}: ${layout.holdings.join("; ")}`),
+    "",
+    `| query | ${m.layouts.map((l) => nodes(l.nodes)).join(" | ")} | nodes asked (async scans) ` +
+    "| same rows as 1 node |",
+    `| --- | ${m.layouts.map(() => "---:").join(" | ")} | --- | --- |`,
+    ...m.queries.map((q) =>
+      `| ${q.query} | ${
+        q.p50.map((p50, i) =>
+          `${ms(p50)} (${ms(q.p95[i])})` + (i ? ` **×${(p50 / q.p50[0]).toFixed(2)}**` : "")
+        ).join(" | ")
+      } | ${q.asked.map((asked, i) => `${asked} (${q.async[i]})`).join(", ")} | ${
+        q.sameAsOne.slice(1).map((same) => `${same}/${q.sameAsOne[0]}`).join(", ")
       } |`
     ),
   ];
@@ -197,6 +233,7 @@ export function json(report: Report, run: RunInfo): string {
       breakdowns: report.breakdowns,
       growth: report.growth,
       notes: report.notes,
+      multi_node: report.multiNode ?? null,
     },
     null,
     2,

@@ -11,6 +11,8 @@ export interface SearchFilters {
   eventTypes?: string[];
   /** ISO time: only events at or after it. */
   from?: string;
+  /** ISO time: only events before it. */
+  to?: string;
   /**
    * Only for the node's statement: the user tokens of a caller's scope, in the filter's shape
    * bridge.events_in_scope sends (the bridge reads the scope from the caller's grants).
@@ -81,6 +83,7 @@ export function searchParams(vector: string, k: number, filters: SearchFilters) 
   const params: (string | number)[] = [vector, k];
   if (filters.eventTypes) params.push(`{${filters.eventTypes.join(",")}}`);
   if (filters.from) params.push(filters.from);
+  if (filters.to) params.push(filters.to);
   if (filters.scopeTokens) params.push(`{${filters.scopeTokens.join(",")}}`);
   return params;
 }
@@ -90,6 +93,7 @@ export function bridgeSearchSql(filters: SearchFilters): string {
   const args = ["query_embedding => $1::extensions.vector", "match_count => $2::int"];
   if (filters.eventTypes) args.push(`event_types => $${args.length + 1}::text[]`);
   if (filters.from) args.push(`time_from => $${args.length + 1}::timestamptz`);
+  if (filters.to) args.push(`time_to => $${args.length + 1}::timestamptz`);
   return `select * from public.search_events(${args.join(", ")})`;
 }
 
@@ -112,6 +116,7 @@ export function directSearchSql(
   let n = 2;
   if (filters.eventTypes) where += ` and e.event_type = any($${++n}::text[])`;
   if (filters.from) where += ` and e.event_time >= $${++n}::timestamptz`;
+  if (filters.to) where += ` and e.event_time < $${++n}::timestamptz`;
   if (filters.scopeTokens) {
     where += ` and (e.user_token = any($${++n}::text[]) or e.agent_key = any('{}'::text[])` +
       ` or e.location_key = any('{}'::text[]))`;

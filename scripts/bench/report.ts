@@ -53,6 +53,22 @@ export interface GrowthCell {
   rows: number;
 }
 
+/** Queries timed on 1, 2 and 3 Timescale nodes holding the same rows (scripts/bench/nodes.ts). */
+export interface MultiNode {
+  /** Per layout, each node's slice and what it holds. */
+  layouts: { nodes: number; holdings: string[] }[];
+  /** Per query, one value per layout, in the order of `layouts`. */
+  queries: {
+    query: string;
+    p50: number[];
+    p95: number[];
+    /** Timed calls that got the same rows as on one node. */
+    sameAsOne: number[];
+    asked: number[];
+    async: number[];
+  }[];
+}
+
 /** A goal the numbers should reach. */
 export interface Goal {
   metric: string;
@@ -88,6 +104,12 @@ export const goals: Goal[] = [
     kind: "min",
   },
   { metric: "errors_at_32_clients", label: "errors at 32 clients", target: 0, kind: "max" },
+  ...[2, 3].map((nodes): Goal => ({
+    metric: `ratio_nodes_search_${nodes}_vs_1`,
+    label: `search on ${nodes} nodes/1 node`,
+    target: 1.3,
+    kind: "max",
+  })),
 ];
 
 /** A goal's outcome: met, missed, or not measured in this run. */
@@ -114,6 +136,7 @@ export class Report {
   growth: GrowthRow[] = [];
   /** Anything a reader must know about how this run went. */
   notes: string[] = [];
+  multiNode?: MultiNode;
 
   /** Adds a scenario, and its p50, p95 (and errors, calls/s when given) to the metrics. */
   scenario(
@@ -144,6 +167,7 @@ export class Report {
     this.traffic.push(...other.traffic);
     this.breakdowns.push(...other.breakdowns);
     this.notes.push(...other.notes);
+    this.multiNode ??= other.multiNode;
   }
 }
 

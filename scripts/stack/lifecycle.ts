@@ -222,10 +222,11 @@ export async function stackUp(requested: StackConfig) {
 
 /**
  * Attaches Timescale nodes 2..N to the bridge as cold tiers of 10 days each, counted back from
- * today's UTC midnight: the default node keeps the newest 10 days and everything after, the last
- * node everything before its tier. Nodes already in the bridge's catalog are left as they are.
+ * the UTC midnight of `newest` (today's unless given; the benchmark passes its data's end): the
+ * default node keeps the newest 10 days and everything after, the last node everything before
+ * its tier. Nodes already in the bridge's catalog are left as they are.
  */
-export async function attachTimeTiers(config: StackConfig) {
+export async function attachTimeTiers(config: StackConfig, newest = new Date()) {
   const env = readEnvFile(envFile(config));
   const tierDays = 10;
   const count = config.timescaleNodes ?? 1;
@@ -235,9 +236,8 @@ export async function attachTimeTiers(config: StackConfig) {
   for (let i = 2; i <= count; i++) {
     const name = timescaleNodeName(i).replace("-", "_");
     if (attached.includes(name)) continue;
-    const to = `date_trunc('day', now() at time zone 'utc') at time zone 'utc' - interval '${
-      tierDays * (i - 1)
-    } days'`;
+    const to = `date_trunc('day', '${newest.toISOString()}'::timestamptz at time zone 'utc') ` +
+      `at time zone 'utc' - interval '${tierDays * (i - 1)} days'`;
     const from = i === count ? "null" : `${to} - interval '${tierDays} days'`;
     await psql(
       env.SUPABASE_DB_URL,
