@@ -10,7 +10,8 @@
 -- applies to the merged rows, so each node must send every row that could be among them.
 --
 -- With the default node alone the statement is exactly the one sent before. The caller's
--- visible missions come from the rule bridge.readable_mission_ids (20261126000900), unchanged.
+-- visible missions come from the rule bridge.readable_mission_ids (20261126000900), which the
+-- select policy of public.missions calls too.
 --
 -- The result gains a `plan` column, so the function is dropped and created again;
 -- public.mission_activity names its columns and is unaffected.
