@@ -265,11 +265,14 @@ export const histogramPlan = async () =>
     select plan from bridge.event_counts('1 day', ${daysBefore(30)}, ${fixture.until}, null,
       explain_only => true)`)[0].plan;
 
-/** The plan of the newest 300 rows of 60 missions, as bridge.mission_activity_rows explains it. */
-export const activityPlan = async () =>
+/**
+ * The plan of the newest `maxRows` rows of `ids`, as bridge.mission_activity_rows explains it:
+ * each node's page is ordered one way for up to 50 missions and another way for more.
+ */
+export const activityPlan = async (ids: number[], maxRows: number) =>
   (await supabase`
-    select plan from bridge.mission_activity_rows(${manyMissions}::bigint[], null, null, null,
-      300, null, null, explain_only => true)`)[0].plan;
+    select plan from bridge.mission_activity_rows(${ids}::bigint[], null, null, null,
+      ${maxRows}, null, null, explain_only => true)`)[0].plan;
 
 /** Detaches every node and seeds the first alone, clearing the others, as the stack started. */
 export async function restoreOneNode() {

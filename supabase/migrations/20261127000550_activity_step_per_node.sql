@@ -103,16 +103,19 @@ begin
   -- The merge orders by the other of the two expressions equal to event_time: an order no
   -- node's page comes in, so the planner appends the pages, asking every node at once, and
   -- sorts them, rather than merging them in order with a Merge Append, which asks the nodes one
-  -- after another (DESIGN.md fact 11).
+  -- after another (DESIGN.md fact 11). Each page selects its order as a column, newest_first:
+  -- sorted by an expression it did not select, a page carries that expression as a hidden
+  -- column, PostgreSQL 15 keeps a Subquery Scan above the node's scan to drop it, and a Subquery
+  -- Scan that projects cannot run asynchronously.
   merged_first := case when newest_first = 'a.event_time'
     then 'date_bin(''1 microsecond'', a.event_time, ''2000-01-01 00:00+00'')'
     else 'a.event_time' end;
 
   select array_agg(format(
-           'select a.mission_id, a.event_time, a.agent_id, a.action, a.details
+           'select a.mission_id, a.event_time, a.agent_id, a.action, a.details, %s as newest_first
        from %s a
       where a.mission_id = any($1)%s%s
-      order by %s%s', b.source, filters, b.slice, newest_first, total_order))
+      order by newest_first%s', newest_first, b.source, filters, b.slice, total_order))
     into branches
     from bridge.node_branches('activity_log', 'a', time_from,
            least(time_to, before + case when before_position is null then interval '0'
