@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { demoSites } from "../scripts/seed/scopes.ts";
-import { asCaller, connect, dbTest, env, seedUserId } from "./fixture.ts";
+import { asCaller, type Caller, connect, dbTest, env, seedUserId } from "./fixture.ts";
 
 const supabase = connect("supabase");
 const vector = `[${Array(768).fill(0.1).join(",")}]`;
@@ -91,6 +91,26 @@ dbTest("calling the activity definer step directly shows no other user's mission
       null, null, null, 100, null, null)`);
   assert.equal(rows.length, 0);
 });
+
+/** Each step asked for the plan of its statement: plans name tables and show arguments. */
+const explainCalls = [
+  `select plan from bridge.nearest_events('${vector}'::extensions.vector, 3, null, null, null,
+     null, null, null, null, null, explain_only => true)`,
+  `select plan from bridge.event_counts('1 day', '2026-10-01', '2026-10-05', null,
+     explain_only => true)`,
+  `select plan from bridge.mission_activity_rows(array[10001]::bigint[], null, null, null, 100,
+     null, null, explain_only => true)`,
+];
+
+for (const call of explainCalls) {
+  const step = call.match(/bridge\.(\w+)/)![1];
+  dbTest(`only a role that bypasses RLS reads the plan of ${step}`, async () => {
+    const caller: Caller = { role: "authenticated", sub: seedUserId(1) };
+    await assert.rejects(asCaller(supabase, caller, (tx) => tx.unsafe(call)), permissionDenied);
+    const [row] = await asCaller(supabase, { role: "service_role" }, (tx) => tx.unsafe(call));
+    assert.match(JSON.stringify(row.plan), /"Remote SQL"/);
+  });
+}
 
 dbTest("user mapping options are invisible to authenticated", async () => {
   const rows = await asCaller(supabase, { role: "authenticated", sub: seedUserId(1) }, (tx) =>

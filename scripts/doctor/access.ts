@@ -15,13 +15,13 @@ export async function checkAccess(sql: Sql): Promise<CheckResult[]> {
 /**
  * Functions in `bridge` that authenticated may call by design: the activity RPC runs as the
  * caller and calls the first two, the definer step re-checking mission visibility by the rule the
- * missions policy calls too, readable_mission_ids (20261126000900_missions_read_rule.sql); the events RPCs run as the caller
- * and read bridge.events_in_scope, whose scope functions run as the caller too
- * (20261126000520_events_in_scope.sql), so nothing they return lies outside the caller's scope;
- * their steps explain a statement only to a caller that bypasses RLS (check_may_explain,
- * 20261126000700_explainable_statements.sql). With several Timescale nodes the steps ask
- * node_branches which nodes to read (20261127000400_node_branches.sql): it returns relation
- * names and slices, never rows.
+ * missions policy calls too, readable_mission_ids (20261126000900_missions_read_rule.sql); the
+ * events RPCs run as the caller and read bridge.events_in_scope, whose scope functions run as the
+ * caller too (20261126000520_events_in_scope.sql), so nothing they return lies outside the
+ * caller's scope; the steps explain a statement only to a caller that bypasses RLS
+ * (check_may_explain and caller_bypasses_rls, 20261127000550_activity_step_per_node.sql). With
+ * several Timescale nodes the steps ask node_branches which nodes to read
+ * (20261127000400_node_branches.sql): it returns relation names and slices, never rows.
  */
 const grantedByDesign = [
   "mission_activity_rows",
@@ -31,6 +31,7 @@ const grantedByDesign = [
   "event_counts",
   "histogram_buckets",
   "check_may_explain",
+  "caller_bypasses_rls",
   "caller_sees_all_events",
   "caller_event_keys",
   "node_branches",

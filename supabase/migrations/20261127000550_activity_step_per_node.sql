@@ -16,6 +16,38 @@
 -- The result gains a `plan` column, so the function is dropped and created again;
 -- public.mission_activity names its columns and is unaffected.
 
+-- Whether the caller bypasses RLS, judged by the caller's own role (the role set for the call,
+-- else the session's): current_user in an invoker step, but not in this definer step, where
+-- current_user is the owner. bridge.check_may_explain judged current_user; it now asks this,
+-- so one check serves all three steps, and this step decides visibility by it too.
+create or replace function bridge.caller_bypasses_rls()
+returns boolean
+language sql
+stable
+set search_path = ''
+as $$
+  select exists (select from pg_catalog.pg_roles r
+                  where r.rolname = coalesce(nullif(current_setting('role'), 'none'), session_user)
+                    and r.rolbypassrls)
+$$;
+
+revoke all on function bridge.caller_bypasses_rls() from public, anon;
+grant execute on function bridge.caller_bypasses_rls() to authenticated, service_role;
+
+create or replace function bridge.check_may_explain()
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  if not bridge.caller_bypasses_rls() then
+    raise exception using errcode = '42501',
+      message = 'only service_role may read the plan of a bridge statement';
+  end if;
+end;
+$$;
+
 drop function if exists bridge.mission_activity_rows(bigint[], timestamptz, timestamptz, text[], int, timestamptz, int);
 
 create function bridge.mission_activity_rows(
@@ -47,9 +79,7 @@ set enable_incremental_sort = off
 set jit = off
 as $$
 declare
-  caller text := coalesce(nullif(current_setting('role'), 'none'), session_user);
-  caller_bypasses_rls boolean := exists (select from pg_catalog.pg_roles r
-                                          where r.rolname = caller and r.rolbypassrls);
+  caller_bypasses_rls boolean := bridge.caller_bypasses_rls();
   visible bigint[];
   filters text := '';
   skipped text := '';
@@ -64,11 +94,8 @@ declare
 begin
   perform bridge.check_activity_arguments(mission_ids, time_from, time_to, max_rows, before,
     before_position);
-  -- The definer runs as the owner: the caller's own role decides, as bridge.check_may_explain
-  -- does for the invoker steps.
-  if explain_only and not caller_bypasses_rls then
-    raise exception using errcode = '42501',
-      message = 'only service_role may read the plan of a bridge statement';
+  if explain_only then
+    perform bridge.check_may_explain();
   end if;
 
   -- The requested missions this caller may read, by the rule, or all of them for a caller that
