@@ -8,28 +8,10 @@
 import assert from "node:assert/strict";
 import type { CheckResult } from "../scripts/doctor/check.ts";
 import { runDoctor } from "../scripts/doctor/run.ts";
-import { connect, dbTest, env } from "./fixture.ts";
+import { connect, dbTest, doctorNodeChecks, env } from "./fixture.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");
-
-/** A node's lines, in report order, as one node reports them (doctor_test.ts's allChecks). */
-const nodeChecks = [
-  "server",
-  "link",
-  "link encrypted",
-  "link read-only",
-  "pgvector",
-  "node index for search",
-  "node index for activity",
-  "hypertables",
-  "drift",
-  "no PII by name",
-  "statistics",
-  "pushdown search_events",
-  "pushdown mission_activity",
-  "pushdown event_histogram",
-];
 
 /** events_ts's options as `name 'value', ...`, with `changes` set over them. */
 async function serverOptions(changes: Record<string, string> = {}) {
@@ -78,8 +60,8 @@ dbTest("doctor checks a second node through its own server and names it in each 
     const results = await runDoctor(env("SUPABASE_DB_URL"));
     assert.deepEqual(results.map((r) => r.name), [
       "nodes",
-      ...nodeChecks.map((check) => `${check} [events_b]`),
-      ...nodeChecks.map((check) => `${check} [events_ts]`),
+      ...doctorNodeChecks.map((check) => `${check} [events_b]`),
+      ...doctorNodeChecks.map((check) => `${check} [events_ts]`),
       "not exposed to API roles",
       "event access",
     ]);
@@ -130,7 +112,11 @@ dbTest("doctor checks a second node through its own server and names it in each 
       drop schema if exists doctor_node_b`);
   }
   const names = (await runDoctor(env("SUPABASE_DB_URL"))).map((r) => r.name);
-  assert.deepEqual(names.slice(0, nodeChecks.length), nodeChecks, "one node: bare names again");
+  assert.deepEqual(
+    names.slice(0, doctorNodeChecks.length),
+    doctorNodeChecks,
+    "one node: bare names again",
+  );
 });
 
 dbTest(
@@ -154,7 +140,7 @@ dbTest(
       const skipped = results.filter((r) => /^not checked/.test(r.detail)).map((r) => r.name);
       assert.deepEqual(
         skipped,
-        nodeChecks.filter((c) => !["server", "link", "statistics"].includes(c))
+        doctorNodeChecks.filter((c) => !["server", "link", "statistics"].includes(c))
           .map((check) => `${check} [events_down]`),
       );
       // Never analyzed: a down node cannot be.
@@ -163,7 +149,7 @@ dbTest(
         /never analyzed: bridge\.events_down/,
       );
 
-      for (const check of nodeChecks) {
+      for (const check of doctorNodeChecks) {
         const line = lines.get(`${check} [events_ts]`)!;
         assert.equal(line.ok, true, `${check} [events_ts]: ${line.detail}`);
       }

@@ -9,7 +9,7 @@ import postgres from "postgres";
 import type { CheckResult } from "../scripts/doctor/check.ts";
 import { availableMethod } from "../scripts/doctor/pushdown.ts";
 import { runDoctor } from "../scripts/doctor/run.ts";
-import { connect, dbTest, env, remoteWorkOf } from "./fixture.ts";
+import { connect, dbTest, doctorNodeChecks, env, remoteWorkOf } from "./fixture.ts";
 import { healthResponse } from "../functions/_shared/schemas.ts";
 import { invoke, serviceClient } from "./functions_fixture.ts";
 
@@ -17,24 +17,7 @@ const supabase = connect("supabase");
 const timescale = connect("timescale");
 const sqlFolder = new URL("../sql/timescale/", import.meta.url);
 
-const allChecks = [
-  "server",
-  "link",
-  "link encrypted",
-  "link read-only",
-  "pgvector",
-  "node index for search",
-  "node index for activity",
-  "hypertables",
-  "drift",
-  "no PII by name",
-  "statistics",
-  "pushdown search_events",
-  "pushdown mission_activity",
-  "pushdown event_histogram",
-  "not exposed to API roles",
-  "event access",
-];
+const allChecks = [...doctorNodeChecks, "not exposed to API roles", "event access"];
 
 /** Runs the CLI as an operator would, returning its exit code and output. */
 async function doctorCli(...args: string[]) {

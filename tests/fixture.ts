@@ -99,3 +99,21 @@ export async function remoteWorkOf(
 
 /** A vector literal for SQL, e.g. '[0.1,0.2,...]'. */
 export const vectorLiteral = (values: number[]) => `[${values.join(",")}]`;
+
+/** The doctor's lines for one node, in report order, as the doctor tests expect them. */
+export const doctorNodeChecks = [
+  "server",
+  "link",
+  "link encrypted",
+  "link read-only",
+  "pgvector",
+  "node index for search",
+  "node index for activity",
+  "hypertables",
+  "drift",
+  "no PII by name",
+  "statistics",
+  "pushdown search_events",
+  "pushdown mission_activity",
+  "pushdown event_histogram",
+];
