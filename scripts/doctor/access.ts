@@ -58,22 +58,21 @@ async function checkExposure(sql: Sql): Promise<Finding> {
     with api(role) as (values ('anon'), ('authenticated')),
     privilege(name) as (
       values ('select'), ('insert'), ('update'), ('delete'), ('truncate'), ('references'),
-             ('trigger'))
+             ('trigger')),
+    relation as (
+      select c.oid from pg_catalog.pg_class c
+        join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+       where (n.nspname = 'bridge' or c.relkind = 'f') and c.relkind in ('r', 'v', 'm', 'f', 'p'))
     select format('%s can %s %s', api.role, upper(p.name), c.oid::regclass) as finding
-      from api cross join privilege p
-      cross join pg_catalog.pg_class c
-      join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-     where (n.nspname = 'bridge' or c.relkind = 'f') and c.relkind in ('r', 'v', 'm', 'f', 'p')
-       and pg_catalog.has_table_privilege(api.role, c.oid, p.name)
+      from api cross join privilege p cross join relation c
+     where pg_catalog.has_table_privilege(api.role, c.oid, p.name)
        and not (api.role = 'authenticated' and p.name = 'select'
                 and (c.oid::regclass::text = any(${readableByDesign}::text[])
                      or c.oid::regclass::text like ${readableByDesignPattern}))
     union all
     select format('%s can SELECT some columns of %s', api.role, c.oid::regclass)
-      from api cross join pg_catalog.pg_class c
-      join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-     where (n.nspname = 'bridge' or c.relkind = 'f') and c.relkind in ('r', 'v', 'm', 'f', 'p')
-       and not pg_catalog.has_table_privilege(api.role, c.oid, 'select')
+      from api cross join relation c
+     where not pg_catalog.has_table_privilege(api.role, c.oid, 'select')
        and pg_catalog.has_any_column_privilege(api.role, c.oid, 'select')
     union all
     select format('%s has USAGE on server %s', api.role, s.srvname)
@@ -89,15 +88,13 @@ async function checkExposure(sql: Sql): Promise<Finding> {
     union all
     select format('%s can EXECUTE %s', api.role, p.oid::regprocedure)
       from api cross join pg_catalog.pg_proc p
-      join pg_catalog.pg_namespace n on n.oid = p.pronamespace
-     where n.nspname = 'bridge'
+     where p.pronamespace = 'bridge'::regnamespace
        and pg_catalog.has_function_privilege(api.role, p.oid, 'execute')
        and not (api.role = 'authenticated' and p.proname::text = any(${grantedByDesign}::text[]))
      order by 1`;
-  const found = rows.map((row) => row.finding as string);
-  if (found.length > 0) {
+  if (rows.length > 0) {
     return fail(
-      found.join("; "),
+      rows.map((row) => row.finding).join("; "),
       "revoke each, e.g. revoke all on bridge.events from anon, authenticated; " +
         "revoke usage on foreign server <server> from anon, authenticated; " +
         "callers reach the node only through the public.* RPC functions",

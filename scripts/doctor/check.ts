@@ -3,7 +3,6 @@
  * nothing behind (each runs in a transaction that is rolled back).
  */
 import type postgres from "postgres";
-import type { NodeCatalog } from "./node_catalog.ts";
 import type { Node } from "./nodes.ts";
 
 export type Sql = postgres.Sql;
@@ -25,32 +24,13 @@ export const pass = (detail: string): Finding => ({ ok: true, detail });
 
 export const fail = (detail: string, fix: string): Finding => ({ ok: false, detail, fix });
 
+/** Fails naming every problem found, with `fix`; passes with `passed` when there is none. */
+export const verdict = (problems: string[], fix: string, passed: () => string): Finding =>
+  problems.length > 0 ? fail(problems.join("; "), fix) : pass(passed());
+
 /** An error no check foresaw, as a failed finding that carries it. */
 export const unexpected = (error: unknown): Finding =>
   fail(describeError(error), "an unexpected error: see the detail");
-
-const rollback = Symbol("rollback");
-
-/**
- * Runs `fn` in a transaction and always rolls it back, so scratch schemas, probe writes and
- * role switches vanish whatever happens. DDL is transactional in PostgreSQL, and postgres_fdw
- * aborts its remote transaction with the local one.
- *
- * @example
- * const n = await rolledBack(sql, async (tx) => (await tx`select 1 as n`)[0].n);
- */
-export async function rolledBack<T>(sql: Sql, fn: (tx: Transaction) => Promise<T>): Promise<T> {
-  let result: T | undefined;
-  try {
-    await sql.begin(async (tx) => {
-      result = await fn(tx);
-      throw rollback;
-    });
-  } catch (error) {
-    if (error !== rollback) throw error;
-  }
-  return result as T;
-}
 
 /**
  * A database error as one line: message, then detail and hint when the server gave them (libpq
@@ -62,12 +42,31 @@ export function describeError(error: unknown): string {
     .replace(/\s*\n\s*/g, " ");
 }
 
+const rollback = Symbol("rollback");
+
+/**
+ * Runs `fn` in a transaction and always rolls it back, so scratch schemas, probe writes and
+ * role switches vanish whatever happens. DDL is transactional in PostgreSQL, and postgres_fdw
+ * aborts its remote transaction with the local one.
+ */
+export async function rolledBack<T>(sql: Sql, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+  let result: T | undefined;
+  await sql.begin(async (tx) => {
+    result = await fn(tx);
+    throw rollback;
+  }).catch((error) => {
+    if (error !== rollback) throw error;
+  });
+  return result as T;
+}
+
 /** What a check of one node works with. */
 export interface OnNode {
   /** The node's rolled-back transaction, holding its scratch catalog. */
   tx: Transaction;
   node: Node;
-  catalog: NodeCatalog;
+  /** The scratch schema where the node's catalogs are foreign tables of the same names. */
+  catalog: string;
   /** Every bridge table some node holds rows of, e.g. bridge.events. */
   held: Set<string>;
   /** Every node relation some node's foreign table reads, e.g. export.events. */

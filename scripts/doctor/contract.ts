@@ -3,38 +3,34 @@
  * agree column for column (drift), no column of the contract may look like personal data by its
  * name, and the foreign tables need local statistics for the planner.
  */
-import { fail, type Finding, type OnNode, pass } from "./check.ts";
+import { fail, type Finding, type OnNode, pass, verdict } from "./check.ts";
 import type { Column } from "./nodes.ts";
 
-/** Relations on the node, keyed "schema.name", with their columns in order. */
-type NodeRelations = Map<string, Column[]>;
-
 /**
- * The columns of every relation in the schemas the node's foreign tables read (normally `export`),
- * each type named as Supabase would name it: the node's schema-qualified type name resolved
- * locally, so `extensions.vector(768)` compares equal and a type Supabase lacks stays visible.
+ * The relations, keyed "schema.name", in the schemas the node's foreign tables read (normally
+ * `export`), with their columns in order, each type named as Supabase would name it: the node's
+ * schema-qualified type name resolved locally, so `extensions.vector(768)` compares equal and a
+ * type Supabase lacks stays visible.
  */
-async function nodeRelations({ tx, catalog, node }: OnNode): Promise<NodeRelations> {
+async function nodeRelations({ tx, catalog, node }: OnNode): Promise<Map<string, Column[]>> {
   const rows = await tx.unsafe(
     `select n.nspname::text || '.' || c.relname::text as relation, a.attname::text as name,
             coalesce(pg_catalog.format_type(
                        pg_catalog.to_regtype(format('%I.%I', tn.nspname, t.typname)), a.atttypmod),
                      format('%I.%I', tn.nspname, t.typname)) as type
-       from ${catalog.pg_class} c
-       join ${catalog.pg_namespace} n on n.oid = c.relnamespace
-       join ${catalog.pg_attribute} a on a.attrelid = c.oid
-       join ${catalog.pg_type} t on t.oid = a.atttypid
-       join ${catalog.pg_namespace} tn on tn.oid = t.typnamespace
+       from ${catalog}.pg_class c
+       join ${catalog}.pg_namespace n on n.oid = c.relnamespace
+       join ${catalog}.pg_attribute a on a.attrelid = c.oid
+       join ${catalog}.pg_type t on t.oid = a.atttypid
+       join ${catalog}.pg_namespace tn on tn.oid = t.typnamespace
       where n.nspname::text = any($1::text[]) and c.relkind in ('r', 'v', 'm', 'f', 'p')
         and a.attnum > 0 and not a.attisdropped
       order by 1, a.attnum`,
     [[...new Set(node.tables.map((t) => t.remoteSchema))]],
   );
-  const relations: NodeRelations = new Map();
-  for (const row of rows) {
-    const columns = relations.get(row.relation) ?? [];
-    columns.push({ name: row.name, type: row.type });
-    relations.set(row.relation, columns);
+  const relations = new Map<string, Column[]>();
+  for (const { relation, name, type } of rows) {
+    relations.set(relation, [...relations.get(relation) ?? [], { name, type }]);
   }
   return relations;
 }
@@ -71,20 +67,17 @@ export async function checkDrift(on: OnNode): Promise<Finding> {
   // A node may hold a relation the bridge reads from another node only (activity on the default
   // node when the others are sliced by a column activity_log lacks, 20261127000200).
   for (const relation of relations.keys()) {
-    if (!on.read.has(relation)) {
-      found.push(`${relation} has no foreign table on Supabase`);
-    }
+    if (!on.read.has(relation)) found.push(`${relation} has no foreign table on Supabase`);
   }
-  if (found.length > 0) {
-    return fail(
-      found.join("; "),
-      "if the node's change is intended: select * from bridge.refresh_foreign_tables(); " +
-        "analyze bridge.events, bridge.activity_log; otherwise restore the view as " +
-        "sql/timescale/02_export.sql defines it",
-    );
-  }
-  const counted = tables.map((t) => `${t.name} = ${t.remoteSchema}.${t.remoteTable}`);
-  return pass(`${counted.join(", ")}, column for column`);
+  return verdict(
+    found,
+    "if the node's change is intended: select * from bridge.refresh_foreign_tables(); " +
+      "analyze bridge.events, bridge.activity_log; otherwise restore the view as " +
+      "sql/timescale/02_export.sql defines it",
+    () =>
+      tables.map((t) => `${t.name} = ${t.remoteSchema}.${t.remoteTable}`).join(", ") +
+      ", column for column",
+  );
 }
 
 /**
@@ -108,26 +101,19 @@ export async function checkPii(on: OnNode): Promise<Finding> {
     ...[...relations].flatMap(([relation, cols]) => cols.map((c) => `${relation}.${c.name}`)),
     ...on.node.tables.flatMap((t) => t.columns.map((c) => `${t.name}.${c.name}`)),
   ];
-  const suspects = [
-    ...new Set(
-      columns.filter((column) =>
-        column.split(".").pop()!.toLowerCase().split(/[^a-z0-9]+/).some((part) =>
-          piiParts.has(part)
-        )
-      ),
-    ),
-  ];
+  const suspects = columns.filter((column) =>
+    column.split(".").pop()!.toLowerCase().split(/[^a-z0-9]+/).some((part) => piiParts.has(part))
+  );
   if (suspects.length > 0) {
     return fail(
-      `columns that look like personal data: ${suspects.join(", ")}`,
+      `columns that look like personal data: ${[...new Set(suspects)].join(", ")}`,
       "export a pseudonymous token instead (as user_token does) and drop the column from the " +
         "export view; if the name misleads, rename it",
     );
   }
-  const exported = [...relations.values()].reduce((sum, cols) => sum + cols.length, 0);
   return pass(
-    `${exported} columns of ${[...relations.keys()].join(", ")} and their foreign tables ` +
-      "checked: none named like personal data",
+    `${[...relations.values()].flat().length} columns of ${[...relations.keys()].join(", ")} ` +
+      "and their foreign tables checked: none named like personal data",
   );
 }
 

@@ -3,30 +3,28 @@
  * Encryption and read-only are asked of the node itself, through the link, rather than trusted
  * from Supabase's settings.
  */
-import { describeError, fail, type Finding, type OnNode, pass } from "./check.ts";
+import { describeError, fail, type Finding, type OnNode, pass, verdict } from "./check.ts";
 
 /** The host the migration leaves until bridge.configure(...) sets the real one. */
 const placeholderHost = "bridge-not-configured.invalid";
 
 /** The server uses postgres_fdw, ships pgvector's operators, has a host, and this role a mapping. */
 export function checkServer({ node }: OnNode): Finding {
-  const { name, options } = node;
-  if (node.wrapper !== "postgres_fdw") {
+  const { name, wrapper, currentUser, linkUser } = node;
+  const { host, port, dbname, extensions } = node.options;
+  if (wrapper !== "postgres_fdw") {
     return fail(
-      `${name} uses ${node.wrapper}, not postgres_fdw`,
+      `${name} uses ${wrapper}, not postgres_fdw`,
       "drop it and apply supabase/migrations/20261125000200_bridge_server.sql",
     );
   }
-  const { host, port, dbname, extensions } = options;
-  const shipped = (extensions ?? "").split(",").map((e) => e.trim());
+  const shipped = (extensions ?? "").split(",").map((e) => e.trim()).filter(Boolean);
   if (!shipped.includes("vector")) {
     const verb = extensions === undefined ? "add" : "set";
     return fail(
       `${name} lacks extensions 'vector' (has ${extensions ?? "none"}): pgvector's ` +
         `operators stay local and every search pulls the whole table (DESIGN.md fact 1)`,
-      `alter server ${name} options (${verb} extensions '${
-        [...shipped.filter(Boolean), "vector"].join(",")
-      }')`,
+      `alter server ${name} options (${verb} extensions '${[...shipped, "vector"].join(",")}')`,
     );
   }
   if (!host || host === placeholderHost) {
@@ -36,23 +34,16 @@ export function checkServer({ node }: OnNode): Finding {
         "'<link password>', 'verify-full') (docs/operations.md)",
     );
   }
-  if (!node.linkUser) {
+  if (!linkUser) {
     return fail(
-      `${node.currentUser} has no user mapping for ${name}, so the doctor cannot use the link`,
+      `${currentUser} has no user mapping for ${name}, so the doctor cannot use the link`,
       "connect as the role that owns the bridge (postgres), or run bridge.configure(...) as it",
     );
   }
   return pass(
-    `${name} → ${host}:${port ?? "5432"}/${dbname ?? node.currentUser} as ` +
-      `${node.linkUser}, extensions '${extensions}'`,
+    `${name} → ${host}:${port ?? "5432"}/${dbname ?? currentUser} as ${linkUser}, ` +
+      `extensions '${extensions}'`,
   );
-}
-
-/** Milliseconds `fn` takes, with one decimal. */
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await fn();
-  return Math.round((performance.now() - start) * 10) / 10;
 }
 
 /**
@@ -65,18 +56,19 @@ export async function checkLink({ tx, node, catalog }: OnNode): Promise<Finding>
   }
   // A connection cached by an earlier check would hide the cost of connecting.
   await tx`select extensions.postgres_fdw_disconnect(${node.name})`;
-  const versionQuery = `select setting from ${catalog.pg_settings} where name = 'server_version'`;
+  const versionQuery = `select setting from ${catalog}.pg_settings where name = 'server_version'`;
+  const msSince = (start: number) => Math.round((performance.now() - start) * 10) / 10;
   try {
     // In a savepoint of its own: a failed query would otherwise abort the node's transaction.
     return await tx.savepoint(async (link) => {
-      let version = "unknown";
-      const connect = await timed(async () => {
-        version = (await link.unsafe(versionQuery))[0]?.setting ?? version;
-      });
-      const roundTrip = await timed(() => link.unsafe(versionQuery));
+      let start = performance.now();
+      const [version] = await link.unsafe(versionQuery);
+      const connect = msSince(start);
+      start = performance.now();
+      await link.unsafe(versionQuery);
       return pass(
-        `the node (PostgreSQL ${version}) answers: round trip ${roundTrip} ms, ` +
-          `first query with connection set-up ${connect} ms`,
+        `the node (PostgreSQL ${version?.setting ?? "unknown"}) answers: round trip ` +
+          `${msSince(start)} ms, first query with connection set-up ${connect} ms`,
       );
     });
   } catch (error) {
@@ -88,15 +80,13 @@ export async function checkLink({ tx, node, catalog }: OnNode): Promise<Finding>
   }
 }
 
-const encryptedModes = ["require", "verify-ca", "verify-full"];
-
 /**
  * The server demands TLS, and the node reports TLS on every session of the link role under
  * the bridge's application_name (this doctor's own session among them).
  */
 export async function checkEncrypted({ tx, node, catalog }: OnNode): Promise<Finding> {
-  const sslmode = node.options.sslmode ?? "prefer";
-  if (!encryptedModes.includes(sslmode)) {
+  const { sslmode = "prefer", channel_binding: binding } = node.options;
+  if (!["require", "verify-ca", "verify-full"].includes(sslmode)) {
     return fail(
       `${node.name} has sslmode ${sslmode}, which allows an unencrypted link`,
       `call bridge.configure(...) again with sslmode 'verify-full' (or 'require')`,
@@ -105,7 +95,7 @@ export async function checkEncrypted({ tx, node, catalog }: OnNode): Promise<Fin
   const appName = node.options.application_name ?? "postgres_fdw";
   const sessions = await tx.unsafe(
     `select s.ssl, s.version, s.cipher
-       from ${catalog.pg_stat_activity} a join ${catalog.pg_stat_ssl} s on s.pid = a.pid
+       from ${catalog}.pg_stat_activity a join ${catalog}.pg_stat_ssl s on s.pid = a.pid
       where a.usename = $1 and a.application_name = $2`,
     [node.linkUser!, appName],
   );
@@ -119,7 +109,6 @@ export async function checkEncrypted({ tx, node, catalog }: OnNode): Promise<Fin
         "(sql/timescale/pg_hba.conf.example)",
     );
   }
-  const binding = node.options.channel_binding;
   const mode = binding ? `sslmode ${sslmode}, channel_binding ${binding}` : `sslmode ${sslmode}`;
   const unverified = sslmode === "require" && binding !== "require"
     ? "; sslmode require does not verify the node's certificate: use verify-full, or " +
@@ -142,7 +131,7 @@ export async function checkReadOnly({ tx, node, catalog }: OnNode): Promise<Find
   // pg_catalog's only non-SELECT grant is PUBLIC's UPDATE on pg_settings, which is SET.
   const grants = await tx.unsafe(
     `select privilege_type || ' on ' || table_schema || '.' || table_name as grant
-       from ${catalog.table_privileges}
+       from ${catalog}.table_privileges
       where privilege_type not in ('SELECT', 'REFERENCES', 'TRIGGER')
         and table_schema <> 'pg_catalog'
       order by 1`,
@@ -150,41 +139,37 @@ export async function checkReadOnly({ tx, node, catalog }: OnNode): Promise<Find
   const [role] = await tx.unsafe(
     `select rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls,
             'default_transaction_read_only=on' = any(coalesce(rolconfig, '{}')) as read_only_default
-       from ${catalog.pg_roles} where rolname = $1`,
+       from ${catalog}.pg_roles where rolname = $1`,
     [linkUser],
   );
-  const attributes = role
-    ? Object.entries(role).filter(([key, value]) => key !== "read_only_default" && value)
-      .map(([key]) => key.replace(/^rol/, ""))
-    : [];
+  const attributes = Object.entries(role ?? {})
+    .filter(([key, value]) => key !== "read_only_default" && value)
+    .map(([key]) => key.replace(/^rol/, ""));
   await tx.unsafe(
-    `create foreign table ${catalog.schema}.write_probe (mission_id bigint) server ${node.name}
+    `create foreign table ${catalog}.write_probe (mission_id bigint) server ${node.name}
        options (schema_name 'export', table_name 'activity_log', updatable 'true')`,
   );
   const refusal = await tx.savepoint((write) =>
-    write.unsafe(`insert into ${catalog.schema}.write_probe default values`)
+    write.unsafe(`insert into ${catalog}.write_probe default values`)
   ).then(() => "", (error) => {
     const code = (error as { code?: string }).code;
     if (code === "42501" || code === "25006") return describeError(error);
+    // A not-null violation: the node accepted the write and refused only the row.
     if (code === "23502") return "";
     throw error;
   });
-  const problems = [
-    ...(refusal ? [] : ["the node accepted an INSERT into export.activity_log"]),
-    ...grants.map((g) => `${linkUser} holds ${g.grant}`),
-    ...attributes.map((a) => `${linkUser} is ${a}`),
-  ];
-  if (problems.length > 0) {
-    return fail(
-      problems.join("; "),
-      `on the node: revoke all on all tables in schema export from ${linkUser}; ` +
-        `grant select on all tables in schema export to ${linkUser}; alter role ${linkUser} ` +
-        `nosuperuser nocreaterole nocreatedb noreplication nobypassrls; ` +
-        `alter role ${linkUser} set default_transaction_read_only = on`,
-    );
-  }
-  return pass(
-    `the node refused a write (${refusal.split(" — ")[0]}); ${linkUser} holds only SELECT, ` +
+  return verdict(
+    [
+      ...(refusal ? [] : ["the node accepted an INSERT into export.activity_log"]),
+      ...grants.map((g) => `${linkUser} holds ${g.grant}`),
+      ...attributes.map((a) => `${linkUser} is ${a}`),
+    ],
+    `on the node: revoke all on all tables in schema export from ${linkUser}; ` +
+      `grant select on all tables in schema export to ${linkUser}; alter role ${linkUser} ` +
+      `nosuperuser nocreaterole nocreatedb noreplication nobypassrls; ` +
+      `alter role ${linkUser} set default_transaction_read_only = on`,
+    () =>
+      `the node refused a write (${refusal.split(" — ")[0]}); ${linkUser} holds only SELECT, ` +
       `read-only by default: ${role?.read_only_default ? "yes" : "no"}`,
   );
 }

@@ -4,7 +4,6 @@
  * required) hypertables.
  */
 import { fail, type Finding, type OnNode, pass } from "./check.ts";
-import type { NodeCatalog } from "./node_catalog.ts";
 import type { ForeignTable } from "./nodes.ts";
 
 /**
@@ -14,21 +13,19 @@ import type { ForeignTable } from "./nodes.ts";
  * every pushed-down search (DESIGN.md fact 2).
  */
 export async function checkPgvector({ tx, catalog }: OnNode): Promise<Finding> {
-  // The same question of Supabase's catalogs and of the node's.
-  const vector = (c: Pick<NodeCatalog, "pg_extension" | "pg_namespace" | "pg_type">) => `
-    select e.extversion, n.nspname::text as schema,
-           array(select tn.nspname::text
-                   from ${c.pg_type} t join ${c.pg_namespace} tn on tn.oid = t.typnamespace
-                  where t.typname = 'vector') as type_schemas
-      from ${c.pg_extension} e join ${c.pg_namespace} n on n.oid = e.extnamespace
-     where e.extname = 'vector'`;
-  const [local] = await tx.unsafe(vector({
-    pg_extension: "pg_catalog.pg_extension",
-    pg_namespace: "pg_catalog.pg_namespace",
-    pg_type: "pg_catalog.pg_type",
-  }));
+  // The same question of Supabase's catalogs (pg_catalog) and of the node's (the scratch schema).
+  const vectorIn = async (catalogs: string) =>
+    (await tx.unsafe(`
+      select e.extversion, n.nspname::text as schema,
+             array(select tn.nspname::text
+                     from ${catalogs}.pg_type t join ${catalogs}.pg_namespace tn
+                       on tn.oid = t.typnamespace
+                    where t.typname = 'vector') as type_schemas
+        from ${catalogs}.pg_extension e join ${catalogs}.pg_namespace n on n.oid = e.extnamespace
+       where e.extname = 'vector'`))[0];
+  const local = await vectorIn("pg_catalog");
   if (!local) return fail("pgvector is not installed on Supabase", "apply the migrations");
-  const [remote] = await tx.unsafe(vector(catalog));
+  const remote = await vectorIn(catalog);
   if (!remote) {
     return fail(
       `pgvector ${local.extversion} in ${local.schema} on Supabase, not installed on the node`,
@@ -40,9 +37,8 @@ export async function checkPgvector({ tx, catalog }: OnNode): Promise<Finding> {
   if (!remote.type_schemas.includes(local.schema)) {
     return fail(
       `${versions}: the vector type is in ${local.schema} on Supabase but in ` +
-        `${
-          remote.type_schemas.join(", ")
-        } on the node, so OPERATOR(${local.schema}.<=>) fails there`,
+        `${remote.type_schemas.join(", ")} on the node, so OPERATOR(${local.schema}.<=>) ` +
+        "fails there",
       `on the node: create schema if not exists ${local.schema}; ` +
         `alter extension vector set schema ${local.schema}`,
     );
@@ -57,24 +53,17 @@ export async function checkPgvector({ tx, catalog }: OnNode): Promise<Finding> {
   return pass(`${versions}; the vector type's schema matches`);
 }
 
-/** An index a pushed-down plan needs on the node's tables behind one bridge table. */
-export interface RequiredIndex {
-  check: string;
-  /** The bridge table whose queries need it. */
-  serves: string;
-  what: string;
-  definition: RegExp;
-  create: (table: string) => string;
-}
-
-/** As sql/timescale/01_schema.sql creates them. */
-export const requiredIndexes: RequiredIndex[] = [
+/**
+ * The indexes the pushed-down plans need on the node's tables behind the bridge table they
+ * serve, as sql/timescale/01_schema.sql creates them.
+ */
+export const requiredIndexes = [
   {
     check: "node index for search",
     serves: "bridge.events",
     what: "an HNSW index on event_embedding with vector_cosine_ops (the <=> the search orders by)",
     definition: /USING hnsw \(event_embedding (\w+\.)?vector_cosine_ops\)/,
-    create: (table) =>
+    create: (table: string) =>
       `create index events_embedding_hnsw on ${table} using hnsw ` +
       `(event_embedding extensions.vector_cosine_ops)`,
   },
@@ -83,7 +72,7 @@ export const requiredIndexes: RequiredIndex[] = [
     serves: "bridge.activity_log",
     what: "a btree index on (mission_id, event_time)",
     definition: /USING btree \(mission_id, event_time( DESC)?[,)]/,
-    create: (table) =>
+    create: (table: string) =>
       `create index activity_log_mission_time on ${table} (mission_id, event_time desc)`,
   },
 ];
@@ -96,59 +85,60 @@ export const requiredIndexes: RequiredIndex[] = [
 async function tablesBehind({ tx, catalog }: OnNode, table: ForeignTable): Promise<string[]> {
   const rows = await tx.unsafe(
     `select tn.nspname::text || '.' || t.relname::text as name
-       from ${catalog.pg_class} v
-       join ${catalog.pg_namespace} vn on vn.oid = v.relnamespace
-       join ${catalog.pg_rewrite} r on r.ev_class = v.oid
-       join ${catalog.pg_depend} d on d.classid = 2618 and d.objid = r.oid and d.refclassid = 1259
-       join ${catalog.pg_class} t on t.oid = d.refobjid and t.oid <> v.oid and t.relkind in ('r', 'p')
-       join ${catalog.pg_namespace} tn on tn.oid = t.relnamespace
+       from ${catalog}.pg_class v
+       join ${catalog}.pg_namespace vn on vn.oid = v.relnamespace
+       join ${catalog}.pg_rewrite r on r.ev_class = v.oid
+       join ${catalog}.pg_depend d on d.classid = 2618 and d.objid = r.oid and d.refclassid = 1259
+       join ${catalog}.pg_class t on t.oid = d.refobjid and t.oid <> v.oid and t.relkind in ('r', 'p')
+       join ${catalog}.pg_namespace tn on tn.oid = t.relnamespace
       where vn.nspname = $1 and v.relname = $2
      union
      select n.nspname::text || '.' || c.relname::text
-       from ${catalog.pg_class} c join ${catalog.pg_namespace} n on n.oid = c.relnamespace
+       from ${catalog}.pg_class c join ${catalog}.pg_namespace n on n.oid = c.relnamespace
       where n.nspname = $1 and c.relname = $2 and c.relkind in ('r', 'p')
      order by 1`,
     [table.remoteSchema, table.remoteTable],
   );
-  return rows.map((row) => row.name as string);
+  return rows.map((row) => row.name);
 }
 
 /**
  * The node has `index` on the tables behind each of its foreign tables that hold rows of the
  * bridge table it serves; a node holding none of those rows needs none.
  */
-export async function checkIndex(on: OnNode, index: RequiredIndex): Promise<Finding> {
+export async function checkIndex(
+  on: OnNode,
+  index: typeof requiredIndexes[number],
+): Promise<Finding> {
   const parts = on.node.tables.filter((t) => t.serves === index.serves);
   if (parts.length === 0) {
     return on.held.has(index.serves)
       ? pass(`${on.node.name} holds no rows of ${index.serves}, so needs no such index`)
       : fail(`${index.serves} does not exist`, "apply the migrations: npx supabase db push");
   }
-  const findings: Finding[] = [];
+  const found: string[] = [], lacking: string[] = [], fixes: string[] = [];
   for (const table of parts) {
     const remote = `${table.remoteSchema}.${table.remoteTable}`;
     const behind = await tablesBehind(on, table);
     const indexes = await on.tx.unsafe(
       `select schemaname::text || '.' || tablename::text as "table", indexname::text as name,
               indexdef
-         from ${on.catalog.pg_indexes}
+         from ${on.catalog}.pg_indexes
         where schemaname::text || '.' || tablename::text = any($1::text[])`,
       [behind],
     );
-    const found = indexes.find((i) => index.definition.test(i.indexdef));
-    findings.push(
-      found ? pass(`${found.table} (behind ${remote}) has ${found.name}: ${index.what}`) : fail(
+    const hit = indexes.find((i) => index.definition.test(i.indexdef));
+    if (hit) found.push(`${hit.table} (behind ${remote}) has ${hit.name}: ${index.what}`);
+    else {
+      lacking.push(
         behind.length
           ? `${behind.join(", ")} (behind ${remote}) lacks ${index.what}`
           : `no table found behind ${remote} on the node`,
-        `on the node: ${index.create(behind[0] ?? "<table>")}`,
-      ),
-    );
+      );
+      fixes.push(`on the node: ${index.create(behind[0] ?? "<table>")}`);
+    }
   }
-  const failed = findings.filter((f) => !f.ok);
-  return failed.length
-    ? fail(failed.map((f) => f.detail).join("; "), failed.map((f) => f.fix).join("; "))
-    : pass(findings.map((f) => f.detail).join("; "));
+  return lacking.length ? fail(lacking.join("; "), fixes.join("; ")) : pass(found.join("; "));
 }
 
 /**
@@ -163,11 +153,11 @@ export async function checkHypertables(on: OnNode): Promise<Finding> {
   const chunks = new Map((await on.tx.unsafe(
     `select h.hypertable_schema::text || '.' || h.hypertable_name::text as name,
             (select string_agg(format('%s by %s', d.time_interval, d.column_name), ', ')
-               from ${on.catalog.dimensions} d
+               from ${on.catalog}.dimensions d
               where d.hypertable_schema = h.hypertable_schema
                 and d.hypertable_name = h.hypertable_name) as chunks
-       from ${on.catalog.hypertables} h`,
-  )).map((h) => [h.name as string, h.chunks as string]));
+       from ${on.catalog}.hypertables h`,
+  )).map((h) => [h.name, h.chunks]));
   const found = [...tables].sort().map((table) =>
     chunks.has(table)
       ? `${table} is a hypertable (chunks of ${chunks.get(table)})`

@@ -1,9 +1,9 @@
 /**
  * The Timescale nodes the bridge reads, found in PostgreSQL's own catalog rather than listed in
- * code: the foreign servers behind the foreign tables of schema bridge, and behind the foreign
- * partitions of its partitioned tables, each with its foreign tables and their slices.
+ * code (the foreign servers behind the foreign tables of schema bridge and behind the foreign
+ * partitions of its partitioned tables), and each node's catalogs seen through its link.
  */
-import type { Sql } from "./check.ts";
+import type { Sql, Transaction } from "./check.ts";
 
 /** One column as postgres_fdw will ask for it: the remote name, and the local type. */
 export interface Column {
@@ -43,16 +43,13 @@ export interface Node {
  * and table_name options, defaulting as postgres_fdw does to the local names), their columns
  * under their remote names (the column_name option), and the user mapping postgres_fdw will
  * use for this session (the current user's, DESIGN.md fact 7). Contacts no node.
- *
- * @example
- * const nodes = await listNodes(sql); // [{ name: "events_ts", tables: [...], ... }]
  */
 export async function listNodes(sql: Sql): Promise<Node[]> {
   const option = (options: string, name: string) =>
     `(select option_value from pg_catalog.pg_options_to_table(${options})
        where option_name = '${name}')`;
-  const remoteColumn = `coalesce(${option("a.attfdwoptions", "column_name")}, a.attname)`;
-  const nodes = await sql.unsafe<Node[]>(`
+  return [
+    ...await sql.unsafe<Node[]>(`
     with foreign_table as (
       select f.ftserver as server, json_build_object(
                'name', format('%I.%I', n.nspname, c.relname),
@@ -63,7 +60,8 @@ export async function listNodes(sql: Sql): Promise<Node[]> {
                'remoteTable', coalesce(${option("f.ftoptions", "table_name")}, c.relname),
                'reltuples', c.reltuples,
                'columns', (select coalesce(json_agg(json_build_object(
-                                   'name', ${remoteColumn},
+                                   'name', coalesce(${option("a.attfdwoptions", "column_name")},
+                                                    a.attname),
                                    'type', pg_catalog.format_type(a.atttypid, a.atttypmod))
                                  order by a.attnum), '[]')
                              from pg_catalog.pg_attribute a
@@ -88,12 +86,58 @@ export async function listNodes(sql: Sql): Promise<Node[]> {
       join pg_catalog.pg_foreign_server s on s.oid = t.server
       join pg_catalog.pg_foreign_data_wrapper w on w.oid = s.srvfdw
      group by s.oid, w.fdwname
-     order by 1`);
-  return [...nodes];
+     order by 1`),
+  ];
 }
 
 /** The node's slices, e.g. `bridge.events_hot FOR VALUES FROM (...) TO (...)`, or "no slice". */
 export function slicesOf(node: Node): string {
   const sliced = node.tables.filter((t) => t.slice).map((t) => `${t.name} ${t.slice}`);
   return sliced.length ? sliced.join(", ") : "no slice";
+}
+
+/**
+ * The node catalogs the checks read, each `<remote schema> (<columns>)`. Declared by hand rather
+ * than imported: IMPORT FOREIGN SCHEMA pg_catalog would bring columns of pseudo-types (anyarray
+ * in pg_statistic and pg_attribute) that a foreign table cannot have, and only the columns read
+ * here are fetched. Every one is readable by any role.
+ */
+const catalogs = {
+  pg_namespace: "pg_catalog (oid oid, nspname name)",
+  pg_class: `pg_catalog (oid oid, relname name, relnamespace oid, relkind "char")`,
+  pg_attribute: "pg_catalog (attrelid oid, attname name, atttypid oid, atttypmod int4, " +
+    "attnum int2, attisdropped bool)",
+  pg_type: "pg_catalog (oid oid, typname name, typnamespace oid)",
+  pg_extension: "pg_catalog (extname name, extnamespace oid, extversion text)",
+  pg_rewrite: "pg_catalog (oid oid, ev_class oid)",
+  pg_depend: "pg_catalog (classid oid, objid oid, refclassid oid, refobjid oid)",
+  pg_indexes: "pg_catalog (schemaname name, tablename name, indexname name, indexdef text)",
+  pg_roles: "pg_catalog (rolname name, rolsuper bool, rolcreaterole bool, rolcreatedb bool, " +
+    "rolreplication bool, rolbypassrls bool, rolconfig text[])",
+  pg_settings: "pg_catalog (name text, setting text)",
+  pg_stat_activity: "pg_catalog (pid int4, usename name, application_name text)",
+  pg_stat_ssl: "pg_catalog (pid int4, ssl bool, version text, cipher text)",
+  hypertables: "timescaledb_information (hypertable_schema name, hypertable_name name)",
+  dimensions: "timescaledb_information (hypertable_schema name, hypertable_name name, " +
+    "column_name name, time_interval interval)",
+  table_privileges: "information_schema (grantee text, table_schema text, table_name text, " +
+    "privilege_type text)",
+};
+
+/**
+ * Makes, in `tx` (which the caller rolls back), a scratch schema holding the catalogs of the node
+ * on `server` as foreign tables of the same names, and returns the schema's name. The doctor
+ * thus needs no credentials for the node: it sees what the link role sees. Creating them does
+ * not contact the node; the first query does.
+ */
+export async function openNodeCatalog(tx: Transaction, server: string): Promise<string> {
+  // A fresh name per run: two doctors at once must not wait on each other's uncommitted schema.
+  const schema = `doctor_scratch_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const tables = Object.entries(catalogs).map(([table, declaration]) => {
+    const [, remoteSchema, columns] = declaration.match(/^(\w+) (\(.*\))$/)!;
+    return `create foreign table ${schema}.${table} ${columns} server ${server} ` +
+      `options (schema_name '${remoteSchema}', table_name '${table}')`;
+  });
+  await tx.unsafe([`create schema ${schema}`, ...tables].join(";\n"));
+  return schema;
 }

@@ -7,8 +7,8 @@
 import {
   type ForeignScan,
   foreignScansIn,
-  foreignScansOfNotice,
   logPlans,
+  type planCollector,
   shortened,
 } from "../plans.ts";
 import {
@@ -21,17 +21,144 @@ import {
   type Transaction,
 } from "./check.ts";
 import type { Node } from "./nodes.ts";
-import { type Arguments, type Probe, probes, representativeArguments } from "./probes.ts";
-
-/** The doctor's session on the Supabase database and the notices raised on it. */
-export interface Session {
-  sql: Sql;
-  /** Notices (auto_explain plans among them) since the last `notices.length = 0`. */
-  notices: string[];
-}
 
 /** How the plans were read; the report says which. */
 export type PlanMethod = "auto_explain" | "explain";
+
+/** The plans auto_explain logs on the doctor's connection. */
+export type Plans = ReturnType<typeof planCollector>;
+
+/**
+ * The most common event type and the time range in the local statistics of the foreign tables
+ * that hold bridge.events (one per node), so the planner expects more rows than the limit on
+ * every node, as in real use, and every node's slice meets the probe's window; a few mission ids,
+ * and the embedding's dimensions. Without statistics, a probe type and the last week.
+ */
+async function representativeArguments(sql: Sql) {
+  const [row] = await sql`
+    with event_stats as (
+      select s.* from pg_catalog.pg_stats s
+        join pg_catalog.pg_class c on c.relname = s.tablename and c.relkind = 'f'
+        join pg_catalog.pg_namespace n on n.oid = c.relnamespace and n.nspname = s.schemaname
+       where coalesce(pg_catalog.pg_partition_root(c.oid), c.oid) = 'bridge.events'::regclass)
+    select (select (s.most_common_vals::text::text[])[1] from event_stats s
+             where s.attname = 'event_type' order by s.tablename limit 1) as event_type,
+           (select array[min(b[1]), max(b[cardinality(b)])]
+              from event_stats s, cast(s.histogram_bounds::text as timestamptz[]) b
+             where s.attname = 'event_time') as bounds,
+           array(select m.id from public.missions m order by m.id limit 3) as mission_ids,
+           (select a.atttypmod from pg_catalog.pg_attribute a
+             where a.attrelid = 'bridge.events'::regclass and a.attname = 'event_embedding')
+             as dimensions`;
+  const bounds: Date[] | null = row.bounds?.[0] ? row.bounds : null;
+  const to = bounds ? new Date(bounds[1].getTime() + 1000) : new Date();
+  const from = bounds ? bounds[0] : new Date(to.getTime() - 7 * 86400_000);
+  const days = Math.max(1, Math.ceil((to.getTime() - from.getTime()) / 86400_000));
+  return {
+    eventType: row.event_type ?? "doctor-probe",
+    timeFrom: from.toISOString(),
+    timeTo: to.toISOString(),
+    // At most 1000 buckets, well inside event_histogram's limit.
+    bucket: days <= 1000 ? "1 day" : "7 days",
+    missionIds: (row.mission_ids as string[]).map(Number),
+    dimensions: row.dimensions > 0 ? row.dimensions : 768,
+  };
+}
+
+type Arguments = Awaited<ReturnType<typeof representativeArguments>>;
+
+/**
+ * What an RPC's Remote SQL must carry; `fix` by default re-applies the RPC's migration, and an
+ * expectation that cannot hold without another `needs` it (LIMIT ships only with the ORDER BY).
+ */
+interface Expectation {
+  what: string;
+  pattern: RegExp;
+  fix?: string;
+  needs?: string;
+}
+
+const analyzeFix = "analyze bridge.events, bridge.activity_log (see `statistics`)";
+const vectorFix = "give the server extensions 'vector' and the same vector schema on both nodes " +
+  "(see `server` and `pgvector`)";
+
+/** The caller's scope (bridge.events_in_scope), filtered on the node so top-k and counts are within it. */
+const scope: Expectation = {
+  what: "the caller's scope",
+  pattern:
+    /user_token = ANY \(\$\d+::text\[\]\)\) OR \(agent_key = ANY \(\$\d+::text\[\]\)\) OR \(location_key = ANY \(\$\d+::text\[\]\)/,
+};
+
+const queryVector = "array_fill(0.1::real, array[$4::int])::extensions.vector";
+
+/**
+ * Each RPC's representative call and its step's plan of the statement it runs (`explain_only`),
+ * both on the same parameters; `reads` is the bridge table it reads, of which every node holding
+ * rows gets one foreign scan. In report order.
+ */
+export const probes = [
+  {
+    rpc: "search_events",
+    reads: "bridge.events",
+    call: `select * from public.search_events(query_embedding => ${queryVector},
+             match_count => 5, event_types => array[$1::text],
+             time_from => $2::timestamptz, time_to => $3::timestamptz)`,
+    step: `select plan from bridge.nearest_events(${queryVector}, 5, array[$1::text],
+             null, null, null, null, $2::timestamptz, $3::timestamptz, null, explain_only => true)`,
+    params: (args: Arguments) => [args.eventType, args.timeFrom, args.timeTo, args.dimensions],
+    expected: [
+      scope,
+      { what: "event_type = ANY", pattern: /event_type = ANY \(/ },
+      { what: "event_time >=", pattern: /event_time >= '/ },
+      { what: "event_time <", pattern: /event_time < '/ },
+      {
+        what: "ORDER BY event_embedding <=>",
+        pattern: /ORDER BY \(event_embedding OPERATOR\(\w+\.<=>\)/,
+        fix: vectorFix,
+      },
+      {
+        what: "LIMIT",
+        pattern: /LIMIT \d+/,
+        fix: analyzeFix,
+        needs: "ORDER BY event_embedding <=>",
+      },
+    ] as Expectation[],
+  },
+  {
+    rpc: "mission_activity",
+    reads: "bridge.activity_log",
+    call: "select * from public.mission_activity(mission_ids => $1::bigint[])",
+    step: `select plan from bridge.mission_activity_rows($1::bigint[], null, null, null, 100, null,
+             null, explain_only => true)`,
+    params: (args: Arguments) => [args.missionIds],
+    expected: [
+      { what: "mission_id = ANY", pattern: /mission_id = ANY \(/ },
+      // For a few missions (the probe's three), newest first by an expression equal to
+      // event_time that keeps the node on the missions' index ranges (20261126000800).
+      {
+        what: "ORDER BY event_time DESC",
+        pattern: /ORDER BY date_bin\('00:00:00\.000001'::interval, event_time, [^)]+\) DESC/,
+        fix: analyzeFix,
+      },
+    ],
+  },
+  {
+    rpc: "event_histogram",
+    reads: "bridge.events",
+    call: `select * from public.event_histogram(bucket => $1::interval,
+             time_from => $2::timestamptz, time_to => $3::timestamptz)`,
+    step: `select plan from bridge.event_counts($1::interval, $2::timestamptz, $3::timestamptz,
+             null, explain_only => true)`,
+    params: (args: Arguments) => [args.bucket, args.timeFrom, args.timeTo],
+    expected: [
+      scope,
+      { what: "date_bin", pattern: /date_bin\(/ },
+      { what: "count(*)", pattern: /count\(\*\)/, fix: analyzeFix },
+      { what: "GROUP BY", pattern: /GROUP BY/, fix: analyzeFix },
+      { what: "event_time >=", pattern: /event_time >= '/ },
+    ],
+  },
+];
 
 /**
  * Logs this transaction's plans, and makes it service_role's as PostgREST and the Edge
@@ -53,40 +180,30 @@ export async function availableMethod(sql: Sql): Promise<PlanMethod> {
     .then(() => "auto_explain" as const, () => "explain" as const);
 }
 
-/** The foreign scans of the probe's call: of the call itself, or of its plan when `explained`. */
-async function scansOf(session: Session, probe: Probe, args: Arguments, explained: boolean) {
-  return await rolledBack(session.sql, async (tx): Promise<ForeignScan[]> => {
-    if (!explained) {
-      await logCallsAsServiceRole(tx);
-      session.notices.length = 0;
-      const [statement, params] = probe.call(args);
-      await tx.unsafe(statement, params as never[]);
-      return session.notices.flatMap(foreignScansOfNotice);
-    }
-    const [statement, params] = probe.explain(args).step;
-    const [row] = await tx.unsafe(statement, params as never[]);
-    const plans = row.plan as { Plan: Parameters<typeof foreignScansIn>[0] }[];
-    return plans.flatMap((p) => foreignScansIn(p.Plan));
-  });
-}
-
 /** One probe's call: how its plans were read, and its foreign scans or the error it raised. */
 export interface ProbeRun {
-  probe: Probe;
+  probe: typeof probes[number];
   how: string;
   scans?: ForeignScan[];
   error?: unknown;
 }
 
 /**
- * Makes each probe's call and reads its foreign scans: by `method`, or by default auto_explain
- * when it can be loaded. The activity call needs visible missions, else it is explained.
+ * Makes each probe's call, in a rolled-back transaction, and reads its foreign scans: by
+ * `method`, or by default auto_explain when it can be loaded. The activity call needs visible
+ * missions, else it is explained.
  */
-export async function runProbes(session: Session, method?: PlanMethod): Promise<ProbeRun[]> {
-  const chosen = method ?? await availableMethod(session.sql);
-  const args = await representativeArguments(session.sql);
+export async function runProbes(sql: Sql, plans: Plans, method?: PlanMethod): Promise<ProbeRun[]> {
+  const chosen = method ?? await availableMethod(sql);
+  let args: Arguments;
+  try {
+    args = await representativeArguments(sql);
+  } catch (error) {
+    return probes.map((probe) => ({ probe, how: "", error }));
+  }
   const runs: ProbeRun[] = [];
   for (const probe of probes) {
+    const params = probe.params(args) as never[];
     const explained = chosen === "explain" ||
       (probe.rpc === "mission_activity" && args.missionIds.length === 0);
     const how = explained
@@ -95,7 +212,18 @@ export async function runProbes(session: Session, method?: PlanMethod): Promise<
       }`
       : `auto_explain of a call of public.${probe.rpc}`;
     try {
-      runs.push({ probe, how, scans: await scansOf(session, probe, args, explained) });
+      const scans = await rolledBack(sql, async (tx): Promise<ForeignScan[]> => {
+        if (explained) {
+          const [{ plan }] = await tx.unsafe(probe.step, params);
+          return (plan as { Plan: Parameters<typeof foreignScansIn>[0] }[])
+            .flatMap((p) => foreignScansIn(p.Plan));
+        }
+        await logCallsAsServiceRole(tx);
+        plans.take();
+        await tx.unsafe(probe.call, params);
+        return plans.take();
+      });
+      runs.push({ probe, how, scans });
     } catch (error) {
       runs.push({ probe, how, error });
     }
@@ -107,39 +235,38 @@ export async function runProbes(session: Session, method?: PlanMethod): Promise<
  * The probe's call sent the node one foreign scan whose Remote SQL carries everything the probe
  * expects; a node holding no rows of the table the RPC reads is not asked.
  */
-export function checkPushdown(run: ProbeRun, node: Node, held: Set<string>): Finding {
-  const { probe, how } = run;
+export function checkPushdown(
+  { probe, how, scans, error }: ProbeRun,
+  node: Node,
+  held: Set<string>,
+): Finding {
   const reapply = `re-apply the migration that defines public.${probe.rpc} (supabase/migrations/)`;
-  if (!run.scans) {
+  if (!scans) {
     return fail(
-      `the representative call failed: ${describeError(run.error)}`,
+      `the representative call failed: ${describeError(error)}`,
       "see the failed checks above (server, pgvector, drift)",
     );
   }
   if (!node.tables.some((t) => t.serves === probe.reads) && held.has(probe.reads)) {
     return pass(`${node.name} holds no rows of ${probe.reads}, which public.${probe.rpc} reads`);
   }
-  const remoteSql = run.scans
+  const remoteSql = scans
     .filter((scan) => scan.relations.some((r) => node.tables.some((t) => t.name === r)))
     .map((scan) => scan.remoteSql);
   if (remoteSql.length !== 1) {
-    return fail(
-      `expected one foreign scan, found ${remoteSql.length} (${how})`,
-      reapply,
-    );
+    return fail(`expected one foreign scan, found ${remoteSql.length} (${how})`, reapply);
   }
   const missing = probe.expected.filter((e) => !e.pattern.test(remoteSql[0]));
-  return missing.length === 0
-    ? pass(`Remote SQL carries ${probe.expected.map((e) => e.what).join(", ")} (${how})`)
-    : fail(
-      `Remote SQL lacks ${missing.map((e) => e.what).join(", ")} (${how}): ` +
-        shortened(remoteSql[0]),
-      // Not the fixes of parts that only follow from another (LIMIT ships only with ORDER BY).
-      [
-        ...new Set(
-          missing.filter((e) => !missing.some((m) => m.what === e.needs))
-            .map((e) => e.fix ?? reapply),
-        ),
-      ].join("; "),
-    );
+  if (missing.length === 0) {
+    return pass(`Remote SQL carries ${probe.expected.map((e) => e.what).join(", ")} (${how})`);
+  }
+  // Not the fixes of parts that only follow from another (LIMIT ships only with ORDER BY).
+  const fixes = missing.filter((e) => !missing.some((m) => m.what === e.needs))
+    .map((e) => e.fix ?? reapply);
+  return fail(
+    `Remote SQL lacks ${missing.map((e) => e.what).join(", ")} (${how}): ${
+      shortened(remoteSql[0])
+    }`,
+    [...new Set(fixes)].join("; "),
+  );
 }

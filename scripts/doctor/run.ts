@@ -6,6 +6,7 @@
  * `nodes` line listing the nodes and their slices.
  */
 import postgres from "postgres";
+import { planCollector } from "../plans.ts";
 import { checkAccess } from "./access.ts";
 import {
   type CheckResult,
@@ -20,37 +21,31 @@ import {
 import { checkDrift, checkPii, checkStatistics } from "./contract.ts";
 import { checkEncrypted, checkLink, checkReadOnly, checkServer } from "./link.ts";
 import { checkHypertables, checkIndex, checkPgvector, requiredIndexes } from "./node.ts";
-import { openNodeCatalog } from "./node_catalog.ts";
-import { listNodes, type Node, slicesOf } from "./nodes.ts";
-import { probes } from "./probes.ts";
+import { listNodes, type Node, openNodeCatalog, slicesOf } from "./nodes.ts";
 import {
   checkPushdown,
   type PlanMethod,
+  type Plans,
   type ProbeRun,
+  probes,
   runProbes,
-  type Session,
 } from "./pushdown.ts";
 
-/** A check of one node, named as it reports. */
-interface NodeCheck {
+/** The checks of one node, in report order; those that read the node run only once `link` passed. */
+const nodeChecks: {
   name: string;
-  /** It reads the node through the link, so it runs only when `link` passed. */
   needsLink?: boolean;
   run: (on: OnNode) => Finding | Promise<Finding>;
-}
-
-const link: NodeCheck = { name: "link", run: checkLink };
-
-const nodeChecks: NodeCheck[] = [
+}[] = [
   { name: "server", run: checkServer },
-  link,
+  { name: "link", run: checkLink },
   { name: "link encrypted", needsLink: true, run: checkEncrypted },
   { name: "link read-only", needsLink: true, run: checkReadOnly },
   { name: "pgvector", needsLink: true, run: checkPgvector },
-  ...requiredIndexes.map((index): NodeCheck => ({
+  ...requiredIndexes.map((index) => ({
     name: index.check,
     needsLink: true,
-    run: (on) => checkIndex(on, index),
+    run: (on: OnNode) => checkIndex(on, index),
   })),
   { name: "hypertables", needsLink: true, run: checkHypertables },
   { name: "drift", needsLink: true, run: checkDrift },
@@ -72,12 +67,12 @@ async function checkNode(sql: Sql, node: Node, everyNode: Pick<OnNode, "held" | 
     const on: OnNode = { tx, node, ...everyNode, catalog: await openNodeCatalog(tx, node.name) };
     const results: CheckResult[] = [];
     let linkOk = false;
-    for (const check of nodeChecks) {
-      const finding: Finding = check.needsLink && !linkOk
+    for (const { name, needsLink, run } of nodeChecks) {
+      const finding: Finding = needsLink && !linkOk
         ? notChecked
-        : await tx.savepoint((point) => check.run({ ...on, tx: point })).catch(unexpected);
-      if (check === link) linkOk = finding.ok;
-      results.push({ name: check.name, ...finding });
+        : await tx.savepoint((point) => run({ ...on, tx: point })).catch(unexpected);
+      if (name === "link") linkOk = finding.ok;
+      results.push({ name, ...finding });
     }
     return { results, linkOk };
   });
@@ -87,8 +82,8 @@ async function checkNode(sql: Sql, node: Node, everyNode: Pick<OnNode, "held" | 
  * The lines of every node: its checks, then its pushdown of each RPC; with several nodes, each
  * line names its node, after a `nodes` line.
  */
-async function checkNodes(session: Session, planMethod?: PlanMethod): Promise<CheckResult[]> {
-  const nodes = await listNodes(session.sql);
+async function checkNodes(sql: Sql, plans: Plans, planMethod?: PlanMethod) {
+  const nodes = await listNodes(sql);
   if (nodes.length === 0) {
     return [{
       name: "server",
@@ -102,15 +97,12 @@ async function checkNodes(session: Session, planMethod?: PlanMethod): Promise<Ch
   const held = new Set(tables.map((t) => t.serves));
   const read = new Set(tables.map((t) => `${t.remoteSchema}.${t.remoteTable}`));
   const checked = [];
-  for (const node of nodes) {
-    checked.push({ node, ...await checkNode(session.sql, node, { held, read }) });
-  }
+  for (const node of nodes) checked.push({ node, ...await checkNode(sql, node, { held, read }) });
   const up = checked.filter((c) => c.linkOk).length;
   // An EXPLAIN contacts no node, so while one is down the others' pushdown is still read.
-  const runs: ProbeRun[] = up === 0 ? [] : await runProbes(
-    session,
-    up === nodes.length ? planMethod : "explain",
-  ).catch((error) => probes.map((probe) => ({ probe, how: "", error })));
+  const runs: ProbeRun[] = up === 0
+    ? []
+    : await runProbes(sql, plans, up === nodes.length ? planMethod : "explain");
   const several = nodes.length > 1;
   const lines = checked.flatMap(({ node, results, linkOk }) =>
     [
@@ -142,14 +134,14 @@ export async function runDoctor(
   url: string,
   options: { planMethod?: PlanMethod } = {},
 ): Promise<CheckResult[]> {
-  const notices: string[] = [];
+  const plans = planCollector();
   const sql = postgres(url, {
     max: 1,
     prepare: false,
     connect_timeout: 10,
     // A hung node must not hang the doctor; the server's own connect_timeout bounds connecting.
     connection: { statement_timeout: 60_000, application_name: "fdw-bridge-doctor" },
-    onnotice: (notice) => notices.push(String(notice.message)),
+    onnotice: plans.onnotice,
   });
   try {
     await sql`select 1`;
@@ -164,7 +156,7 @@ export async function runDoctor(
     }];
   }
   try {
-    return [...await checkNodes({ sql, notices }, options.planMethod), ...await checkAccess(sql)];
+    return [...await checkNodes(sql, plans, options.planMethod), ...await checkAccess(sql)];
   } finally {
     await sql.end();
   }
