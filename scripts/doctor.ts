@@ -13,6 +13,12 @@ import { runDoctor, unreachableCheck } from "./doctor/run.ts";
 const usage = "usage: npm run doctor -- --db-url <postgresql://postgres:...@host:5432/postgres> " +
   "[--json]\n(without --db-url, SUPABASE_DB_URL is used)";
 
+/** Says why the doctor could not run, and exits 2. */
+function cannotRun(message: string): never {
+  console.error(`doctor: ${message}`);
+  Deno.exit(2);
+}
+
 let options;
 try {
   options = parseArgs({
@@ -24,27 +30,16 @@ try {
     },
   }).values;
 } catch (error) {
-  console.error(`doctor: ${(error as Error).message}\n${usage}`);
-  Deno.exit(2);
+  cannotRun(`${(error as Error).message}\n${usage}`);
 }
 if (options.help) {
   console.log(usage);
   Deno.exit(0);
 }
 const url = options["db-url"] ?? Deno.env.get("SUPABASE_DB_URL");
-if (!url) {
-  console.error(`doctor: no database given\n${usage}`);
-  Deno.exit(2);
-}
-
-let results;
-try {
-  results = await runDoctor(url);
-} catch (error) {
-  // Only reading the catalogs can fail here (each check catches its own errors): say so plainly.
-  console.error(`doctor: ${(error as Error).message}`);
-  Deno.exit(2);
-}
+if (!url) cannotRun(`no database given\n${usage}`);
+// Only reading the catalogs can fail here (each check catches its own errors).
+const results = await runDoctor(url).catch((error) => cannotRun(error.message));
 const failed = results.filter((r) => !r.ok).length;
 if (options.json) {
   const report = { ok: failed === 0, passed: results.length - failed, failed, checks: results };
@@ -60,5 +55,4 @@ if (options.json) {
   }
   console.log(`${results.length - failed} passed, ${failed} failed`);
 }
-if (results.some((r) => r.name === unreachableCheck)) Deno.exit(2);
-Deno.exit(failed === 0 ? 0 : 1);
+Deno.exit(results.some((r) => r.name === unreachableCheck) ? 2 : failed === 0 ? 0 : 1);

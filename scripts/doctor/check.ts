@@ -1,7 +1,4 @@
-/**
- * What every doctor check shares: the shape of what it finds, and the rule that a check leaves
- * nothing behind (each runs in a transaction that is rolled back).
- */
+/** What every doctor check shares: what it finds, and how it leaves nothing behind. */
 import type postgres from "postgres";
 import type { Node } from "./nodes.ts";
 
@@ -15,7 +12,7 @@ export interface Finding {
   fix?: string;
 }
 
-/** One line of the doctor's report: a check's name and what it found. */
+/** One line of the doctor's report. */
 export interface CheckResult extends Finding {
   name: string;
 }
@@ -24,18 +21,11 @@ export const pass = (detail: string): Finding => ({ ok: true, detail });
 
 export const fail = (detail: string, fix: string): Finding => ({ ok: false, detail, fix });
 
-/** Fails naming every problem found, with `fix`; passes with `passed` when there is none. */
-export const verdict = (problems: string[], fix: string, passed: () => string): Finding =>
-  problems.length > 0 ? fail(problems.join("; "), fix) : pass(passed());
-
 /** An error no check foresaw, as a failed finding that carries it. */
 export const unexpected = (error: unknown): Finding =>
   fail(describeError(error), "an unexpected error: see the detail");
 
-/**
- * A database error as one line: message, then detail and hint when the server gave them (libpq
- * breaks a failed connection's message over lines).
- */
+/** A database error on one line: libpq breaks a failed connection's message over lines. */
 export function describeError(error: unknown): string {
   const e = error as { message?: string; detail?: string; hint?: string };
   return [e.message ?? String(error), e.detail, e.hint].filter(Boolean).join(" — ")
@@ -45,9 +35,8 @@ export function describeError(error: unknown): string {
 const rollback = Symbol("rollback");
 
 /**
- * Runs `fn` in a transaction and always rolls it back, so scratch schemas, probe writes and
- * role switches vanish whatever happens. DDL is transactional in PostgreSQL, and postgres_fdw
- * aborts its remote transaction with the local one.
+ * Runs `fn` in a transaction that is always rolled back, so scratch schemas, probe writes and
+ * role switches vanish whatever happens (postgres_fdw aborts its remote transaction with it).
  */
 export async function rolledBack<T>(sql: Sql, fn: (tx: Transaction) => Promise<T>): Promise<T> {
   let result: T | undefined;
@@ -62,10 +51,10 @@ export async function rolledBack<T>(sql: Sql, fn: (tx: Transaction) => Promise<T
 
 /** What a check of one node works with. */
 export interface OnNode {
-  /** The node's rolled-back transaction, holding its scratch catalog. */
+  /** The node's rolled-back transaction. */
   tx: Transaction;
   node: Node;
-  /** The scratch schema where the node's catalogs are foreign tables of the same names. */
+  /** The scratch schema holding the node's catalogs as foreign tables of the same names. */
   catalog: string;
   /** Every bridge table some node holds rows of, e.g. bridge.events. */
   held: Set<string>;

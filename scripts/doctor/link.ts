@@ -3,7 +3,7 @@
  * Encryption and read-only are asked of the node itself, through the link, rather than trusted
  * from Supabase's settings.
  */
-import { describeError, fail, type Finding, type OnNode, pass, verdict } from "./check.ts";
+import { describeError, fail, type Finding, type OnNode, pass } from "./check.ts";
 
 /** The host the migration leaves until bridge.configure(...) sets the real one. */
 const placeholderHost = "bridge-not-configured.invalid";
@@ -158,18 +158,22 @@ export async function checkReadOnly({ tx, node, catalog }: OnNode): Promise<Find
     if (code === "23502") return "";
     throw error;
   });
-  return verdict(
-    [
-      ...(refusal ? [] : ["the node accepted an INSERT into export.activity_log"]),
-      ...grants.map((g) => `${linkUser} holds ${g.grant}`),
-      ...attributes.map((a) => `${linkUser} is ${a}`),
-    ],
-    `on the node: revoke all on all tables in schema export from ${linkUser}; ` +
-      `grant select on all tables in schema export to ${linkUser}; alter role ${linkUser} ` +
-      `nosuperuser nocreaterole nocreatedb noreplication nobypassrls; ` +
-      `alter role ${linkUser} set default_transaction_read_only = on`,
-    () =>
-      `the node refused a write (${refusal.split(" — ")[0]}); ${linkUser} holds only SELECT, ` +
+  const problems = [
+    ...(refusal ? [] : ["the node accepted an INSERT into export.activity_log"]),
+    ...grants.map((g) => `${linkUser} holds ${g.grant}`),
+    ...attributes.map((a) => `${linkUser} is ${a}`),
+  ];
+  if (problems.length > 0) {
+    return fail(
+      problems.join("; "),
+      `on the node: revoke all on all tables in schema export from ${linkUser}; ` +
+        `grant select on all tables in schema export to ${linkUser}; alter role ${linkUser} ` +
+        `nosuperuser nocreaterole nocreatedb noreplication nobypassrls; ` +
+        `alter role ${linkUser} set default_transaction_read_only = on`,
+    );
+  }
+  return pass(
+    `the node refused a write (${refusal.split(" — ")[0]}); ${linkUser} holds only SELECT, ` +
       `read-only by default: ${role?.read_only_default ? "yes" : "no"}`,
   );
 }

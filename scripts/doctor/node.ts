@@ -1,10 +1,13 @@
 /**
- * What a Timescale node must have for the pushed-down plans: pgvector in the same schema as on
- * Supabase, the indexes that answer the search and the activity queries, and (advised, not
- * required) hypertables.
+ * What a Timescale node must hold for the pushed-down plans: pgvector as on Supabase, the
+ * indexes the queries need, hypertables (advised), and the FDW contract: export views that
+ * match the foreign tables column for column, no column named like personal data, and local
+ * statistics of the foreign tables.
  */
 import { fail, type Finding, type OnNode, pass } from "./check.ts";
-import type { ForeignTable } from "./nodes.ts";
+import type { Column, ForeignTable } from "./nodes.ts";
+
+const applyMigrations = "apply the migrations: npx supabase db push";
 
 /**
  * pgvector on both nodes, 0.8 or later on the node (for iterative index scans, which the link
@@ -18,8 +21,8 @@ export async function checkPgvector({ tx, catalog }: OnNode): Promise<Finding> {
     (await tx.unsafe(`
       select e.extversion, n.nspname::text as schema,
              array(select tn.nspname::text
-                     from ${catalogs}.pg_type t join ${catalogs}.pg_namespace tn
-                       on tn.oid = t.typnamespace
+                     from ${catalogs}.pg_type t
+                     join ${catalogs}.pg_namespace tn on tn.oid = t.typnamespace
                     where t.typname = 'vector') as type_schemas
         from ${catalogs}.pg_extension e join ${catalogs}.pg_namespace n on n.oid = e.extnamespace
        where e.extname = 'vector'`))[0];
@@ -53,27 +56,22 @@ export async function checkPgvector({ tx, catalog }: OnNode): Promise<Finding> {
   return pass(`${versions}; the vector type's schema matches`);
 }
 
-/**
- * The indexes the pushed-down plans need on the node's tables behind the bridge table they
- * serve, as sql/timescale/01_schema.sql creates them.
- */
+/** The indexes the pushed-down plans need, as sql/timescale/01_schema.sql creates them. */
 export const requiredIndexes = [
   {
     check: "node index for search",
     serves: "bridge.events",
     what: "an HNSW index on event_embedding with vector_cosine_ops (the <=> the search orders by)",
     definition: /USING hnsw \(event_embedding (\w+\.)?vector_cosine_ops\)/,
-    create: (table: string) =>
-      `create index events_embedding_hnsw on ${table} using hnsw ` +
-      `(event_embedding extensions.vector_cosine_ops)`,
+    create: "create index events_embedding_hnsw on <table> using hnsw " +
+      "(event_embedding extensions.vector_cosine_ops)",
   },
   {
     check: "node index for activity",
     serves: "bridge.activity_log",
     what: "a btree index on (mission_id, event_time)",
     definition: /USING btree \(mission_id, event_time( DESC)?[,)]/,
-    create: (table: string) =>
-      `create index activity_log_mission_time on ${table} (mission_id, event_time desc)`,
+    create: "create index activity_log_mission_time on <table> (mission_id, event_time desc)",
   },
 ];
 
@@ -84,19 +82,16 @@ export const requiredIndexes = [
  */
 async function tablesBehind({ tx, catalog }: OnNode, table: ForeignTable): Promise<string[]> {
   const rows = await tx.unsafe(
-    `select tn.nspname::text || '.' || t.relname::text as name
+    `select distinct tn.nspname::text || '.' || t.relname::text as name
        from ${catalog}.pg_class v
        join ${catalog}.pg_namespace vn on vn.oid = v.relnamespace
-       join ${catalog}.pg_rewrite r on r.ev_class = v.oid
-       join ${catalog}.pg_depend d on d.classid = 2618 and d.objid = r.oid and d.refclassid = 1259
-       join ${catalog}.pg_class t on t.oid = d.refobjid and t.oid <> v.oid and t.relkind in ('r', 'p')
+       left join ${catalog}.pg_rewrite r on r.ev_class = v.oid
+       left join ${catalog}.pg_depend d
+         on d.classid = 2618 and d.objid = r.oid and d.refclassid = 1259
+       join ${catalog}.pg_class t on t.oid = coalesce(d.refobjid, v.oid) and t.relkind in ('r', 'p')
        join ${catalog}.pg_namespace tn on tn.oid = t.relnamespace
       where vn.nspname = $1 and v.relname = $2
-     union
-     select n.nspname::text || '.' || c.relname::text
-       from ${catalog}.pg_class c join ${catalog}.pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = $1 and c.relname = $2 and c.relkind in ('r', 'p')
-     order by 1`,
+      order by 1`,
     [table.remoteSchema, table.remoteTable],
   );
   return rows.map((row) => row.name);
@@ -114,7 +109,7 @@ export async function checkIndex(
   if (parts.length === 0) {
     return on.held.has(index.serves)
       ? pass(`${on.node.name} holds no rows of ${index.serves}, so needs no such index`)
-      : fail(`${index.serves} does not exist`, "apply the migrations: npx supabase db push");
+      : fail(`${index.serves} does not exist`, applyMigrations);
   }
   const found: string[] = [], lacking: string[] = [], fixes: string[] = [];
   for (const table of parts) {
@@ -135,7 +130,7 @@ export async function checkIndex(
           ? `${behind.join(", ")} (behind ${remote}) lacks ${index.what}`
           : `no table found behind ${remote} on the node`,
       );
-      fixes.push(`on the node: ${index.create(behind[0] ?? "<table>")}`);
+      fixes.push(`on the node: ${index.create.replace("<table>", behind[0] ?? "<table>")}`);
     }
   }
   return lacking.length ? fail(lacking.join("; "), fixes.join("; ")) : pass(found.join("; "));
@@ -169,4 +164,134 @@ export async function checkHypertables(on: OnNode): Promise<Finding> {
         "migrate_data => true) (it locks the table and copies every row into chunks: plan downtime)"
   );
   return pass(found.join("; ") || "no table found behind the foreign tables");
+}
+
+/**
+ * The relations, keyed "schema.name", in the schemas the node's foreign tables read (normally
+ * `export`), with their columns in order, each type named as Supabase would name it: the node's
+ * schema-qualified type name resolved locally, so `extensions.vector(768)` compares equal and a
+ * type Supabase lacks stays visible.
+ */
+async function nodeRelations({ tx, catalog, node }: OnNode): Promise<Map<string, Column[]>> {
+  const rows = await tx.unsafe(
+    `select n.nspname::text || '.' || c.relname::text as relation, a.attname::text as name,
+            coalesce(pg_catalog.format_type(
+                       pg_catalog.to_regtype(format('%I.%I', tn.nspname, t.typname)), a.atttypmod),
+                     format('%I.%I', tn.nspname, t.typname)) as type
+       from ${catalog}.pg_class c
+       join ${catalog}.pg_namespace n on n.oid = c.relnamespace
+       join ${catalog}.pg_attribute a on a.attrelid = c.oid
+       join ${catalog}.pg_type t on t.oid = a.atttypid
+       join ${catalog}.pg_namespace tn on tn.oid = t.typnamespace
+      where n.nspname::text = any($1::text[]) and c.relkind in ('r', 'v', 'm', 'f', 'p')
+        and a.attnum > 0 and not a.attisdropped
+      order by 1, a.attnum`,
+    [[...new Set(node.tables.map((t) => t.remoteSchema))]],
+  );
+  const relations = new Map<string, Column[]>();
+  for (const { relation, name, type } of rows) {
+    relations.set(relation, [...relations.get(relation) ?? [], { name, type }]);
+  }
+  return relations;
+}
+
+/**
+ * Each of the node's foreign tables matches the relation it reads column for column, and each
+ * relation in the schemas they read is mirrored by a foreign table on some node.
+ */
+export async function checkDrift(on: OnNode): Promise<Finding> {
+  const { tables } = on.node;
+  const relations = await nodeRelations(on);
+  const found: string[] = [];
+  for (const table of tables) {
+    const remote = `${table.remoteSchema}.${table.remoteTable}`;
+    const columns = relations.get(remote);
+    if (!columns) {
+      found.push(`${remote} (read by ${table.name}) does not exist on the node`);
+      continue;
+    }
+    for (const column of columns) {
+      const local = table.columns.find((c) => c.name === column.name);
+      if (!local) {
+        found.push(`${remote} has ${column.name} (${column.type}), ${table.name} lacks it`);
+      } else if (local.type !== column.type) {
+        found.push(`${column.name} is ${local.type} on Supabase but ${column.type} on the node`);
+      }
+    }
+    for (const column of table.columns) {
+      if (!columns.some((c) => c.name === column.name)) {
+        found.push(`${table.name} reads ${column.name}, which ${remote} no longer has`);
+      }
+    }
+  }
+  // A node may hold a relation the bridge reads from another node only (activity on the default
+  // node when the others are sliced by a column activity_log lacks, 20261127000200).
+  for (const relation of relations.keys()) {
+    if (!on.read.has(relation)) found.push(`${relation} has no foreign table on Supabase`);
+  }
+  if (found.length > 0) {
+    return fail(
+      found.join("; "),
+      "if the node's change is intended: select * from bridge.refresh_foreign_tables(); " +
+        "analyze bridge.events, bridge.activity_log; otherwise restore the view as " +
+        "sql/timescale/02_export.sql defines it",
+    );
+  }
+  const counted = tables.map((t) => `${t.name} = ${t.remoteSchema}.${t.remoteTable}`);
+  return pass(`${counted.join(", ")}, column for column`);
+}
+
+/**
+ * Name parts that say a column holds personal data, as in `email`, `user_name`, `client_ip`.
+ * `raw` is the founding document's data_payload_raw: the payload as it arrived, where personal
+ * data ends up (the seed's holds e-mail addresses and phone numbers). Only _proc may cross.
+ */
+const piiParts = new Set(
+  ("email mail phone mobile name firstname lastname fullname surname username address addr " +
+    "street ip ipv4 ipv6 ipaddr raw").split(" "),
+);
+
+/**
+ * No column of the contract looks like personal data by name: the export views promise
+ * pseudonymous columns only, and foreign tables ignore RLS (DESIGN.md fact 6).
+ */
+export async function checkPii(on: OnNode): Promise<Finding> {
+  const relations = await nodeRelations(on);
+  const columns = [
+    ...[...relations].flatMap(([relation, cols]) => cols.map((c) => `${relation}.${c.name}`)),
+    ...on.node.tables.flatMap((t) => t.columns.map((c) => `${t.name}.${c.name}`)),
+  ];
+  const suspects = columns.filter((column) =>
+    column.split(".").pop()!.toLowerCase().split(/[^a-z0-9]+/).some((part) => piiParts.has(part))
+  );
+  if (suspects.length > 0) {
+    return fail(
+      `columns that look like personal data: ${[...new Set(suspects)].join(", ")}`,
+      "export a pseudonymous token instead (as user_token does) and drop the column from the " +
+        "export view; if the name misleads, rename it",
+    );
+  }
+  return pass(
+    `${[...relations.values()].flat().length} columns of ${[...relations.keys()].join(", ")} ` +
+      "and their foreign tables checked: none named like personal data",
+  );
+}
+
+/**
+ * Each of the node's foreign tables has local statistics: postgres_fdw decides whether LIMIT
+ * and GROUP BY ship from them, and autovacuum never gathers them for foreign tables.
+ */
+export function checkStatistics({ node: { tables } }: OnNode): Finding {
+  const never = tables.filter((t) => t.reltuples < 0).map((t) => t.name);
+  if (never.length > 0) {
+    return fail(
+      `never analyzed: ${never.join(", ")}, so the planner guesses their size`,
+      `analyze ${tables.map((t) => t.name).join(", ")} (again after large loads; on ` +
+        "PostgreSQL 15 this reads each whole remote table, docs/operations.md)",
+    );
+  }
+  return pass(
+    tables.map((t) => `${t.name} ≈ ${Math.round(t.reltuples)} rows`).join(", ") +
+      " in local statistics",
+  );
 }

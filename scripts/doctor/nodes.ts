@@ -5,11 +5,8 @@
  */
 import type { Sql, Transaction } from "./check.ts";
 
-/** One column as postgres_fdw will ask for it: the remote name, and the local type. */
-export interface Column {
-  name: string;
-  type: string;
-}
+/** A column as postgres_fdw asks for it: the remote name, and the local type. */
+export type Column = { name: string; type: string };
 
 /** A foreign table on a node's server. */
 export interface ForeignTable {
@@ -28,7 +25,6 @@ export interface ForeignTable {
 
 /** A node: one foreign server, and the connecting role's way onto it. */
 export interface Node {
-  /** The foreign server's name, e.g. events_ts. */
   name: string;
   wrapper: string;
   options: Record<string, string>;

@@ -4,13 +4,7 @@
  * from auto_explain's plans of the real call or, where auto_explain cannot be loaded, from the
  * plan the RPC's step gives of its own statement (`explain_only => true`).
  */
-import {
-  type ForeignScan,
-  foreignScansIn,
-  logPlans,
-  type planCollector,
-  shortened,
-} from "../plans.ts";
+import * as plans from "../plans.ts";
 import {
   describeError,
   fail,
@@ -22,17 +16,13 @@ import {
 } from "./check.ts";
 import type { Node } from "./nodes.ts";
 
-/** How the plans were read; the report says which. */
 export type PlanMethod = "auto_explain" | "explain";
-
-/** The plans auto_explain logs on the doctor's connection. */
-export type Plans = ReturnType<typeof planCollector>;
 
 /**
  * The most common event type and the time range in the local statistics of the foreign tables
- * that hold bridge.events (one per node), so the planner expects more rows than the limit on
- * every node, as in real use, and every node's slice meets the probe's window; a few mission ids,
- * and the embedding's dimensions. Without statistics, a probe type and the last week.
+ * holding bridge.events, so the planner expects more rows than the limit on every node, as in
+ * real use, and every node's slice meets the window (without statistics: a probe type and the
+ * last week); a few mission ids, and the embedding's dimensions.
  */
 async function representativeArguments(sql: Sql) {
   const [row] = await sql`
@@ -50,9 +40,9 @@ async function representativeArguments(sql: Sql) {
            (select a.atttypmod from pg_catalog.pg_attribute a
              where a.attrelid = 'bridge.events'::regclass and a.attname = 'event_embedding')
              as dimensions`;
-  const bounds: Date[] | null = row.bounds?.[0] ? row.bounds : null;
-  const to = bounds ? new Date(bounds[1].getTime() + 1000) : new Date();
-  const from = bounds ? bounds[0] : new Date(to.getTime() - 7 * 86400_000);
+  const [first, last]: (Date | null)[] = row.bounds ?? [];
+  const to = last ? new Date(last.getTime() + 1000) : new Date();
+  const from = first ?? new Date(to.getTime() - 7 * 86400_000);
   const days = Math.max(1, Math.ceil((to.getTime() - from.getTime()) / 86400_000));
   return {
     eventType: row.event_type ?? "doctor-probe",
@@ -68,21 +58,14 @@ async function representativeArguments(sql: Sql) {
 type Arguments = Awaited<ReturnType<typeof representativeArguments>>;
 
 /**
- * What an RPC's Remote SQL must carry; `fix` by default re-applies the RPC's migration, and an
- * expectation that cannot hold without another `needs` it (LIMIT ships only with the ORDER BY).
+ * What an RPC's Remote SQL must carry. `fix` defaults to re-applying the RPC's migration;
+ * `needs` names an expectation this one cannot hold without (LIMIT ships only with ORDER BY).
  */
-interface Expectation {
-  what: string;
-  pattern: RegExp;
-  fix?: string;
-  needs?: string;
-}
+type Expectation = { what: string; pattern: RegExp; fix?: string; needs?: string };
 
 const analyzeFix = "analyze bridge.events, bridge.activity_log (see `statistics`)";
-const vectorFix = "give the server extensions 'vector' and the same vector schema on both nodes " +
-  "(see `server` and `pgvector`)";
 
-/** The caller's scope (bridge.events_in_scope), filtered on the node so top-k and counts are within it. */
+/** The caller's scope (bridge.events_in_scope), filtered on the node. */
 const scope: Expectation = {
   what: "the caller's scope",
   pattern:
@@ -92,11 +75,17 @@ const scope: Expectation = {
 const queryVector = "array_fill(0.1::real, array[$4::int])::extensions.vector";
 
 /**
- * Each RPC's representative call and its step's plan of the statement it runs (`explain_only`),
- * both on the same parameters; `reads` is the bridge table it reads, of which every node holding
- * rows gets one foreign scan. In report order.
+ * Each RPC's representative call and its step's plan of the statement it runs, on the same
+ * parameters; every node holding rows of the bridge table it `reads` gets one foreign scan.
  */
-export const probes = [
+export const probes: {
+  rpc: string;
+  reads: string;
+  call: string;
+  step: string;
+  params: (args: Arguments) => unknown[];
+  expected: Expectation[];
+}[] = [
   {
     rpc: "search_events",
     reads: "bridge.events",
@@ -105,7 +94,7 @@ export const probes = [
              time_from => $2::timestamptz, time_to => $3::timestamptz)`,
     step: `select plan from bridge.nearest_events(${queryVector}, 5, array[$1::text],
              null, null, null, null, $2::timestamptz, $3::timestamptz, null, explain_only => true)`,
-    params: (args: Arguments) => [args.eventType, args.timeFrom, args.timeTo, args.dimensions],
+    params: (args) => [args.eventType, args.timeFrom, args.timeTo, args.dimensions],
     expected: [
       scope,
       { what: "event_type = ANY", pattern: /event_type = ANY \(/ },
@@ -114,7 +103,8 @@ export const probes = [
       {
         what: "ORDER BY event_embedding <=>",
         pattern: /ORDER BY \(event_embedding OPERATOR\(\w+\.<=>\)/,
-        fix: vectorFix,
+        fix: "give the server extensions 'vector' and the same vector schema on both nodes " +
+          "(see `server` and `pgvector`)",
       },
       {
         what: "LIMIT",
@@ -122,7 +112,7 @@ export const probes = [
         fix: analyzeFix,
         needs: "ORDER BY event_embedding <=>",
       },
-    ] as Expectation[],
+    ],
   },
   {
     rpc: "mission_activity",
@@ -130,11 +120,11 @@ export const probes = [
     call: "select * from public.mission_activity(mission_ids => $1::bigint[])",
     step: `select plan from bridge.mission_activity_rows($1::bigint[], null, null, null, 100, null,
              null, explain_only => true)`,
-    params: (args: Arguments) => [args.missionIds],
+    params: (args) => [args.missionIds],
     expected: [
       { what: "mission_id = ANY", pattern: /mission_id = ANY \(/ },
-      // For a few missions (the probe's three), newest first by an expression equal to
-      // event_time that keeps the node on the missions' index ranges (20261126000800).
+      // For a few missions, newest first by an expression equal to event_time that keeps the
+      // node on the missions' index ranges (20261126000800).
       {
         what: "ORDER BY event_time DESC",
         pattern: /ORDER BY date_bin\('00:00:00\.000001'::interval, event_time, [^)]+\) DESC/,
@@ -149,7 +139,7 @@ export const probes = [
              time_from => $2::timestamptz, time_to => $3::timestamptz)`,
     step: `select plan from bridge.event_counts($1::interval, $2::timestamptz, $3::timestamptz,
              null, explain_only => true)`,
-    params: (args: Arguments) => [args.bucket, args.timeFrom, args.timeTo],
+    params: (args) => [args.bucket, args.timeFrom, args.timeTo],
     expected: [
       scope,
       { what: "date_bin", pattern: /date_bin\(/ },
@@ -162,18 +152,18 @@ export const probes = [
 
 /**
  * Logs this transaction's plans, and makes it service_role's as PostgREST and the Edge
- * Functions do (set local role, JWT claims): it may call every RPC and sees every mission.
+ * Functions do: it may call every RPC and sees every mission.
  */
 async function logCallsAsServiceRole(tx: Transaction) {
-  await logPlans(tx);
+  await plans.logPlans(tx);
   await tx.unsafe("set local role service_role");
   await tx`select set_config('request.jwt.claims', '{"role": "service_role"}', true)`;
 }
 
 /**
- * auto_explain needs LOAD and its superuser-only settings: allowed for the local stack's
- * postgres, usually not for a hosted project's. The calls are made as service_role, so that
- * too must be allowed. Probed once, in a rolled-back transaction.
+ * auto_explain needs LOAD and superuser-only settings (allowed for the local stack's postgres,
+ * usually not on a hosted project), and the calls need service_role: tried in a rolled-back
+ * transaction.
  */
 export async function availableMethod(sql: Sql): Promise<PlanMethod> {
   return await rolledBack(sql, logCallsAsServiceRole)
@@ -181,25 +171,24 @@ export async function availableMethod(sql: Sql): Promise<PlanMethod> {
 }
 
 /** One probe's call: how its plans were read, and its foreign scans or the error it raised. */
-export interface ProbeRun {
-  probe: typeof probes[number];
-  how: string;
-  scans?: ForeignScan[];
-  error?: unknown;
-}
+export type ProbeRun = { how: string; scans?: plans.ForeignScan[]; error?: unknown };
 
 /**
- * Makes each probe's call, in a rolled-back transaction, and reads its foreign scans: by
- * `method`, or by default auto_explain when it can be loaded. The activity call needs visible
- * missions, else it is explained.
+ * Makes each probe's call, in a rolled-back transaction, and reads its foreign scans by `method`
+ * (by default auto_explain when it can be loaded); with no mission to call activity with, its
+ * plan is explained. `logged` collects what auto_explain logs on `sql`.
  */
-export async function runProbes(sql: Sql, plans: Plans, method?: PlanMethod): Promise<ProbeRun[]> {
+export async function runProbes(
+  sql: Sql,
+  logged: ReturnType<typeof plans.planCollector>,
+  method?: PlanMethod,
+): Promise<ProbeRun[]> {
   const chosen = method ?? await availableMethod(sql);
   let args: Arguments;
   try {
     args = await representativeArguments(sql);
   } catch (error) {
-    return probes.map((probe) => ({ probe, how: "", error }));
+    return probes.map(() => ({ how: "", error }));
   }
   const runs: ProbeRun[] = [];
   for (const probe of probes) {
@@ -212,20 +201,20 @@ export async function runProbes(sql: Sql, plans: Plans, method?: PlanMethod): Pr
       }`
       : `auto_explain of a call of public.${probe.rpc}`;
     try {
-      const scans = await rolledBack(sql, async (tx): Promise<ForeignScan[]> => {
+      const scans = await rolledBack(sql, async (tx) => {
         if (explained) {
           const [{ plan }] = await tx.unsafe(probe.step, params);
-          return (plan as { Plan: Parameters<typeof foreignScansIn>[0] }[])
-            .flatMap((p) => foreignScansIn(p.Plan));
+          type Plan = Parameters<typeof plans.foreignScansIn>[0];
+          return plan.flatMap((p: { Plan: Plan }) => plans.foreignScansIn(p.Plan));
         }
         await logCallsAsServiceRole(tx);
-        plans.take();
+        logged.take();
         await tx.unsafe(probe.call, params);
-        return plans.take();
+        return logged.take();
       });
-      runs.push({ probe, how, scans });
+      runs.push({ how, scans });
     } catch (error) {
-      runs.push({ probe, how, error });
+      runs.push({ how, error });
     }
   }
   return runs;
@@ -236,7 +225,8 @@ export async function runProbes(sql: Sql, plans: Plans, method?: PlanMethod): Pr
  * expects; a node holding no rows of the table the RPC reads is not asked.
  */
 export function checkPushdown(
-  { probe, how, scans, error }: ProbeRun,
+  probe: typeof probes[number],
+  { how, scans, error }: ProbeRun,
   node: Node,
   held: Set<string>,
 ): Finding {
@@ -260,13 +250,11 @@ export function checkPushdown(
   if (missing.length === 0) {
     return pass(`Remote SQL carries ${probe.expected.map((e) => e.what).join(", ")} (${how})`);
   }
-  // Not the fixes of parts that only follow from another (LIMIT ships only with ORDER BY).
   const fixes = missing.filter((e) => !missing.some((m) => m.what === e.needs))
     .map((e) => e.fix ?? reapply);
   return fail(
-    `Remote SQL lacks ${missing.map((e) => e.what).join(", ")} (${how}): ${
-      shortened(remoteSql[0])
-    }`,
+    `Remote SQL lacks ${missing.map((e) => e.what).join(", ")} (${how}): ` +
+      plans.shortened(remoteSql[0]),
     [...new Set(fixes)].join("; "),
   );
 }
