@@ -13,45 +13,25 @@ export async function checkAccess(sql: Sql): Promise<CheckResult[]> {
 }
 
 /**
- * Functions in `bridge` that authenticated may call by design: the activity RPC runs as the
- * caller and calls the first two, the definer step re-checking mission visibility by the rule the
- * missions policy calls too, readable_mission_ids (20261126000900_missions_read_rule.sql); the
- * events RPCs run as the caller and read bridge.events_in_scope, whose scope functions run as the
- * caller too (20261126000520_events_in_scope.sql), so nothing they return lies outside the
- * caller's scope; the steps explain a statement only to a caller that bypasses RLS
- * (check_may_explain and caller_bypasses_rls, 20261127000550_activity_step_per_node.sql). With
- * several Timescale nodes the steps ask node_branches which nodes to read
- * (20261127000400_node_branches.sql): it returns relation names and slices, never rows.
+ * What authenticated may reach in `bridge` by design, as each returns only what the caller may
+ * see. Functions: the activity steps (the definer step re-checks missions by readable_mission_ids,
+ * the rule the missions policy calls, 20261126000900); the events steps and scope functions, which
+ * run as the caller over bridge.events_in_scope (20261126000520); the explain guards, which explain
+ * only to a caller that bypasses RLS (20261127000550); node_branches, which returns relation names
+ * and slices, never rows (20261127000400). Relations: the events in scope, filtered by the view
+ * itself (and by each node's bridge.events_in_scope_at_<node>, of the same definition), and the
+ * event access mode, which is not a secret.
  */
-const grantedByDesign = [
-  "mission_activity_rows",
-  "check_activity_arguments",
-  "readable_mission_ids",
-  "nearest_events",
-  "event_counts",
-  "histogram_buckets",
-  "check_may_explain",
-  "caller_bypasses_rls",
-  "caller_sees_all_events",
-  "caller_event_keys",
-  "node_branches",
-];
-
-/**
- * Relations in `bridge` that authenticated may SELECT by design: the events the caller may see,
- * filtered by the view itself (and, with several Timescale nodes, by each node's scope view,
- * bridge.events_in_scope_at_<node>, made from the same definition), and the event access mode,
- * which is not a secret.
- */
+const grantedByDesign = ("mission_activity_rows check_activity_arguments readable_mission_ids " +
+  "nearest_events event_counts histogram_buckets check_may_explain caller_bypasses_rls " +
+  "caller_sees_all_events caller_event_keys node_branches").split(" ");
 const readableByDesign = ["bridge.events_in_scope", "bridge.event_access"];
 const readableByDesignPattern = "bridge.events\\_in\\_scope\\_at\\_%";
 
 /**
- * anon and authenticated reach no foreign table or bridge relation, neither the server nor a
- * user mapping, and no bridge relation or function but those the RPCs need and scope by design:
- * one finding per grant that should not exist. Foreign tables ignore RLS (DESIGN.md fact 6), so
- * a single grant on one of them, on the server or on a user mapping would publish the node's
- * data past every policy.
+ * anon and authenticated reach no foreign table, server, user mapping, or bridge relation or
+ * function but those above: one finding per grant that should not exist. Foreign tables ignore
+ * RLS (DESIGN.md fact 6), so one such grant would publish the node's data past every policy.
  */
 async function checkExposure(sql: Sql): Promise<Finding> {
   const rows = await sql`
@@ -109,9 +89,8 @@ async function checkExposure(sql: Sql): Promise<Finding> {
 }
 
 /**
- * The event access mode in force (bridge.event_access), and how many grants public.event_scopes
- * holds (supabase/migrations/20261126000500..20261126000520). Either mode is a choice the
- * operator makes, so both pass; the line says which one is in force.
+ * The event access mode in force (bridge.event_access) and the grants in public.event_scopes.
+ * Either mode is the operator's choice, so both pass; the line says which one is in force.
  */
 async function checkEventAccess(sql: Sql): Promise<Finding> {
   const [row] = await sql`

@@ -1,12 +1,8 @@
 /**
- * A node's foreign server and its link: configured, answering, encrypted, and unable to write.
- * Encryption and read-only are asked of the node itself, through the link, rather than trusted
- * from Supabase's settings.
+ * A node's foreign server and its link: configured, answering, encrypted, and unable to write,
+ * asked of the node itself through the link rather than trusted from Supabase's settings.
  */
 import { describeError, fail, type Finding, type OnNode, pass } from "./check.ts";
-
-/** The host the migration leaves until bridge.configure(...) sets the real one. */
-const placeholderHost = "bridge-not-configured.invalid";
 
 /** The server uses postgres_fdw, ships pgvector's operators, has a host, and this role a mapping. */
 export function checkServer({ node }: OnNode): Finding {
@@ -27,7 +23,8 @@ export function checkServer({ node }: OnNode): Finding {
       `alter server ${name} options (${verb} extensions '${[...shipped, "vector"].join(",")}')`,
     );
   }
-  if (!host || host === placeholderHost) {
+  // The migration leaves a placeholder host until bridge.configure(...) sets the real one.
+  if (!host || host === "bridge-not-configured.invalid") {
     return fail(
       `${name} has no host yet (${host ?? "none"})`,
       "as postgres: select bridge.configure('<host>', 5432, 'postgres', 'bridge_reader', " +
@@ -46,10 +43,7 @@ export function checkServer({ node }: OnNode): Finding {
   );
 }
 
-/**
- * The node answers through the link: the first query pays for the connection (TCP, TLS,
- * SCRAM), the second is one round trip on the open connection.
- */
+/** The node answers: the first query pays for the connection (TCP, TLS, SCRAM), the second not. */
 export async function checkLink({ tx, node, catalog }: OnNode): Promise<Finding> {
   if (!node.linkUser) {
     return fail("not checked: the server's user mapping is missing", "see `server`");
@@ -80,10 +74,7 @@ export async function checkLink({ tx, node, catalog }: OnNode): Promise<Finding>
   }
 }
 
-/**
- * The server demands TLS, and the node reports TLS on every session of the link role under
- * the bridge's application_name (this doctor's own session among them).
- */
+/** The server demands TLS, and the node shows it on every session of the link role. */
 export async function checkEncrypted({ tx, node, catalog }: OnNode): Promise<Finding> {
   const { sslmode = "prefer", channel_binding: binding } = node.options;
   if (!["require", "verify-ca", "verify-full"].includes(sslmode)) {
@@ -121,10 +112,9 @@ export async function checkEncrypted({ tx, node, catalog }: OnNode): Promise<Fin
 }
 
 /**
- * The node refuses a write through the link, and the link role holds no privilege or
- * attribute that would allow one once the read-only default is switched off. The write is an
- * INSERT through a scratch foreign table marked updatable (the bridge's server is not), in a
- * savepoint of the rolled-back transaction, so even a node that accepted it keeps nothing.
+ * The node refuses a write through the link, and the link role holds no privilege or attribute
+ * that would allow one without its read-only default. The write goes through a scratch foreign
+ * table marked updatable, in the rolled-back transaction, so even a node that accepts keeps nothing.
  */
 export async function checkReadOnly({ tx, node, catalog }: OnNode): Promise<Finding> {
   const linkUser = node.linkUser!;

@@ -10,13 +10,11 @@ import type { Column, ForeignTable } from "./nodes.ts";
 const applyMigrations = "apply the migrations: npx supabase db push";
 
 /**
- * pgvector on both nodes, 0.8 or later on the node (for iterative index scans, which the link
- * role's settings rely on), and the schema of the `vector` type on Supabase also holds one on
- * the node: postgres_fdw ships `OPERATOR(<schema>.<=>)`, so a different schema on the node fails
- * every pushed-down search (DESIGN.md fact 2).
+ * pgvector on both nodes, 0.8 or later on the node (iterative index scans, which the link role's
+ * settings rely on), with a `vector` type in Supabase's schema of it: postgres_fdw ships
+ * `OPERATOR(<schema>.<=>)`, which fails on a node without it (DESIGN.md fact 2).
  */
 export async function checkPgvector({ tx, catalog }: OnNode): Promise<Finding> {
-  // The same question of Supabase's catalogs (pg_catalog) and of the node's (the scratch schema).
   const vectorIn = async (catalogs: string) =>
     (await tx.unsafe(`
       select e.extversion, n.nspname::text as schema,
@@ -76,9 +74,8 @@ export const requiredIndexes = [
 ];
 
 /**
- * The tables, as "schema.name", a foreign table reads on the node: its remote relation if that
- * is a table, else the tables its view's rewrite rule depends on (classid 2618 is pg_rewrite,
- * refclassid 1259 pg_class; fixed OIDs).
+ * The tables a foreign table reads on the node: its remote relation if a table, else those its
+ * view's rule depends on (classid 2618 is pg_rewrite, refclassid 1259 pg_class: fixed OIDs).
  */
 async function tablesBehind({ tx, catalog }: OnNode, table: ForeignTable): Promise<string[]> {
   const rows = await tx.unsafe(
@@ -97,10 +94,7 @@ async function tablesBehind({ tx, catalog }: OnNode, table: ForeignTable): Promi
   return rows.map((row) => row.name);
 }
 
-/**
- * The node has `index` on the tables behind each of its foreign tables that hold rows of the
- * bridge table it serves; a node holding none of those rows needs none.
- */
+/** The node has `index` behind each foreign table holding rows of the bridge table it serves. */
 export async function checkIndex(
   on: OnNode,
   index: typeof requiredIndexes[number],
@@ -137,10 +131,9 @@ export async function checkIndex(
 }
 
 /**
- * Whether the tables behind the node's foreign tables are TimescaleDB hypertables. A plain table
- * is supported, as a node adopted with its own tables may have them (sql/timescale/ never
- * converts one), so this check passes either way; it says what a plain table costs against a
- * hypertable's time chunks (DESIGN.md fact 5), and how to convert it.
+ * Whether the tables behind the foreign tables are hypertables. It passes either way: an adopted
+ * node may keep plain tables (sql/timescale/ never converts one); it says what that costs
+ * (DESIGN.md fact 5) and how to convert.
  */
 export async function checkHypertables(on: OnNode): Promise<Finding> {
   const tables = new Set<string>();
@@ -167,10 +160,9 @@ export async function checkHypertables(on: OnNode): Promise<Finding> {
 }
 
 /**
- * The relations, keyed "schema.name", in the schemas the node's foreign tables read (normally
- * `export`), with their columns in order, each type named as Supabase would name it: the node's
- * schema-qualified type name resolved locally, so `extensions.vector(768)` compares equal and a
- * type Supabase lacks stays visible.
+ * The relations in the schemas the node's foreign tables read (normally `export`) and their
+ * columns, each type as Supabase names it (resolved locally from the node's qualified name), so
+ * `extensions.vector(768)` compares equal and a type Supabase lacks stays visible.
  */
 async function nodeRelations({ tx, catalog, node }: OnNode): Promise<Map<string, Column[]>> {
   const rows = await tx.unsafe(
@@ -195,10 +187,7 @@ async function nodeRelations({ tx, catalog, node }: OnNode): Promise<Map<string,
   return relations;
 }
 
-/**
- * Each of the node's foreign tables matches the relation it reads column for column, and each
- * relation in the schemas they read is mirrored by a foreign table on some node.
- */
+/** Each foreign table matches its node relation column for column, and each relation has one. */
 export async function checkDrift(on: OnNode): Promise<Finding> {
   const { tables } = on.node;
   const relations = await nodeRelations(on);
@@ -210,18 +199,16 @@ export async function checkDrift(on: OnNode): Promise<Finding> {
       found.push(`${remote} (read by ${table.name}) does not exist on the node`);
       continue;
     }
-    for (const column of columns) {
-      const local = table.columns.find((c) => c.name === column.name);
-      if (!local) {
-        found.push(`${remote} has ${column.name} (${column.type}), ${table.name} lacks it`);
-      } else if (local.type !== column.type) {
-        found.push(`${column.name} is ${local.type} on Supabase but ${column.type} on the node`);
+    const localType = new Map(table.columns.map((c) => [c.name, c.type]));
+    for (const { name, type } of columns) {
+      const local = localType.get(name);
+      if (!local) found.push(`${remote} has ${name} (${type}), ${table.name} lacks it`);
+      else if (local !== type) {
+        found.push(`${name} is ${local} on Supabase but ${type} on the node`);
       }
     }
-    for (const column of table.columns) {
-      if (!columns.some((c) => c.name === column.name)) {
-        found.push(`${table.name} reads ${column.name}, which ${remote} no longer has`);
-      }
+    for (const { name } of table.columns.filter((c) => !columns.some((r) => r.name === c.name))) {
+      found.push(`${table.name} reads ${name}, which ${remote} no longer has`);
     }
   }
   // A node may hold a relation the bridge reads from another node only (activity on the default
@@ -243,18 +230,15 @@ export async function checkDrift(on: OnNode): Promise<Finding> {
 
 /**
  * Name parts that say a column holds personal data, as in `email`, `user_name`, `client_ip`.
- * `raw` is the founding document's data_payload_raw: the payload as it arrived, where personal
- * data ends up (the seed's holds e-mail addresses and phone numbers). Only _proc may cross.
+ * `raw` is data_payload_raw: the payload as it arrived, where personal data ends up (the seed's
+ * holds e-mail addresses and phone numbers); only _proc may cross.
  */
 const piiParts = new Set(
   ("email mail phone mobile name firstname lastname fullname surname username address addr " +
     "street ip ipv4 ipv6 ipaddr raw").split(" "),
 );
 
-/**
- * No column of the contract looks like personal data by name: the export views promise
- * pseudonymous columns only, and foreign tables ignore RLS (DESIGN.md fact 6).
- */
+/** No column of the contract is named like personal data: foreign tables ignore RLS (fact 6). */
 export async function checkPii(on: OnNode): Promise<Finding> {
   const relations = await nodeRelations(on);
   const columns = [
@@ -278,8 +262,8 @@ export async function checkPii(on: OnNode): Promise<Finding> {
 }
 
 /**
- * Each of the node's foreign tables has local statistics: postgres_fdw decides whether LIMIT
- * and GROUP BY ship from them, and autovacuum never gathers them for foreign tables.
+ * The foreign tables have local statistics: postgres_fdw decides from them whether LIMIT and
+ * GROUP BY ship, and autovacuum never gathers them for foreign tables.
  */
 export function checkStatistics({ node: { tables } }: OnNode): Finding {
   const never = tables.filter((t) => t.reltuples < 0).map((t) => t.name);

@@ -1,7 +1,6 @@
 /**
- * The Timescale nodes the bridge reads, found in PostgreSQL's own catalog rather than listed in
- * code (the foreign servers behind the foreign tables of schema bridge and behind the foreign
- * partitions of its partitioned tables), and each node's catalogs seen through its link.
+ * The Timescale nodes the bridge reads, found in PostgreSQL's catalog (the servers of bridge's
+ * foreign tables and foreign partitions), and each node's catalogs seen through its link.
  */
 import type { Sql, Transaction } from "./check.ts";
 
@@ -35,10 +34,9 @@ export interface Node {
 }
 
 /**
- * Every node, ordered by name, with its foreign tables: their remote relation (the schema_name
- * and table_name options, defaulting as postgres_fdw does to the local names), their columns
- * under their remote names (the column_name option), and the user mapping postgres_fdw will
- * use for this session (the current user's, DESIGN.md fact 7). Contacts no node.
+ * Every node, by name, with its foreign tables under their remote names (options defaulting as
+ * postgres_fdw does) and the user mapping postgres_fdw uses for this session (the current
+ * user's, DESIGN.md fact 7). Contacts no node.
  */
 export async function listNodes(sql: Sql): Promise<Node[]> {
   const option = (options: string, name: string) =>
@@ -93,10 +91,8 @@ export function slicesOf(node: Node): string {
 }
 
 /**
- * The node catalogs the checks read, each `<remote schema> (<columns>)`. Declared by hand rather
- * than imported: IMPORT FOREIGN SCHEMA pg_catalog would bring columns of pseudo-types (anyarray
- * in pg_statistic and pg_attribute) that a foreign table cannot have, and only the columns read
- * here are fetched. Every one is readable by any role.
+ * The node catalogs the checks read, each `<remote schema> (<columns>)`, all readable by any role.
+ * Declared, not imported: pg_attribute has an anyarray column, which a foreign table cannot have.
  */
 const catalogs = {
   pg_namespace: "pg_catalog (oid oid, nspname name)",
@@ -121,10 +117,9 @@ const catalogs = {
 };
 
 /**
- * Makes, in `tx` (which the caller rolls back), a scratch schema holding the catalogs of the node
- * on `server` as foreign tables of the same names, and returns the schema's name. The doctor
- * thus needs no credentials for the node: it sees what the link role sees. Creating them does
- * not contact the node; the first query does.
+ * Makes, in `tx` (rolled back by the caller), a scratch schema of the node's catalogs as foreign
+ * tables of the same names, and returns its name: the doctor sees what the link role sees, with
+ * no credentials of its own. Creating them does not contact the node.
  */
 export async function openNodeCatalog(tx: Transaction, server: string): Promise<string> {
   // A fresh name per run: two doctors at once must not wait on each other's uncommitted schema.

@@ -19,10 +19,9 @@ import type { Node } from "./nodes.ts";
 export type PlanMethod = "auto_explain" | "explain";
 
 /**
- * The most common event type and the time range in the local statistics of the foreign tables
- * holding bridge.events, so the planner expects more rows than the limit on every node, as in
- * real use, and every node's slice meets the window (without statistics: a probe type and the
- * last week); a few mission ids, and the embedding's dimensions.
+ * The most common event type and the time range in the statistics of bridge.events' foreign
+ * tables, so the planner expects more rows than the limit on every node, as in real use, and
+ * every slice meets the window; a few mission ids; the embedding's dimensions.
  */
 async function representativeArguments(sql: Sql) {
   const [row] = await sql`
@@ -78,14 +77,7 @@ const queryVector = "array_fill(0.1::real, array[$4::int])::extensions.vector";
  * Each RPC's representative call and its step's plan of the statement it runs, on the same
  * parameters; every node holding rows of the bridge table it `reads` gets one foreign scan.
  */
-export const probes: {
-  rpc: string;
-  reads: string;
-  call: string;
-  step: string;
-  params: (args: Arguments) => unknown[];
-  expected: Expectation[];
-}[] = [
+export const probes = [
   {
     rpc: "search_events",
     reads: "bridge.events",
@@ -94,7 +86,7 @@ export const probes: {
              time_from => $2::timestamptz, time_to => $3::timestamptz)`,
     step: `select plan from bridge.nearest_events(${queryVector}, 5, array[$1::text],
              null, null, null, null, $2::timestamptz, $3::timestamptz, null, explain_only => true)`,
-    params: (args) => [args.eventType, args.timeFrom, args.timeTo, args.dimensions],
+    params: (args: Arguments) => [args.eventType, args.timeFrom, args.timeTo, args.dimensions],
     expected: [
       scope,
       { what: "event_type = ANY", pattern: /event_type = ANY \(/ },
@@ -120,7 +112,7 @@ export const probes: {
     call: "select * from public.mission_activity(mission_ids => $1::bigint[])",
     step: `select plan from bridge.mission_activity_rows($1::bigint[], null, null, null, 100, null,
              null, explain_only => true)`,
-    params: (args) => [args.missionIds],
+    params: (args: Arguments) => [args.missionIds],
     expected: [
       { what: "mission_id = ANY", pattern: /mission_id = ANY \(/ },
       // For a few missions, newest first by an expression equal to event_time that keeps the
@@ -139,7 +131,7 @@ export const probes: {
              time_from => $2::timestamptz, time_to => $3::timestamptz)`,
     step: `select plan from bridge.event_counts($1::interval, $2::timestamptz, $3::timestamptz,
              null, explain_only => true)`,
-    params: (args) => [args.bucket, args.timeFrom, args.timeTo],
+    params: (args: Arguments) => [args.bucket, args.timeFrom, args.timeTo],
     expected: [
       scope,
       { what: "date_bin", pattern: /date_bin\(/ },
@@ -150,21 +142,14 @@ export const probes: {
   },
 ];
 
-/**
- * Logs this transaction's plans, and makes it service_role's as PostgREST and the Edge
- * Functions do: it may call every RPC and sees every mission.
- */
+/** Logs this transaction's plans and makes it service_role's, which calls every RPC. */
 async function logCallsAsServiceRole(tx: Transaction) {
   await plans.logPlans(tx);
   await tx.unsafe("set local role service_role");
   await tx`select set_config('request.jwt.claims', '{"role": "service_role"}', true)`;
 }
 
-/**
- * auto_explain needs LOAD and superuser-only settings (allowed for the local stack's postgres,
- * usually not on a hosted project), and the calls need service_role: tried in a rolled-back
- * transaction.
- */
+/** auto_explain needs superuser-only settings: the local stack's postgres, not a hosted one. */
 export async function availableMethod(sql: Sql): Promise<PlanMethod> {
   return await rolledBack(sql, logCallsAsServiceRole)
     .then(() => "auto_explain" as const, () => "explain" as const);
@@ -174,9 +159,8 @@ export async function availableMethod(sql: Sql): Promise<PlanMethod> {
 export type ProbeRun = { how: string; scans?: plans.ForeignScan[]; error?: unknown };
 
 /**
- * Makes each probe's call, in a rolled-back transaction, and reads its foreign scans by `method`
- * (by default auto_explain when it can be loaded); with no mission to call activity with, its
- * plan is explained. `logged` collects what auto_explain logs on `sql`.
+ * Makes each probe's call in a rolled-back transaction and reads its foreign scans by `method`,
+ * by default auto_explain where it loads; `logged` collects what auto_explain logs on `sql`.
  */
 export async function runProbes(
   sql: Sql,
@@ -220,10 +204,7 @@ export async function runProbes(
   return runs;
 }
 
-/**
- * The probe's call sent the node one foreign scan whose Remote SQL carries everything the probe
- * expects; a node holding no rows of the table the RPC reads is not asked.
- */
+/** The call sent the node one foreign scan, whose Remote SQL carries all the probe expects. */
 export function checkPushdown(
   probe: typeof probes[number],
   { how, scans, error }: ProbeRun,

@@ -1,8 +1,7 @@
 /**
- * The doctor's checks in report order: the checks of each node (each foreign server the bridge
- * reads), then the checks of Supabase's own grants. A node that does not answer through the
- * link fails its own lines; the other nodes are still checked. With several nodes, each line
- * names its node, e.g. `link [events_hot]`, after a `nodes` line listing them and their slices.
+ * The doctor's report: each node's checks (a node that does not answer fails only its own
+ * lines), then Supabase's grants. With several nodes each line names its node, e.g.
+ * `link [events_hot]`, after a `nodes` line listing them and their slices.
  */
 import postgres from "postgres";
 import { planCollector } from "../plans.ts";
@@ -15,7 +14,7 @@ import { checkPushdown, type PlanMethod, type ProbeRun, probes, runProbes } from
 
 type NodeCheck = (on: check.OnNode) => check.Finding | Promise<check.Finding>;
 
-/** A node's checks by name, in report order; those after `link` but `statistics` read the node. */
+/** A node's checks by name, in report order. */
 const nodeChecks: [string, NodeCheck][] = [
   ["server", checkServer],
   ["link", checkLink],
@@ -31,24 +30,22 @@ const nodeChecks: [string, NodeCheck][] = [
   ["no PII by name", node.checkPii],
   ["statistics", node.checkStatistics],
 ];
-const readLink = new Set(["server", "link", "statistics"]);
+/** The checks that do not read the node through the link, so run while it is down. */
+const withoutLink = new Set(["server", "link", "statistics"]);
 
 const notChecked = check.fail(
   "not checked: the node does not answer through the link",
   "fix `link` first",
 );
 
-/**
- * Runs every check of `on.node` in one rolled-back transaction holding its scratch catalog,
- * each check in a savepoint so that one check's error never hides the others' lines.
- */
+/** Runs a node's checks in one rolled-back transaction, each in a savepoint of its own. */
 async function checkNode(sql: check.Sql, on: Pick<check.OnNode, "node" | "held" | "read">) {
   return await check.rolledBack(sql, async (tx) => {
     const catalog = await openNodeCatalog(tx, on.node.name);
     const results: check.CheckResult[] = [];
     let linkOk = false;
     for (const [name, run] of nodeChecks) {
-      const finding: check.Finding = !linkOk && !readLink.has(name)
+      const finding: check.Finding = !linkOk && !withoutLink.has(name)
         ? notChecked
         : await tx.savepoint((point) => run({ ...on, tx: point, catalog }))
           .catch(check.unexpected);
@@ -104,9 +101,8 @@ async function checkNodes(
 export const unreachableCheck = "database";
 
 /**
- * Connects to the Supabase database at `url` (as the role that owns the bridge, normally
- * postgres), runs every check and disconnects. `planMethod` forces how Remote SQL is read; by
- * default auto_explain when it can be loaded, else EXPLAIN.
+ * Runs every check on the Supabase database at `url`, as the role that owns the bridge.
+ * `planMethod` forces how Remote SQL is read (by default auto_explain where it loads).
  *
  * @example
  * const healthy = (await runDoctor(Deno.env.get("SUPABASE_DB_URL")!)).every((r) => r.ok);
