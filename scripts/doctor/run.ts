@@ -6,13 +6,30 @@
 import postgres from "postgres";
 import { planCollector } from "../plans.ts";
 import { checkAccess } from "./access.ts";
-import * as check from "./check.ts";
+import {
+  type CheckResult,
+  describeError,
+  fail,
+  type Finding,
+  type OnNode,
+  rolledBack,
+  type Sql,
+  unexpected,
+} from "./check.ts";
 import { checkEncrypted, checkLink, checkReadOnly, checkServer } from "./link.ts";
-import * as node from "./node.ts";
+import {
+  checkDrift,
+  checkHypertables,
+  checkIndex,
+  checkPgvector,
+  checkPii,
+  checkStatistics,
+  requiredIndexes,
+} from "./node.ts";
 import { listNodes, type Node, openNodeCatalog, slicesOf } from "./nodes.ts";
 import { checkPushdown, type PlanMethod, type ProbeRun, probes, runProbes } from "./pushdown.ts";
 
-type NodeCheck = (on: check.OnNode) => check.Finding | Promise<check.Finding>;
+type NodeCheck = (on: OnNode) => Finding | Promise<Finding>;
 
 /** A node's checks by name, in report order. */
 const nodeChecks: [string, NodeCheck][] = [
@@ -20,35 +37,35 @@ const nodeChecks: [string, NodeCheck][] = [
   ["link", checkLink],
   ["link encrypted", checkEncrypted],
   ["link read-only", checkReadOnly],
-  ["pgvector", node.checkPgvector],
-  ...node.requiredIndexes.map((index): [string, NodeCheck] => [
+  ["pgvector", checkPgvector],
+  ...requiredIndexes.map((index): [string, NodeCheck] => [
     index.check,
-    (on) => node.checkIndex(on, index),
+    (on) => checkIndex(on, index),
   ]),
-  ["hypertables", node.checkHypertables],
-  ["drift", node.checkDrift],
-  ["no PII by name", node.checkPii],
-  ["statistics", node.checkStatistics],
+  ["hypertables", checkHypertables],
+  ["drift", checkDrift],
+  ["no PII by name", checkPii],
+  ["statistics", checkStatistics],
 ];
 /** The checks that do not read the node through the link, so run while it is down. */
 const withoutLink = new Set(["server", "link", "statistics"]);
 
-const notChecked = check.fail(
+const notChecked = fail(
   "not checked: the node does not answer through the link",
   "fix `link` first",
 );
 
 /** Runs a node's checks in one rolled-back transaction, each in a savepoint of its own. */
-async function checkNode(sql: check.Sql, on: Pick<check.OnNode, "node" | "held" | "read">) {
-  return await check.rolledBack(sql, async (tx) => {
+async function checkNode(sql: Sql, on: Pick<OnNode, "node" | "held" | "read">) {
+  return await rolledBack(sql, async (tx) => {
     const catalog = await openNodeCatalog(tx, on.node.name);
-    const results: check.CheckResult[] = [];
+    const results: CheckResult[] = [];
     let linkOk = false;
     for (const [name, run] of nodeChecks) {
-      const finding: check.Finding = !linkOk && !withoutLink.has(name)
+      const finding: Finding = !linkOk && !withoutLink.has(name)
         ? notChecked
         : await tx.savepoint((point) => run({ ...on, tx: point, catalog }))
-          .catch(check.unexpected);
+          .catch(unexpected);
       if (name === "link") linkOk = finding.ok;
       results.push({ name, ...finding });
     }
@@ -58,15 +75,15 @@ async function checkNode(sql: check.Sql, on: Pick<check.OnNode, "node" | "held" 
 
 /** Every node's checks, then its pushdown of each RPC. */
 async function checkNodes(
-  sql: check.Sql,
+  sql: Sql,
   logged: ReturnType<typeof planCollector>,
   planMethod?: PlanMethod,
-): Promise<check.CheckResult[]> {
+): Promise<CheckResult[]> {
   const nodes = await listNodes(sql);
   if (nodes.length === 0) {
     return [{
       name: "server",
-      ...check.fail(
+      ...fail(
         "schema bridge has no foreign table, so there is no node to check",
         "apply the migrations: npx supabase db push",
       ),
@@ -75,7 +92,7 @@ async function checkNodes(
   const tables = nodes.flatMap((node) => node.tables);
   const held = new Set(tables.map((t) => t.serves));
   const read = new Set(tables.map((t) => `${t.remoteSchema}.${t.remoteTable}`));
-  const checked: { node: Node; results: check.CheckResult[]; linkOk: boolean }[] = [];
+  const checked: { node: Node; results: CheckResult[]; linkOk: boolean }[] = [];
   for (const node of nodes) checked.push({ node, ...await checkNode(sql, { node, held, read }) });
   const up = checked.filter((c) => c.linkOk).length;
   // An EXPLAIN contacts no node, so while one is down the others' pushdown is still read.
@@ -110,7 +127,7 @@ export const unreachableCheck = "database";
 export async function runDoctor(
   url: string,
   options: { planMethod?: PlanMethod } = {},
-): Promise<check.CheckResult[]> {
+): Promise<CheckResult[]> {
   const logged = planCollector();
   const sql = postgres(url, {
     max: 1,
@@ -126,8 +143,8 @@ export async function runDoctor(
     await sql.end();
     return [{
       name: unreachableCheck,
-      ...check.fail(
-        `cannot connect to the Supabase database: ${check.describeError(error)}`,
+      ...fail(
+        `cannot connect to the Supabase database: ${describeError(error)}`,
         "pass the project's connection string: npm run doctor -- --db-url 'postgresql://postgres:...'",
       ),
     }];
