@@ -21,6 +21,9 @@ export const pass = (detail: string): Finding => ({ ok: true, detail });
 
 export const fail = (detail: string, fix: string): Finding => ({ ok: false, detail, fix });
 
+/** The fix for whatever the bridge's migrations create. */
+export const applyMigrations = "apply the migrations: npx supabase db push";
+
 /** An error no check foresaw, as a failed finding that carries it. */
 export const unexpected = (error: unknown): Finding =>
   fail(describeError(error), "an unexpected error: see the detail");

@@ -4,10 +4,8 @@
  * match the foreign tables column for column, no column named like personal data, and local
  * statistics of the foreign tables.
  */
-import { fail, type Finding, type OnNode, pass } from "./check.ts";
+import { applyMigrations, fail, type Finding, type OnNode, pass } from "./check.ts";
 import type { Column, ForeignTable } from "./nodes.ts";
-
-const applyMigrations = "apply the migrations: npx supabase db push";
 
 /**
  * pgvector on both nodes, 0.8 or later on the node (iterative index scans, which the link role's

@@ -92,7 +92,8 @@ export function slicesOf(node: Node): string {
 
 /**
  * The node catalogs the checks read, each `<remote schema> (<columns>)`, all readable by any role.
- * Declared, not imported: pg_attribute has an anyarray column, which a foreign table cannot have.
+ * Declared, not imported: pg_attribute's anyarray column cannot be a foreign table's, and only
+ * the columns read are fetched.
  */
 const catalogs = {
   pg_namespace: "pg_catalog (oid oid, nspname name)",

@@ -7,6 +7,7 @@ import postgres from "postgres";
 import { planCollector } from "../plans.ts";
 import { checkAccess } from "./access.ts";
 import {
+  applyMigrations,
   type CheckResult,
   describeError,
   fail,
@@ -85,7 +86,7 @@ async function checkNodes(
       name: "server",
       ...fail(
         "schema bridge has no foreign table, so there is no node to check",
-        "apply the migrations: npx supabase db push",
+        applyMigrations,
       ),
     }];
   }
