@@ -4,12 +4,8 @@
  * and the legacy HS256 JWTs of a project that has not migrated. Sessions are signed here the way
  * Supabase Auth signs them, for tests, `npm start` and `npm run token`.
  */
+import { Buffer } from "node:buffer";
 import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
-
-/** A JSON Web Key Set, as SUPABASE_JWKS holds it. */
-export interface KeySet {
-  keys: JWK[];
-}
 
 /** A new ES256 signing key (private JWK) with a random `kid`. */
 export async function createSigningKey(): Promise<JWK> {
@@ -17,8 +13,8 @@ export async function createSigningKey(): Promise<JWK> {
   return { ...await exportJWK(privateKey), kid: crypto.randomUUID(), alg: "ES256", use: "sig" };
 }
 
-/** The key set that verifies tokens signed with `signingKey`: its public half only. */
-export function publicKeySet(signingKey: JWK): KeySet {
+/** The key set (SUPABASE_JWKS) that verifies tokens signed with `signingKey`: its public half. */
+export function publicKeySet(signingKey: JWK): { keys: JWK[] } {
   const { d: _private, ...publicKey } = signingKey;
   return { keys: [publicKey] };
 }
@@ -26,12 +22,8 @@ export function publicKeySet(signingKey: JWK): KeySet {
 /** A new API key of the given kind, in the format Supabase issues (`sb_secret_…`). */
 export function createApiKey(kind: "publishable" | "secret"): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
-  const text = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_");
-  return `sb_${kind}_${text.replace(/=+$/, "")}`;
+  return `sb_${kind}_${Buffer.from(bytes).toString("base64url")}`;
 }
-
-/** The `iss` of the project's sessions: its Auth URL, as Supabase Auth sets it. */
-const authIssuer = (supabaseUrl: string) => `${supabaseUrl.replace(/\/+$/, "")}/auth/v1`;
 
 /** What to sign: claims over the defaults, and a lifetime in seconds (negative: expired). */
 export interface SignOptions {
@@ -54,7 +46,7 @@ export async function signSession(
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return await new SignJWT({
-    iss: authIssuer(supabaseUrl),
+    iss: `${supabaseUrl.replace(/\/+$/, "")}/auth/v1`,
     sub: userId,
     aud: "authenticated",
     role: "authenticated",

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export interface StackConfig {
-  /** Directory holding both clusters, their logs, the TLS key pair and `env`. */
+  /** Directory holding the clusters, their logs, the TLS key pair and `env`. */
   dir: string;
   supabasePort: number;
   /** The first Timescale node's port; node i (2, 3, ...) listens on timescalePort + i - 1. */
@@ -13,7 +13,6 @@ export interface StackConfig {
   timescaleNodes?: number;
 }
 
-/** The port of Timescale node i (1-based): consecutive ports from the first node's. */
 export const timescaleNodePort = (config: StackConfig, i: number) => config.timescalePort + i - 1;
 
 /** The repository's root: two levels above this file. */
@@ -22,8 +21,7 @@ export const repoRoot = fileURLToPath(new URL("../../", import.meta.url)).replac
 /**
  * Reads the stack's location and ports from STACK_DIR and STACK_*_PORT, and its number of
  * Timescale nodes from STACK_TIMESCALE_NODES, falling back to the dev stack: `.stack/` and
- * Supabase's local ports (54321 API, 54322 database), with one Timescale node beside them on
- * 54332.
+ * Supabase's local ports (54321 API, 54322 database), with one Timescale node on 54332.
  *
  * @example
  * const config = stackConfig(); // { dir: "/repo/.stack", supabasePort: 54322, ... }
