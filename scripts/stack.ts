@@ -1,7 +1,6 @@
 /**
- * The local stack's command line: `up [--timescale-nodes N]`, `down`, `status`, `reset`, on the
- * stack STACK_DIR and STACK_*_PORT name (scripts/stack/config.ts). Nodes 2..N run on the ports
- * after the first node's and are attached to the bridge as cold tiers by time.
+ * `up [--timescale-nodes N]`, `down`, `status`, `reset` for the stack stackConfig() reads; nodes
+ * 2..N run on the ports after the first node's, attached to the bridge as cold tiers by time.
  */
 import { parseArgs } from "node:util";
 import { stackConfig, timescaleNodeCount } from "./stack/config.ts";

@@ -1,5 +1,6 @@
 /** The stack's `env` file: connection strings, generated secrets and API keys, in dotenv form. */
 import { Buffer } from "node:buffer";
+import { existsSync as exists } from "node:fs";
 import { join } from "node:path";
 import { createApiKey, createSigningKey, publicKeySet, signLegacyJwt } from "./auth.ts";
 import type { StackConfig } from "./config.ts";
@@ -29,13 +30,8 @@ export const envFile = (config: StackConfig) => join(config.dir, "env");
 
 /** Reads a dotenv file into an object; an absent file reads as empty. */
 export function readEnvFile(path: string): Record<string, string> {
-  let text = "";
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch {
-    return {};
-  }
-  const lines = text.matchAll(/^([A-Z_][A-Z0-9_]*)=(.*)$/gm);
+  if (!exists(path)) return {};
+  const lines = Deno.readTextFileSync(path).matchAll(/^([A-Z_][A-Z0-9_]*)=(.*)$/gm);
   return Object.fromEntries([...lines].map(([, name, value]) => [name, value]));
 }
 

@@ -1,7 +1,6 @@
 /**
  * The local stack: a Supabase stand-in (plain PostgreSQL bootstrapped like a Supabase project's
- * database) and one or more TimescaleDB nodes with TLS, linked through postgres_fdw. The first
- * Timescale node is the bridge's default node; the others run on the next ports.
+ * database) and TimescaleDB nodes with TLS, the first of them linked through postgres_fdw.
  */
 import { createHash } from "node:crypto";
 import { existsSync as exists } from "node:fs";
@@ -12,22 +11,11 @@ import { isRoot, pgBin, psql, run, succeeds } from "./postgres.ts";
 
 const log = (message: string) => console.error(`stack: ${message}`);
 
-/** One PostgreSQL cluster of the stack, named after its data directory. */
-interface Cluster {
-  name: string;
-  port: number;
-  data: string;
-  /** Lines appended to postgresql.conf after initdb. */
-  settings: string[];
-  /** The whole pg_hba.conf. */
-  hba: string[];
-}
-
-/** The cluster name of Timescale node i: `timescale`, then `timescale-2`, `timescale-3`. */
+/** Timescale node i's cluster: `timescale`, then `timescale-2`, `timescale-3`. */
 const timescaleNodeName = (i: number) => i === 1 ? "timescale" : `timescale-${i}`;
 
 /** The stack's clusters with `count` Timescale nodes: Supabase first, then the nodes in order. */
-export function clusters(config: StackConfig, count = config.timescaleNodes ?? 1): Cluster[] {
+export function clusters(config: StackConfig, count = config.timescaleNodes ?? 1) {
   const tls = join(config.dir, "tls");
   const cluster = (name: string, port: number, settings: string[], hba: string[]) => ({
     name,
@@ -67,32 +55,31 @@ export function clusters(config: StackConfig, count = config.timescaleNodes ?? 1
   return [supabase, ...Array.from({ length: count }, (_, k) => timescale(k + 1))];
 }
 
+type Cluster = ReturnType<typeof clusters>[number];
+
 const pgCtl = (...args: string[]) => run(join(pgBin(), "pg_ctl"), args, { asClusterOwner: true });
 const isRunning = (cluster: Cluster) =>
   pgCtl("-D", cluster.data, "status").then(() => true, () => false);
 
-/** Creates the cluster unless its data directory holds one already. */
-async function initCluster(cluster: Cluster, superuserPassword: string) {
-  if (exists(join(cluster.data, "PG_VERSION"))) return;
-  Deno.mkdirSync(cluster.data, { mode: 0o700 });
-  const pwfile = `${cluster.data}.pw`;
-  Deno.writeTextFileSync(pwfile, superuserPassword + "\n", { mode: 0o600 });
-  try {
-    if (isRoot) await run("chown", ["-R", "postgres:postgres", cluster.data, pwfile]);
-    const initdb = "-U postgres --auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8".split(" ");
-    const args = [...initdb, "-D", cluster.data, `--pwfile=${pwfile}`];
-    await run(join(pgBin(), "initdb"), args, { asClusterOwner: true });
-  } finally {
-    Deno.removeSync(pwfile);
+/** Starts the cluster unless it runs, creating it on first use with the superuser's password. */
+async function startCluster(cluster: Cluster, superuserPassword?: string) {
+  if (superuserPassword !== undefined && !exists(join(cluster.data, "PG_VERSION"))) {
+    Deno.mkdirSync(cluster.data, { mode: 0o700 });
+    const pwfile = `${cluster.data}.pw`;
+    Deno.writeTextFileSync(pwfile, superuserPassword + "\n", { mode: 0o600 });
+    try {
+      if (isRoot) await run("chown", ["-R", "postgres:postgres", cluster.data, pwfile]);
+      const initdb = "-U postgres --auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8".split(" ");
+      const args = [...initdb, "-D", cluster.data, `--pwfile=${pwfile}`];
+      await run(join(pgBin(), "initdb"), args, { asClusterOwner: true });
+    } finally {
+      Deno.removeSync(pwfile);
+    }
+    const settings = ["", "# fdw-bridge local stack", ...cluster.settings, ""].join("\n");
+    Deno.writeTextFileSync(join(cluster.data, "postgresql.conf"), settings, { append: true });
+    Deno.writeTextFileSync(join(cluster.data, "pg_hba.conf"), cluster.hba.join("\n") + "\n");
+    log(`created the ${cluster.name} node in ${cluster.data}`);
   }
-  const settings = ["", "# fdw-bridge local stack", ...cluster.settings, ""].join("\n");
-  Deno.writeTextFileSync(join(cluster.data, "postgresql.conf"), settings, { append: true });
-  Deno.writeTextFileSync(join(cluster.data, "pg_hba.conf"), cluster.hba.join("\n") + "\n");
-  log(`created the ${cluster.name} node in ${cluster.data}`);
-}
-
-/** Starts the cluster and waits until it accepts connections; does nothing if it runs. */
-async function startCluster(cluster: Cluster) {
   if (await isRunning(cluster)) return;
   const logFile = join(dirname(cluster.data), "logs", `${cluster.name}.log`);
   await pgCtl("-D", cluster.data, "-l", logFile, "-w", "-t", "60", "start").catch((error) => {
@@ -101,8 +88,8 @@ async function startCluster(cluster: Cluster) {
 }
 
 /**
- * Stops the cluster if it runs: a fast shutdown, which cuts connections, then an immediate one
- * when a backend too busy to notice (an index build, a bench query) keeps the server up.
+ * A fast shutdown cuts connections, but a backend too busy to notice (an index build, a bench
+ * query) can keep the server up: after 30 s, an immediate one.
  */
 async function stopCluster(cluster: Cluster) {
   if (!(await isRunning(cluster))) return;
@@ -165,14 +152,13 @@ export async function stackUp(requested: StackConfig) {
   }
   if (isRoot) await run("chown", ["-R", "postgres:postgres", logs, tls]);
   const [supabase, ...timescales] = clusters(config);
-  await initCluster(supabase, env.SUPABASE_DB_PASSWORD);
-  for (const cluster of timescales) await initCluster(cluster, env.TIMESCALE_DB_PASSWORD);
-  for (const cluster of [supabase, ...timescales]) await startCluster(cluster);
+  await startCluster(supabase, env.SUPABASE_DB_PASSWORD);
+  for (const cluster of timescales) await startCluster(cluster, env.TIMESCALE_DB_PASSWORD);
 
-  await psql(env.SUPABASE_DB_URL, "", {
-    file: join(repoRoot, "scripts", "stack", "supabase-platform.sql"),
-    vars: { authenticator_password: env.AUTHENTICATOR_PASSWORD },
-  });
+  const db = env.SUPABASE_DB_URL;
+  const platform = join(repoRoot, "scripts", "stack", "supabase-platform.sql");
+  const platformVars = { authenticator_password: env.AUTHENTICATOR_PASSWORD };
+  await psql(db, "", { file: platform, vars: platformVars });
   // Each node gets sql/timescale/ in order: the schema, the export views, the link role.
   const folder = join(repoRoot, "sql", "timescale");
   const files = [...Deno.readDirSync(folder)].map((entry) => join(folder, entry.name)).sort();
@@ -184,12 +170,11 @@ export async function stackUp(requested: StackConfig) {
     await psql(url, "create extension if not exists pg_stat_statements");
   }
   // The product's migrations, applied by the real Supabase CLI as `supabase db push` does.
-  const push = ["db", "push", `--remote=${env.SUPABASE_DB_URL}`, "--yes"];
-  await run(join(repoRoot, "node_modules", ".bin", "supabase"), push, {
-    env: { SUPABASE_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1" },
-  });
+  const supabaseCli = join(repoRoot, "node_modules", ".bin", "supabase");
+  const telemetryOff = { SUPABASE_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1" };
+  await run(supabaseCli, ["db", "push", `--remote=${db}`, "--yes"], { env: telemetryOff });
   await psql(
-    env.SUPABASE_DB_URL,
+    db,
     `select bridge.configure('127.0.0.1', ${config.timescalePort}, 'postgres', 'bridge_reader', ` +
       `'${env.BRIDGE_LINK_PASSWORD}', 'require')`,
   );
@@ -207,24 +192,21 @@ export async function stackUp(requested: StackConfig) {
  * its tier. Nodes already in the bridge's catalog are left as they are.
  */
 export async function attachTimeTiers(config: StackConfig, newest = new Date()) {
-  const env = readEnvFile(envFile(config));
+  const { SUPABASE_DB_URL: db, BRIDGE_LINK_PASSWORD: password } = readEnvFile(envFile(config));
+  const attached = await psql(db, "select name from bridge.nodes", { tuplesOnly: true });
+  const midnight = Date.UTC(newest.getUTCFullYear(), newest.getUTCMonth(), newest.getUTCDate());
+  const daysBack = (days: number) => `'${new Date(midnight - days * 86_400_000).toISOString()}'`;
   const count = config.timescaleNodes ?? 1;
-  const attached = await psql(env.SUPABASE_DB_URL, "select name from bridge.nodes", {
-    tuplesOnly: true,
-  });
   for (let i = 2; i <= count; i++) {
-    const name = timescaleNodeName(i).replace("-", "_");
+    const [name, port] = [timescaleNodeName(i).replace("-", "_"), timescaleNodePort(config, i)];
     if (attached.split("\n").includes(name)) continue;
-    const to = `date_trunc('day', '${newest.toISOString()}'::timestamptz at time zone 'utc') ` +
-      `at time zone 'utc' - interval '${10 * (i - 1)} days'`;
-    const from = i === count ? "null" : `${to} - interval '10 days'`;
+    const from = i === count ? "null" : daysBack(10 * i);
     await psql(
-      env.SUPABASE_DB_URL,
-      `select bridge.attach_node('${name}', '127.0.0.1', ${timescaleNodePort(config, i)}, ` +
-        `'postgres', 'bridge_reader', '${env.BRIDGE_LINK_PASSWORD}', 'require', ` +
-        `slice_from => ${from}, slice_to => ${to})`,
+      db,
+      `select bridge.attach_node('${name}', '127.0.0.1', ${port}, 'postgres', 'bridge_reader', ` +
+        `'${password}', 'require', slice_from => ${from}, slice_to => ${daysBack(10 * (i - 1))})`,
     );
-    log(`attached ${name} (127.0.0.1:${timescaleNodePort(config, i)}) as a cold tier`);
+    log(`attached ${name} (127.0.0.1:${port}) as a cold tier`);
   }
 }
 
@@ -232,28 +214,26 @@ export async function attachTimeTiers(config: StackConfig, newest = new Date()) 
 const everyCluster = async (config: StackConfig) =>
   clusters({ ...config, dir: await stackDir(config.dir) }, MAX_TIMESCALE_NODES);
 
-/** Stops every node; their data stays for the next stack-up. */
 export async function stackDown(config: StackConfig) {
   for (const cluster of await everyCluster(config)) await stopCluster(cluster);
   log("down");
 }
 
-/** A node of the stack by its cluster name: `supabase`, `timescale`, `timescale-2`, ... */
+/** A node by its cluster name (`supabase`, `timescale`, `timescale-2`, ...), or an error. */
 async function namedCluster(config: StackConfig, node: string): Promise<Cluster> {
   const cluster = (await everyCluster(config)).find((candidate) => candidate.name === node);
   if (!cluster) throw new Error(`the stack has no node named ${node}`);
   return cluster;
 }
 
-/** Stops one node of a running stack, as an outage would (fast shutdown: connections are cut). */
+/** Stops one node as an outage would: a fast shutdown cuts its connections. */
 export const stopNode = async (config: StackConfig, node: string) =>
   stopCluster(await namedCluster(config, node));
 
-/** Starts one node of the stack again and waits until it accepts connections. */
 export const startNode = async (config: StackConfig, node: string) =>
   startCluster(await namedCluster(config, node));
 
-/** Whether each node answers; true only when all do. */
+/** Prints whether each node answers; true only when all do. */
 export async function stackStatus(config: StackConfig): Promise<boolean> {
   // Supabase and the first Timescale node always; the others when the stack has made them.
   const made = (await everyCluster(config)).filter((cluster, i) => i < 2 || exists(cluster.data));
@@ -269,7 +249,7 @@ export async function stackStatus(config: StackConfig): Promise<boolean> {
   return allUp;
 }
 
-/** Stops every node and deletes all their data; the next stack-up starts from nothing. */
+/** Deletes every node's data: the next stack-up starts from nothing. */
 export async function stackReset(config: StackConfig) {
   await stackDown(config);
   if (!exists(config.dir)) return;

@@ -1,6 +1,6 @@
 /**
- * Commands the stack runs: as the `postgres` OS user for the clusters when we are root (Postgres
- * refuses to run as root), and psql from the newest PostgreSQL installed.
+ * Commands the stack runs, psql among them. Clusters run as the `postgres` OS user when we are
+ * root: PostgreSQL refuses to run as root.
  */
 import { existsSync as exists } from "node:fs";
 import { join } from "node:path";
@@ -8,11 +8,7 @@ import { repoRoot } from "./config.ts";
 
 export const isRoot = Deno.uid() === 0;
 
-interface RunOptions {
-  /** Run as the OS user that owns the clusters (`postgres` when we are root). */
-  asClusterOwner?: boolean;
-  env?: Record<string, string>;
-}
+type RunOptions = { asClusterOwner?: boolean; env?: Record<string, string> };
 
 /** Runs a command to completion and returns its stdout; throws with its stderr on failure. */
 export async function run(cmd: string, args: string[], options: RunOptions = {}): Promise<string> {
@@ -48,7 +44,6 @@ export function findPgBin(): string | undefined {
     .find((bin) => exists(join(bin, "postgres")));
 }
 
-/** The PostgreSQL bin directory, or an error that says how to install one. */
 export function pgBin(): string {
   const bin = findPgBin();
   if (bin) return bin;
@@ -58,20 +53,16 @@ export function pgBin(): string {
   );
 }
 
+/** `vars` are passed as -v name=value; `tuplesOnly` prints bare rows, for reading results. */
 export interface PsqlOptions {
-  /** psql variables, passed as -v name=value. */
   vars?: Record<string, string>;
-  /** A SQL file to run, instead of `sql`. */
   file?: string;
-  /** Print tuples only, unaligned (for reading results). */
   tuplesOnly?: boolean;
 }
 
 /** Runs SQL (or a file) through psql with ON_ERROR_STOP, returning what psql printed. */
 export function psql(url: string, sql: string, options: PsqlOptions = {}): Promise<string> {
-  const vars = Object.entries(options.vars ?? {}).flatMap((
-    [name, value],
-  ) => ["-v", `${name}=${value}`]);
+  const vars = Object.entries(options.vars ?? {}).map(([name, value]) => `--set=${name}=${value}`);
   const args = [url, "-X", "-q", "-v", "ON_ERROR_STOP=1", ...vars];
   if (options.tuplesOnly) args.push("-At");
   args.push(...options.file ? ["-f", options.file] : ["-c", sql]);

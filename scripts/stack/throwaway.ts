@@ -1,7 +1,6 @@
 /**
- * A throwaway stack for `npm test` and `npm run bench`: a temporary directory and ports of its
- * own (never the dev stack's data), seeded on request, with the local functions gateway beside
- * it, and torn down with everything it started, even half-way through starting.
+ * The throwaway stacks of `npm test` and `npm run bench`: a temporary directory and ports of their
+ * own, seeding, the functions gateway, and a teardown of everything, even half-way through a start.
  */
 import { existsSync as exists } from "node:fs";
 import { join } from "node:path";
@@ -18,9 +17,7 @@ export type StackPorts = Pick<StackConfig, "supabasePort" | "timescalePort" | "f
 const PORTS_ABOVE_BASE = 1014;
 
 /**
- * A stack's ports from a base read from the environment variable `name`: functions base + 1,
- * Supabase base + 2, Timescale base + 12 (and the next ports for more Timescale nodes), so two
- * checkouts can run side by side.
+ * Ports above the base in the environment variable `name`, so two checkouts can run side by side.
  *
  * @example
  * portsFromBase("TEST_PORT_BASE", 25320); // { functionsPort: 25321, supabasePort: 25322, timescalePort: 25332 }
@@ -67,9 +64,8 @@ const portInUse = (port: number) =>
   }, () => false);
 
 /**
- * Starts a fresh stack with `timescaleNodes` Timescale nodes (none attached but the first) in a
- * new temporary directory named after `purpose`. Refuses a port in use (most likely by another
- * run of the same command) rather than use someone else's data.
+ * A fresh stack with `timescaleNodes` nodes, the first alone attached. A port in use is most likely
+ * another run of the same command's: refused, rather than use someone else's data.
  */
 export async function startThrowawayStack(
   purpose: string,
@@ -104,7 +100,7 @@ export async function startThrowawayStack(
   return { config, env };
 }
 
-/** Runs scripts/seed.ts against the stack with `args`, its progress shown as it goes. */
+/** Runs scripts/seed.ts with `args`, its progress in view. */
 export async function seedStack(stack: ThrowawayStack, args: string[]) {
   const seed = ["run", "-A", "scripts/seed.ts", ...args];
   const { code } = await new Deno.Command(deno, { args: seed, cwd: repoRoot, env: stack.env })
@@ -112,7 +108,7 @@ export async function seedStack(stack: ThrowawayStack, args: string[]) {
   if (code !== 0) throw new Error(`seeding the stack failed (exit ${code})`);
 }
 
-/** The local functions gateway (scripts/serve-functions.ts) on the stack's functions port. */
+/** scripts/serve-functions.ts on the stack's functions port. */
 export interface Gateway {
   url: string;
   /** True once it has exited without being asked to (e.g. signalled from outside). */
