@@ -11,12 +11,6 @@ export async function createSigningKey(): Promise<JWK> {
   return { ...await exportJWK(privateKey), kid: crypto.randomUUID(), alg: "ES256", use: "sig" };
 }
 
-/** The key set (SUPABASE_JWKS) that verifies tokens signed with `signingKey`: its public half. */
-export function publicKeySet(signingKey: JWK): { keys: JWK[] } {
-  const { d: _private, ...publicKey } = signingKey;
-  return { keys: [publicKey] };
-}
-
 export function createApiKey(kind: "publishable" | "secret"): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
   return `sb_${kind}_${Buffer.from(bytes).toString("base64url")}`;

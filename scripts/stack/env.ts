@@ -2,7 +2,7 @@
 import { Buffer } from "node:buffer";
 import { existsSync as exists } from "node:fs";
 import { join } from "node:path";
-import { createApiKey, createSigningKey, publicKeySet, signLegacyJwt } from "./auth.ts";
+import { createApiKey, createSigningKey, signLegacyJwt } from "./auth.ts";
 import type { StackConfig } from "./config.ts";
 
 /**
@@ -60,6 +60,8 @@ export async function writeStackEnv(config: StackConfig): Promise<Record<string,
     JWT_SIGNING_KEY: JSON.stringify(await createSigningKey()),
     ...kept,
   };
+  // The project's key set verifies sessions with the signing key's public half: all but `d`.
+  const { d: _private, ...publicKey } = JSON.parse(env.JWT_SIGNING_KEY);
   const url = (user: string, password: string, port: number) =>
     `postgresql://${user}:${password}@127.0.0.1:${port}/postgres`;
   Object.assign(env, {
@@ -68,7 +70,7 @@ export async function writeStackEnv(config: StackConfig): Promise<Record<string,
     TIMESCALE_DB_URL: url("postgres", env.TIMESCALE_DB_PASSWORD, config.timescalePort),
     BRIDGE_READER_URL: url("bridge_reader", env.BRIDGE_LINK_PASSWORD, config.timescalePort) +
       "?sslmode=require",
-    SUPABASE_JWKS: JSON.stringify(publicKeySet(JSON.parse(env.JWT_SIGNING_KEY))),
+    SUPABASE_JWKS: JSON.stringify({ keys: [publicKey] }),
   });
   const lines = Object.entries(env).map(([name, value]) => `${name}=${value}\n`);
   Deno.writeTextFileSync(envFile(config), lines.join(""), { mode: 0o600 });

@@ -100,11 +100,8 @@ async function stopCluster(cluster: Cluster) {
 }
 
 /** A node's admin connection string: the first node's, at the node's own port. */
-export function timescaleNodeUrl(firstNodeUrl: string, port: number): string {
-  const url = new URL(firstNodeUrl);
-  url.port = String(port);
-  return url.toString();
-}
+export const timescaleNodeUrl = (firstNodeUrl: string, port: number): string =>
+  Object.assign(new URL(firstNodeUrl), { port: String(port) }).toString();
 
 /**
  * The stack's directory, made if asked, with its link resolved. Clusters run as the `postgres`
@@ -117,9 +114,8 @@ async function stackDir(dir: string, make = false): Promise<string> {
     if (!isRoot || await succeeds("test", ["-x", dirname(dir)], { asClusterOwner: true })) {
       Deno.mkdirSync(dir);
     } else {
-      const target = `/var/tmp/fdw-bridge-${
-        createHash("sha1").update(dir).digest("hex").slice(0, 12)
-      }`;
+      const hash = createHash("sha1").update(dir).digest("hex").slice(0, 12);
+      const target = `/var/tmp/fdw-bridge-${hash}`;
       Deno.mkdirSync(target, { recursive: true });
       Deno.symlinkSync(target, dir);
       log(`${dirname(dir)} is private to root: the stack lives in ${target}`);
@@ -141,9 +137,8 @@ export async function stackUp(requested: StackConfig) {
   const config = { ...requested, dir: await stackDir(requested.dir, true) };
   const env = await writeStackEnv(config);
   const [logs, tls] = [join(config.dir, "logs"), join(config.dir, "tls")];
-  Deno.mkdirSync(logs, { recursive: true });
+  for (const dir of [logs, tls]) Deno.mkdirSync(dir, { recursive: true });
   if (!exists(join(tls, "server.crt"))) {
-    Deno.mkdirSync(tls, { recursive: true });
     const request = "req -x509 -newkey rsa:2048 -nodes -days 825 -subj /CN=127.0.0.1".split(" ");
     const names = "subjectAltName=IP:127.0.0.1,DNS:localhost";
     const [key, cert] = [join(tls, "server.key"), join(tls, "server.crt")];
