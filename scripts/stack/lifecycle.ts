@@ -11,6 +11,10 @@ import { isRoot, pgBin, psql, run, succeeds } from "./postgres.ts";
 
 const log = (message: string) => console.error(`stack: ${message}`);
 
+/** How the bridge reaches a node of the stack: bridge.configure's and attach_node's arguments. */
+const link = (port: number, password: string) =>
+  `'127.0.0.1', ${port}, 'postgres', 'bridge_reader', '${password}', 'require'`;
+
 /** Timescale node i's cluster: `timescale`, then `timescale-2`, `timescale-3`. */
 const timescaleNodeName = (i: number) => i === 1 ? "timescale" : `timescale-${i}`;
 
@@ -150,7 +154,7 @@ export async function stackUp(requested: StackConfig) {
   await startCluster(supabase, env.SUPABASE_DB_PASSWORD);
   for (const cluster of timescales) await startCluster(cluster, env.TIMESCALE_DB_PASSWORD);
 
-  const db = env.SUPABASE_DB_URL;
+  const [db, linkPassword] = [env.SUPABASE_DB_URL, env.BRIDGE_LINK_PASSWORD];
   const platform = join(repoRoot, "scripts", "stack", "supabase-platform.sql");
   const platformVars = { authenticator_password: env.AUTHENTICATOR_PASSWORD };
   await psql(db, "", { file: platform, vars: platformVars });
@@ -160,7 +164,7 @@ export async function stackUp(requested: StackConfig) {
   for (const { port } of timescales) {
     const url = timescaleNodeUrl(env.TIMESCALE_DB_URL, port);
     for (const file of files.filter((name) => name.endsWith(".sql"))) {
-      await psql(url, "", { file, vars: { bridge_password: env.BRIDGE_LINK_PASSWORD } });
+      await psql(url, "", { file, vars: { bridge_password: linkPassword } });
     }
     await psql(url, "create extension if not exists pg_stat_statements");
   }
@@ -168,11 +172,7 @@ export async function stackUp(requested: StackConfig) {
   const supabaseCli = join(repoRoot, "node_modules", ".bin", "supabase");
   const telemetryOff = { SUPABASE_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1" };
   await run(supabaseCli, ["db", "push", `--remote=${db}`, "--yes"], { env: telemetryOff });
-  await psql(
-    db,
-    `select bridge.configure('127.0.0.1', ${config.timescalePort}, 'postgres', 'bridge_reader', ` +
-      `'${env.BRIDGE_LINK_PASSWORD}', 'require')`,
-  );
+  await psql(db, `select bridge.configure(${link(config.timescalePort, linkPassword)})`);
   const ports = timescales.map((cluster) => cluster.port).join(", ");
   log(
     `up: supabase on 127.0.0.1:${config.supabasePort}, timescale on 127.0.0.1:${ports}; ` +
@@ -196,11 +196,8 @@ export async function attachTimeTiers(config: StackConfig, newest = new Date()) 
     const [name, port] = [timescaleNodeName(i).replace("-", "_"), timescaleNodePort(config, i)];
     if (attached.split("\n").includes(name)) continue;
     const from = i === count ? "null" : daysBack(10 * i);
-    await psql(
-      db,
-      `select bridge.attach_node('${name}', '127.0.0.1', ${port}, 'postgres', 'bridge_reader', ` +
-        `'${password}', 'require', slice_from => ${from}, slice_to => ${daysBack(10 * (i - 1))})`,
-    );
+    const slice = `slice_from => ${from}, slice_to => ${daysBack(10 * (i - 1))}`;
+    await psql(db, `select bridge.attach_node('${name}', ${link(port, password)}, ${slice})`);
     log(`attached ${name} (127.0.0.1:${port}) as a cold tier`);
   }
 }

@@ -9,7 +9,15 @@ import { envFile, readEnvFile } from "./env.ts";
 import { clusters, stackDown, stackUp } from "./lifecycle.ts";
 
 const log = (message: string) => console.error(`stack: ${message}`);
-const deno = join(repoRoot, "node_modules", ".bin", "deno");
+
+/** Runs a script of the repository under Deno, on the stack in `stack.env`. */
+const spawnScript = (stack: ThrowawayStack, args: string[], options: Deno.CommandOptions = {}) =>
+  new Deno.Command(join(repoRoot, "node_modules", ".bin", "deno"), {
+    args: ["run", "-A", ...args],
+    cwd: repoRoot,
+    env: stack.env,
+    ...options,
+  }).spawn();
 
 export type StackPorts = Pick<StackConfig, "supabasePort" | "timescalePort" | "functionsPort">;
 
@@ -102,9 +110,7 @@ export async function startThrowawayStack(
 
 /** Runs scripts/seed.ts with `args`, its progress in view. */
 export async function seedStack(stack: ThrowawayStack, args: string[]) {
-  const seed = ["run", "-A", "scripts/seed.ts", ...args];
-  const { code } = await new Deno.Command(deno, { args: seed, cwd: repoRoot, env: stack.env })
-    .spawn().status;
+  const { code } = await spawnScript(stack, ["scripts/seed.ts", ...args]).status;
   if (code !== 0) throw new Error(`seeding the stack failed (exit ${code})`);
 }
 
@@ -118,13 +124,10 @@ export interface Gateway {
 
 /** Starts the gateway and waits until it listens. */
 export async function startGateway(stack: ThrowawayStack): Promise<Gateway> {
-  const child = new Deno.Command(deno, {
-    args: ["run", "-A", "scripts/serve-functions.ts"],
-    cwd: repoRoot,
-    env: stack.env,
+  const child = spawnScript(stack, ["scripts/serve-functions.ts"], {
     stdin: "null",
     stdout: "null",
-  }).spawn();
+  });
   let stopping = false, exited = false;
   child.status.then((status) => {
     exited = !stopping;
