@@ -68,7 +68,7 @@ const isRunning = (cluster: Cluster) =>
 /** Starts the cluster unless it runs, creating it on first use with the superuser's password. */
 async function startCluster(cluster: Cluster, superuserPassword?: string) {
   if (superuserPassword !== undefined && !exists(join(cluster.data, "PG_VERSION"))) {
-    Deno.mkdirSync(cluster.data, { mode: 0o700 });
+    Deno.mkdirSync(cluster.data, { recursive: true, mode: 0o700 });
     const pwfile = `${cluster.data}.pw`;
     Deno.writeTextFileSync(pwfile, superuserPassword + "\n", { mode: 0o600 });
     try {
