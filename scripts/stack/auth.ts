@@ -1,47 +1,29 @@
 /**
- * The local stack's stand-in for a hosted project's credentials: an ES256 JWT signing key with a
- * `kid` (its public half is the project's JWKS), `sb_publishable_…` and `sb_secret_…` API keys,
- * and the legacy HS256 JWTs of a project that has not migrated. Sessions are signed here the way
- * Supabase Auth signs them, for tests, `npm start` and `npm run token`.
+ * The stack's stand-in for a hosted project's credentials, made and signed the way Supabase
+ * makes them: an ES256 signing key with a `kid` (its public half is the project's JWKS),
+ * `sb_publishable_…` and `sb_secret_…` API keys, sessions, and the legacy HS256 JWTs.
  */
+import { Buffer } from "node:buffer";
 import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 
-/** A JSON Web Key Set, as SUPABASE_JWKS holds it. */
-export interface KeySet {
-  keys: JWK[];
-}
-
-/** A new ES256 signing key (private JWK) with a random `kid`. */
 export async function createSigningKey(): Promise<JWK> {
   const { privateKey } = await generateKeyPair("ES256", { extractable: true });
   return { ...await exportJWK(privateKey), kid: crypto.randomUUID(), alg: "ES256", use: "sig" };
 }
 
-/** The key set that verifies tokens signed with `signingKey`: its public half only. */
-export function publicKeySet(signingKey: JWK): KeySet {
-  const { d: _private, ...publicKey } = signingKey;
-  return { keys: [publicKey] };
-}
-
-/** A new API key of the given kind, in the format Supabase issues (`sb_secret_…`). */
 export function createApiKey(kind: "publishable" | "secret"): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
-  const text = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_");
-  return `sb_${kind}_${text.replace(/=+$/, "")}`;
+  return `sb_${kind}_${Buffer.from(bytes).toString("base64url")}`;
 }
 
-/** The `iss` of the project's sessions: its Auth URL, as Supabase Auth sets it. */
-const authIssuer = (supabaseUrl: string) => `${supabaseUrl.replace(/\/+$/, "")}/auth/v1`;
-
-/** What to sign: claims over the defaults, and a lifetime in seconds (negative: expired). */
+/** Claims over the defaults, and a lifetime in seconds (negative: expired). */
 export interface SignOptions {
   claims?: Record<string, unknown>;
   expiresIn?: number;
 }
 
 /**
- * A signed-in user's access token, as Supabase Auth issues it on a project with JWT signing
- * keys: ES256 with the key's `kid`, `aud` authenticated, `iss` the project's Auth URL.
+ * A signed-in user's access token as Supabase Auth issues it on a project with signing keys.
  *
  * @example
  * const token = await signSession(signingKey, env.SUPABASE_URL, userId);
@@ -54,7 +36,7 @@ export async function signSession(
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return await new SignJWT({
-    iss: authIssuer(supabaseUrl),
+    iss: `${supabaseUrl.replace(/\/+$/, "")}/auth/v1`,
     sub: userId,
     aud: "authenticated",
     role: "authenticated",
@@ -70,9 +52,8 @@ export async function signSession(
 }
 
 /**
- * A JWT signed with a project's legacy HS256 secret: the legacy anon and service_role keys
- * (`{ role }`, for ten years) or, with session claims, a session of a project on that secret.
- * No `kid`, as Supabase issued them.
+ * A JWT signed with a project's legacy HS256 secret, with no `kid` as Supabase issued them: the
+ * legacy anon and service_role keys (`{ role }`, for ten years) or a legacy session.
  */
 export function signLegacyJwt(
   secret: string,

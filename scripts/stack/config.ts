@@ -3,30 +3,23 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export interface StackConfig {
-  /** Directory holding both clusters, their logs, the TLS key pair and `env`. */
+  /** Holds the clusters, their logs and `env`. */
   dir: string;
   supabasePort: number;
-  /** The first Timescale node's port; node i (2, 3, ...) listens on timescalePort + i - 1. */
+  /** The first Timescale node's port; node i listens on timescalePort + i - 1. */
   timescalePort: number;
   functionsPort: number;
   /** How many Timescale nodes run (1 when absent); the first is the bridge's default node. */
   timescaleNodes?: number;
 }
 
-/** The port of Timescale node i (1-based): consecutive ports from the first node's. */
 export const timescaleNodePort = (config: StackConfig, i: number) => config.timescalePort + i - 1;
 
-/** The repository's root: two levels above this file. */
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
 
 /**
- * Reads the stack's location and ports from STACK_DIR and STACK_*_PORT, and its number of
- * Timescale nodes from STACK_TIMESCALE_NODES, falling back to the dev stack: `.stack/` and
- * Supabase's local ports (54321 API, 54322 database), with one Timescale node beside them on
- * 54332.
- *
- * @example
- * const config = stackConfig(); // { dir: "/repo/.stack", supabasePort: 54322, ... }
+ * The stack STACK_DIR, STACK_*_PORT and STACK_TIMESCALE_NODES name, else the dev stack: `.stack/`,
+ * Supabase's local ports (54321 API, 54322 database) and one Timescale node on 54332.
  */
 export function stackConfig(env = Deno.env.toObject()): StackConfig {
   const port = (name: string, fallback: number) => {
@@ -48,7 +41,6 @@ export function stackConfig(env = Deno.env.toObject()): StackConfig {
 /** The most Timescale nodes a local stack runs: enough for every topology the tests try. */
 export const MAX_TIMESCALE_NODES = 3;
 
-/** A number of Timescale nodes, from 1 to MAX_TIMESCALE_NODES, or a clear error. */
 export function timescaleNodeCount(text: string): number {
   const count = Number(text);
   if (!Number.isInteger(count) || count < 1 || count > MAX_TIMESCALE_NODES) {

@@ -1,64 +1,70 @@
-/** Locating the PostgreSQL server binaries and driving psql against a stack node. */
-import { join } from "node:path";
-import { run } from "./run.ts";
-
 /**
- * The newest PostgreSQL (15 or later) bin directory: PG_BIN if set, else Debian's
- * /usr/lib/postgresql/<major>/bin. Returns undefined when none is installed.
+ * Commands the stack runs, psql among them. Clusters run as the `postgres` OS user when we are
+ * root: PostgreSQL refuses to run as root.
  */
-export function findPgBin(): string | undefined {
-  const fromEnv = Deno.env.get("PG_BIN");
-  if (fromEnv) return fromEnv;
-  let majors: number[] = [];
-  try {
-    majors = [...Deno.readDirSync("/usr/lib/postgresql")]
-      .map((entry) => Number(entry.name))
-      .filter((major) => major >= 15)
-      .sort((a, b) => b - a);
-  } catch {
-    return undefined;
+import { existsSync as exists } from "node:fs";
+import { join } from "node:path";
+import { repoRoot } from "./config.ts";
+
+export const isRoot = Deno.uid() === 0;
+
+type RunOptions = { asClusterOwner?: boolean; env?: Record<string, string> };
+
+/** Runs a command to completion and returns its stdout; throws with its stderr on failure. */
+export async function run(cmd: string, args: string[], options: RunOptions = {}): Promise<string> {
+  const asOwner = options.asClusterOwner && isRoot;
+  const argv = asOwner ? ["runuser", "-u", "postgres", "--", cmd, ...args] : [cmd, ...args];
+  const { code, stdout, stderr } = await new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    env: options.env,
+    // The cluster owner may not be allowed into the caller's directory.
+    cwd: asOwner ? "/" : repoRoot,
+    stdin: "null",
+  }).output();
+  const text = new TextDecoder();
+  if (code !== 0) {
+    const detail = (text.decode(stderr) || text.decode(stdout)).trim();
+    throw new Error(`${argv.join(" ")} exited with ${code}\n${detail}`);
   }
-  for (const major of majors) {
-    const bin = `/usr/lib/postgresql/${major}/bin`;
-    try {
-      Deno.statSync(join(bin, "postgres"));
-      return bin;
-    } catch {
-      // not a server install: try the next major
-    }
-  }
-  return undefined;
+  return text.decode(stdout);
 }
 
-/** The PostgreSQL bin directory, or an error that says how to install one. */
+export const succeeds = (cmd: string, args: string[], options?: RunOptions) =>
+  run(cmd, args, options).then(() => true, () => false);
+
+/** The newest PostgreSQL (15 or later) bin directory: PG_BIN, else Debian's; or undefined. */
+export function findPgBin(): string | undefined {
+  if (Deno.env.get("PG_BIN")) return Deno.env.get("PG_BIN");
+  if (!exists("/usr/lib/postgresql")) return undefined;
+  return [...Deno.readDirSync("/usr/lib/postgresql")]
+    .map((entry) => Number(entry.name))
+    .filter((major) => major >= 15)
+    .sort((a, b) => b - a)
+    .map((major) => `/usr/lib/postgresql/${major}/bin`)
+    .find((bin) => exists(join(bin, "postgres")));
+}
+
 export function pgBin(): string {
   const bin = findPgBin();
-  if (!bin) {
-    throw new Error(
-      "PostgreSQL 15+ server not found: run `bash scripts/install-deps.sh` as root on Debian, " +
-        "or set PG_BIN to the directory holding postgres, initdb and pg_ctl",
-    );
-  }
-  return bin;
+  if (bin) return bin;
+  throw new Error(
+    "PostgreSQL 15+ server not found: run `bash scripts/install-deps.sh` as root on Debian, " +
+      "or set PG_BIN to the directory holding postgres, initdb and pg_ctl",
+  );
 }
 
+/** `vars` are passed as -v name=value; `tuplesOnly` prints bare rows, for reading results. */
 export interface PsqlOptions {
-  /** psql variables, passed as -v name=value. */
   vars?: Record<string, string>;
-  /** A SQL file to run, instead of `sql`. */
   file?: string;
-  /** Print tuples only, unaligned (for reading results). */
   tuplesOnly?: boolean;
 }
 
 /** Runs SQL (or a file) through psql with ON_ERROR_STOP, returning what psql printed. */
 export function psql(url: string, sql: string, options: PsqlOptions = {}): Promise<string> {
-  const args = [url, "-X", "-q", "-v", "ON_ERROR_STOP=1"];
-  for (const [name, value] of Object.entries(options.vars ?? {})) {
-    args.push("-v", `${name}=${value}`);
-  }
+  const vars = Object.entries(options.vars ?? {}).map(([name, value]) => `--set=${name}=${value}`);
+  const args = [url, "-X", "-q", "-v", "ON_ERROR_STOP=1", ...vars];
   if (options.tuplesOnly) args.push("-At");
-  if (options.file) args.push("-f", options.file);
-  else args.push("-c", sql);
+  args.push(...options.file ? ["-f", options.file] : ["-c", sql]);
   return run(join(pgBin(), "psql"), args, { env: { PGCONNECT_TIMEOUT: "5" } });
 }
