@@ -80,12 +80,13 @@ async function runTests(total: Tally, env: Record<string, string>) {
 
 /**
  * Deno's runner closes with `ok | 12 passed (3 steps) | 0 failed (3s)`, after an ERRORS section
- * that names each failed test (`name => file:line:col`) followed by its error.
+ * that names each failed test (`name => file:line:col`, or `file (uncaught error)`) on the line
+ * before its `error: ...`.
  */
 function denoTally(output: string, code: number): Partial<Tally> {
   const counts = output.match(/(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/);
   const errors = output.match(/^ ERRORS \n([\s\S]*?)^ FAILURES /m)?.[1] ?? "";
-  const failures = errors.split(/^(?=.+ => \S+:\d+:\d+\nerror: )/m).filter((text) => text.trim());
+  const failures = errors.split(/^(?=.+\nerror: )/m).filter((text) => text.trim());
   return {
     passed: Number(counts?.[1] ?? 0),
     failed: counts ? Number(counts[2]) || Number(code !== 0) : 1,
@@ -115,12 +116,10 @@ function pgTapTally(output: string): Partial<Tally> {
 }
 
 /**
- * Runs every test `runs` times on a throwaway stack, a fresh one every `freshEvery` runs, torn
- * down even on failure: seeded with the test dataset, with the functions gateway serving, and
- * three Timescale nodes, the first alone attached (tests/nodes_test.ts attaches the others). Its
- * ports are 25321/25322/25332 and up unless TEST_PORT_BASE moves them, so two checkouts can run
- * their suites side by side. Names each failure with its message (and its run, when there are
- * several), and ends with one line `N passed, N failed`.
+ * Runs every test `runs` times on a throwaway stack (ports from TEST_PORT_BASE, default 25320),
+ * a fresh one every `freshEvery` runs, torn down even on failure. Of its three Timescale nodes
+ * only the first is attached: tests/nodes_test.ts attaches the others. Names each failure with
+ * its message (and run, when there are several); ends with one line `N passed, N failed`.
  */
 export async function runSuite(runs: number, freshEvery: number, total = emptyTally()) {
   const summaries: string[] = [];
