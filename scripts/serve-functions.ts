@@ -27,11 +27,11 @@ const names = [...Deno.readDirSync(functionsDir)]
 const handlers = new Map<string, Handler>();
 for (const name of names) {
   const entrypoint = new URL(`${name}/index.ts`, functionsDir).href;
-  const { fetch } = (await import(entrypoint)).default ?? {};
-  if (typeof fetch !== "function") {
+  const handler = (await import(entrypoint)).default?.fetch;
+  if (typeof handler !== "function") {
     throw new Error(`${entrypoint} does not export default { fetch }`);
   }
-  handlers.set(name, fetch);
+  handlers.set(name, handler);
 }
 
 /** The function's request has the path it would see deployed: /<name>[/...]. */
