@@ -9,9 +9,8 @@ import { findPgBin } from "./stack/postgres.ts";
 import * as throwaway from "./stack/throwaway.ts";
 import { testDatasetSeedArgs } from "../tests/dataset.ts";
 
-type Failure = { test: string; message: string };
 /** What the suite, or one part of it, counted, and each failed test with its message. */
-type Tally = { passed: number; failed: number; failures: Failure[] };
+type Tally = { passed: number; failed: number; failures: { test: string; message: string }[] };
 
 const emptyTally = (): Tally => ({ passed: 0, failed: 0, failures: [] });
 const deno = join(repoRoot, "node_modules", ".bin", "deno");
