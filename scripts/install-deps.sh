@@ -5,76 +5,54 @@
 # is installed; otherwise, on Debian or Ubuntu as root, installs with apt and builds pgvector and
 # TimescaleDB from Debian source packages when the release has no binary package for them.
 set -euo pipefail
+log() { echo "install-deps: $*" >&2; }
 
-pg_bin_dir() {
-  local dir
-  for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r); do
-    [ -x "$dir/postgres" ] && { echo "$dir"; return 0; }
-  done
-  return 1
-}
+# The newest PostgreSQL server installed, if it is 15 or later.
+major=$(ls /usr/lib/postgresql/*/bin/postgres 2>/dev/null | cut -d/ -f5 | sort -n | tail -1 || true)
+[ "${major:-0}" -ge 15 ] || major=""
 
-have_extension() { # name, pg major[, minimum version]
-  local control="/usr/share/postgresql/$2/extension/$1.control"
+have_extension() { # name[, minimum version]
+  local control="/usr/share/postgresql/$major/extension/$1.control" version
   [ -f "$control" ] || return 1
-  [ -z "${3:-}" ] && return 0
-  local version
   version=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$control")
-  [ "$(printf '%s\n%s\n' "$3" "$version" | sort -V | head -1)" = "$3" ]
+  [ -z "${2:-}" ] || [ "$(printf '%s\n%s\n' "$2" "$version" | sort -V | head -1)" = "$2" ]
 }
 
 missing=()
-bin=$(pg_bin_dir || true)
-major=""
-if [ -n "$bin" ]; then
-  major=$(basename "$(dirname "$bin")")
-  [ "$major" -ge 15 ] || { bin=""; major=""; }
-fi
-[ -n "$bin" ] || missing+=("postgresql-15")
-[ -n "$major" ] && ! have_extension vector "$major" 0.8.0 && missing+=("pgvector")
-[ -n "$major" ] && ! have_extension timescaledb "$major" && missing+=("timescaledb")
-[ -n "$major" ] && ! have_extension pgtap "$major" && missing+=("pgtap")
-command -v pg_prove >/dev/null || missing+=("pg_prove")
-locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8' || missing+=("de_DE.UTF-8")
-
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
+need() { missing+=("  $1"); } # what is missing, and how to install it
+[ -n "$major" ] || need "PostgreSQL 15+ server: apt-get install postgresql-15 (or set PG_BIN to its bin directory)"
+have_extension vector 0.8.0 || need "pgvector 0.8+: apt-get install postgresql-15-pgvector where packaged, else build pgvector from source (make && make install)"
+have_extension timescaledb || need "TimescaleDB (Apache build): apt-get install timescaledb-2-postgresql-15 where packaged, else build from source with -DAPACHE_ONLY=1"
+have_extension pgtap || need "pgTAP: apt-get install postgresql-15-pgtap"
+command -v pg_prove >/dev/null || need "pg_prove: apt-get install libtap-parser-sourcehandler-pgtap-perl"
+locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8' ||
+  need "the de_DE.UTF-8 locale: apt-get install locales && localedef -i de_DE -f UTF-8 de_DE.UTF-8"
+[ ${#missing[@]} -gt 0 ] || exit 0
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   echo "The local stack needs software that is not installed:" >&2
-  for item in "${missing[@]}"; do
-    case "$item" in
-      postgresql-15) echo "  PostgreSQL 15+ server: apt-get install postgresql-15 (or set PG_BIN to its bin directory)" >&2 ;;
-      pgvector) echo "  pgvector 0.8+: apt-get install postgresql-15-pgvector where packaged, else build pgvector from source (make && make install)" >&2 ;;
-      timescaledb) echo "  TimescaleDB (Apache build): apt-get install timescaledb-2-postgresql-15 where packaged, else build from source with -DAPACHE_ONLY=1" >&2 ;;
-      pgtap) echo "  pgTAP: apt-get install postgresql-15-pgtap" >&2 ;;
-      pg_prove) echo "  pg_prove: apt-get install libtap-parser-sourcehandler-pgtap-perl" >&2 ;;
-      de_DE.UTF-8) echo "  the de_DE.UTF-8 locale: apt-get install locales && localedef -i de_DE -f UTF-8 de_DE.UTF-8" >&2 ;;
-    esac
-  done
+  printf '%s\n' "${missing[@]}" >&2
   echo "On Debian or Ubuntu, as root, this script installs all of it: sudo bash scripts/install-deps.sh" >&2
   exit 1
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-log() { echo "install-deps: $*" >&2; }
-
 major=${major:-15}
-log "installing: ${missing[*]}"
+pg_config="/usr/lib/postgresql/$major/bin/pg_config"
+log "installing what is missing:"
+printf '%s\n' "${missing[@]}" >&2
 apt-get update -qq
 apt-get install -y -qq "postgresql-$major" "postgresql-$major-pgtap" libtap-parser-sourcehandler-pgtap-perl \
   openssl locales >/dev/null
 locale -a | grep -qix 'de_DE\.utf-\?8' || localedef -i de_DE -f UTF-8 de_DE.UTF-8
-# The packaged cluster is not ours: the stack runs its own clusters under .stack/.
-if command -v pg_lsclusters >/dev/null; then
-  pg_lsclusters -h 2>/dev/null | while read -r ver name _; do
-    pg_ctlcluster "$ver" "$name" stop >/dev/null 2>&1 || true
-  done
-fi
+# The packaged cluster is not ours: the stack runs its own clusters under .stack/. (pg_lsclusters
+# comes with postgresql-common, which the packages above depend on.)
+pg_lsclusters -h 2>/dev/null | while read -r ver name _; do
+  pg_ctlcluster "$ver" "$name" stop >/dev/null 2>&1 || true
+done
 
 build_from_source() { # source package name
-  local src=/etc/apt/sources.list.d/fdw-bridge-src.sources
+  local src=/etc/apt/sources.list.d/fdw-bridge-src.sources work dir
   if [ ! -f "$src" ]; then
     cat >"$src" <<SRC
 Types: deb-src
@@ -86,39 +64,33 @@ SRC
     apt-get update -qq
   fi
   apt-get install -y -qq "postgresql-server-dev-$major" cmake dpkg-dev build-essential libssl-dev >/dev/null
-  local work
   work=$(mktemp -d)
   (cd "$work" && apt-get source -qq "$1" >/dev/null 2>&1)
-  local dir
   dir=$(find "$work" -maxdepth 1 -mindepth 1 -type d | head -1)
   log "building $1 in $dir"
   case "$1" in
     pgvector)
-      make -s -C "$dir" PG_CONFIG="/usr/lib/postgresql/$major/bin/pg_config" >/dev/null
-      make -s -C "$dir" PG_CONFIG="/usr/lib/postgresql/$major/bin/pg_config" install >/dev/null
+      make -s -C "$dir" PG_CONFIG="$pg_config" >/dev/null
+      make -s -C "$dir" PG_CONFIG="$pg_config" install >/dev/null
       ;;
     timescaledb)
       (cd "$dir" && PATH="/usr/lib/postgresql/$major/bin:$PATH" ./bootstrap -DAPACHE_ONLY=1 \
-        -DREGRESS_CHECKS=OFF -DTAP_CHECKS=OFF -DWARNINGS_AS_ERRORS=OFF \
-        -DPG_CONFIG="/usr/lib/postgresql/$major/bin/pg_config" >/dev/null)
+        -DREGRESS_CHECKS=OFF -DTAP_CHECKS=OFF -DWARNINGS_AS_ERRORS=OFF -DPG_CONFIG="$pg_config" >/dev/null)
       make -s -C "$dir/build" -j"$(nproc)" install >/dev/null
       ;;
   esac
   rm -rf "$work"
 }
 
-install_extension() { # binary package, source package, extension name, minimum version
-  if ! have_extension "$3" "$major" "${4:-}"; then
-    if apt-cache show "$1" >/dev/null 2>&1 && [ -z "${4:-}" ]; then
-      apt-get install -y -qq "$1" >/dev/null
-    else
-      build_from_source "$2"
-    fi
-  fi
-  have_extension "$3" "$major" "${4:-}" || { log "could not install $3 ${4:-}"; exit 1; }
-}
-
 # Debian 12's archive has no pgvector 0.8: always build it from the trixie source package.
-install_extension "postgresql-$major-pgvector" pgvector vector 0.8.0
-install_extension "timescaledb-2-postgresql-$major" timescaledb timescaledb
+have_extension vector 0.8.0 || build_from_source pgvector
+if ! have_extension timescaledb; then
+  if apt-cache show "timescaledb-2-postgresql-$major" >/dev/null 2>&1; then
+    apt-get install -y -qq "timescaledb-2-postgresql-$major" >/dev/null
+  else
+    build_from_source timescaledb
+  fi
+fi
+have_extension vector 0.8.0 || { log "could not install vector 0.8.0"; exit 1; }
+have_extension timescaledb || { log "could not install timescaledb"; exit 1; }
 log "done"

@@ -1,36 +1,30 @@
 /**
- * What postgres_fdw sent to the node for a statement, read from the plans PostgreSQL made for it:
- * the Remote SQL of every foreign scan and, when analyzed, the rows each returned. One module
- * for the tests, the doctor and the benchmark.
- *
- * The real calls are read through auto_explain, which logs every plan of a session, nested
- * statements included (the RPCs run their foreign scans in dynamic SQL inside functions), as a
- * NOTICE in JSON. Where auto_explain cannot be loaded (a hosted project), the plan each RPC's
- * step gives of its own statement (`explain_only => true`) has the same Remote SQL without the
- * rows.
+ * What postgres_fdw sent to the node, for the tests, the doctor and the benchmark: the Remote SQL
+ * of every foreign scan in a plan and, when analyzed, the rows each returned. The real calls are
+ * read through auto_explain, which logs every plan as a JSON NOTICE, nested statements included
+ * (the RPCs run their foreign scans in dynamic SQL). Where it cannot be loaded (a hosted
+ * project), each RPC's step explains its own statement (`explain_only => true`): the same Remote
+ * SQL without the rows.
  */
 import type postgres from "postgres";
 
-// Plans are read on a connection or inside a transaction.
-type Sql = postgres.Sql | postgres.TransactionSql;
-
 /**
- * One foreign scan: the SQL it sent, the rows it returned (undefined unless analyzed), and the
- * foreign tables it read, as "schema.table" (known only from a VERBOSE plan).
+ * One foreign scan: the SQL it sent, the rows it returned (undefined unless analyzed), the
+ * foreign tables it read as "schema.table" (known only from a VERBOSE plan), and whether it ran
+ * asynchronously beside its siblings (EXPLAIN's `Async Foreign Scan`).
  */
 export interface ForeignScan {
   remoteSql: string;
   rows?: number;
   relations: string[];
-  /** Whether it ran asynchronously, beside its siblings (EXPLAIN's `Async Foreign Scan`). */
   async: boolean;
 }
 
+/** A node of EXPLAIN (FORMAT JSON)'s `Plan` tree, as far as it is read here. */
 interface PlanNode {
-  "Node Type": string;
+  "Remote SQL"?: string;
   "Actual Rows"?: number;
   "Actual Loops"?: number;
-  "Remote SQL"?: string;
   "Async Capable"?: boolean;
   Schema?: string;
   "Relation Name"?: string;
@@ -39,7 +33,7 @@ interface PlanNode {
   Plans?: PlanNode[];
 }
 
-/** Every foreign scan of a plan tree (EXPLAIN (FORMAT JSON)'s `Plan`), top-down. */
+/** Every foreign scan of a plan tree, top-down. */
 export function foreignScansIn(node: PlanNode): ForeignScan[] {
   const own: ForeignScan[] = node["Remote SQL"] === undefined ? [] : [{
     remoteSql: node["Remote SQL"],
@@ -62,8 +56,8 @@ export function foreignScansOfNotice(message: string): ForeignScan[] {
 }
 
 /**
- * Collects the plans auto_explain logs as notices on one connection: pass `onnotice` to
- * postgres() when opening it, call {@link logPlans} in the transaction to read, then `take()`.
+ * Collects the plans auto_explain logs on one connection; `take()` returns the foreign scans
+ * logged since the last take, in the order they finished.
  *
  * @example
  * const plans = planCollector();
@@ -72,17 +66,10 @@ export function foreignScansOfNotice(message: string): ForeignScan[] {
  * const scans = plans.take();
  */
 export function planCollector() {
-  let scans: ForeignScan[] = [];
+  const scans: ForeignScan[] = [];
   return {
-    onnotice(notice: postgres.Notice) {
-      scans.push(...foreignScansOfNotice(String(notice.message)));
-    },
-    /** The foreign scans logged since the last take, in the order they finished. */
-    take(): ForeignScan[] {
-      const taken = scans;
-      scans = [];
-      return taken;
-    },
+    onnotice: (notice: postgres.Notice) => scans.push(...foreignScansOfNotice(notice.message)),
+    take: () => scans.splice(0),
   };
 }
 
@@ -91,19 +78,16 @@ export function planCollector() {
  * JSON NOTICE; with `analyze`, each node's actual rows too. auto_explain's settings are
  * superuser-only, so call it before `set local role`.
  */
-export async function logPlans(tx: Sql, { analyze = false } = {}) {
-  await tx.unsafe("load 'auto_explain'");
-  for (
-    const setting of [
-      "auto_explain.log_min_duration = 0",
-      "auto_explain.log_nested_statements = on",
-      "auto_explain.log_verbose = on",
-      "auto_explain.log_format = json",
-      "auto_explain.log_level = notice",
-      `auto_explain.log_analyze = ${analyze ? "on" : "off"}`,
-      "auto_explain.log_timing = off",
-    ]
-  ) await tx.unsafe(`set local ${setting}`);
+export async function logPlans(tx: Pick<postgres.Sql, "unsafe">, { analyze = false } = {}) {
+  await tx.unsafe(`
+    load 'auto_explain';
+    set local auto_explain.log_min_duration = 0;
+    set local auto_explain.log_nested_statements = on;
+    set local auto_explain.log_verbose = on;
+    set local auto_explain.log_format = json;
+    set local auto_explain.log_level = notice;
+    set local auto_explain.log_analyze = ${analyze ? "on" : "off"};
+    set local auto_explain.log_timing = off`);
 }
 
 /** Remote SQL with vector literals shortened, for a readable report. */

@@ -3,14 +3,14 @@
  * served at http://127.0.0.1:54321/functions/v1/<name>, and what to paste to try it: the API
  * keys and a signed-in demo user's access token.
  */
-import { join } from "node:path";
 import { seedUserId } from "./seed/generate.ts";
+import { grantDemoScopes } from "./seed/scopes.ts";
 import { signSession } from "./stack/auth.ts";
-import { repoRoot, stackConfig } from "./stack/config.ts";
-import { envFile, readEnvFile } from "./stack/env.ts";
+import { stackConfig } from "./stack/config.ts";
+import { envFile, hostedFunctionEnv, readEnvFile } from "./stack/env.ts";
 import { stackUp } from "./stack/lifecycle.ts";
 import { psql } from "./stack/postgres.ts";
-import { grantDemoScopes } from "./seed/scopes.ts";
+import { seedStack } from "./stack/throwaway.ts";
 
 const config = stackConfig();
 await stackUp(config);
@@ -21,30 +21,10 @@ const events = Number(
 );
 if (events === 0) {
   console.error("start: the nodes are empty; loading the demo dataset");
-  const { code } = await new Deno.Command(join(repoRoot, "node_modules", ".bin", "deno"), {
-    args: ["run", "-A", "scripts/seed.ts"],
-    cwd: repoRoot,
-    env,
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn().status;
-  if (code !== 0) Deno.exit(code);
+  await seedStack({ config, env }, []);
 }
-
 // Also on a stack seeded before events were scoped: without grants, demo users see nothing.
 await grantDemoScopes(env.SUPABASE_DB_URL);
-
-const functions = [...Deno.readDirSync(join(repoRoot, "functions"))]
-  .filter((entry) => entry.isDirectory && !entry.name.startsWith("_"))
-  .map((entry) => entry.name)
-  .sort();
-const serving = new Deno.Command(join(repoRoot, "node_modules", ".bin", "deno"), {
-  args: ["run", "-A", join(repoRoot, "scripts", "serve-functions.ts")],
-  cwd: repoRoot,
-  env,
-  stdout: "inherit",
-  stderr: "inherit",
-}).spawn();
 
 const publishableKey = JSON.parse(env.SUPABASE_PUBLISHABLE_KEYS).default;
 const secretKey = JSON.parse(env.SUPABASE_SECRET_KEYS).default;
@@ -66,11 +46,6 @@ FDW bridge is up.
   its access token    ${demoToken}
                       (another user's: npm run token -- --user <uuid>)
   everything above    ${envFile(config)}
-${
-  functions.map((name) => `  function            ${env.SUPABASE_URL}/functions/v1/${name}`).join(
-    "\n",
-  )
-}
 
 Try the nearest events to a stored one, through the RPC:
 
@@ -81,16 +56,15 @@ Try the nearest events to a stored one, through the RPC:
 and as seed user 1, who sees only the events of their sites (README, Security):
 
   psql "${env.SUPABASE_DB_URL}" -c "begin" -c "set local role authenticated" \\
-    -c "select set_config('request.jwt.claims', '{\\"sub\\": \\"${seedUserId(1)}\\"}', true)" \\
+    -c "select set_config('request.jwt.claims', '{\\"sub\\": \\"${demoUser}\\"}', true)" \\
     -c "select event_time, location_key, distance from public.search_events(
           array_fill(0.01::real, array[768])::extensions.vector, 5)" -c "commit"
 
 and mission 12345 with its activity:
 
   psql "${env.SUPABASE_DB_URL}" -c "select * from public.mission_activity(array[12345], max_rows => 5)"
-`);
 
-console.log(`and the Edge Functions, as an app's supabase.functions.invoke calls them, as the
+and the Edge Functions, as an app's supabase.functions.invoke calls them, as the
 signed-in demo user:
 
   curl -s ${env.SUPABASE_URL}/functions/v1/events-search \\
@@ -103,4 +77,7 @@ and as the service role, with the secret key:
 
   curl -s ${env.SUPABASE_URL}/functions/v1/bridge-health -H "apikey: ${secretKey}"
 `);
-Deno.exit((await serving.status).code);
+
+// The gateway, in this process, with the stack's variables even where the shell has others.
+for (const [name, value] of Object.entries(hostedFunctionEnv(env))) Deno.env.set(name, value);
+await import("./serve-functions.ts");

@@ -9,16 +9,15 @@ import { stackConfig } from "./stack/config.ts";
 import { envFile, readEnvFile } from "./stack/env.ts";
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-const { values } = parseArgs({ args: Deno.args, options: { user: { type: "string" } } });
-if (!values.user || !uuid.test(values.user)) {
+const { values: { user } } = parseArgs({ args: Deno.args, options: { user: { type: "string" } } });
+if (!user || !uuid.test(user)) {
   console.error("usage: npm run token -- --user <uuid>   (the user's id, e.g. a missions.owner)");
   Deno.exit(2);
 }
 const file = envFile(stackConfig());
-const env = readEnvFile(file);
-if (!env.JWT_SIGNING_KEY || !env.SUPABASE_URL) {
+const { JWT_SIGNING_KEY, SUPABASE_URL } = readEnvFile(file);
+if (!JWT_SIGNING_KEY || !SUPABASE_URL) {
   console.error(`no stack keys in ${file}: run \`npm start\` (or \`npm run stack:up\`) first`);
   Deno.exit(1);
 }
-console.log(await signSession(JSON.parse(env.JWT_SIGNING_KEY), env.SUPABASE_URL, values.user));
+console.log(await signSession(JSON.parse(JWT_SIGNING_KEY), SUPABASE_URL, user));
