@@ -98,7 +98,7 @@ export const histogramCall = (bucket: string, from: string, to: string): Call =>
   params: [bucket, from, to],
 });
 
-/** Runs a call through the bridge on `sql` (service_role by default). */
+/** Runs a call through the bridge, as the role of the connection `sql`. */
 export const viaBridge = (sql: postgres.Sql, call: Call) => sql.unsafe(call.rpc, call.params);
 
 /** The foreign scans of the plan the call's step gives of its own statement (as service_role). */
@@ -126,9 +126,10 @@ export async function prepare(db: Connections, calls: Call[]): Promise<Prepared[
 
 /**
  * The caller's scope as the events statements' init plans pass it to the node ($1 sees every
- * event, $2..$4 the granted user tokens, agents and locations): service_role's by default.
+ * event, $2..$4 the granted user tokens, agents and locations): a user's granted `tokens`, or
+ * without them service_role's, who sees every event.
  */
-export const scopeParams = (tokens = "{}") => [tokens === "{}", tokens, "{}", "{}"];
+export const scopeParams = (tokens?: string) => [tokens === undefined, tokens ?? "{}", "{}", "{}"];
 
 /** Runs a Remote SQL statement on a node connection, with the scope when it takes one. */
 export const onNode = (sql: postgres.Sql, text: string, scope = scopeParams()) =>

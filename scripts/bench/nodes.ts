@@ -23,6 +23,7 @@ interface Layout {
   nodeOf: Map<string, postgres.Sql>;
 }
 
+/** Connects to a layout's Supabase node and, as the link role, to each Timescale node. */
 async function connect(nodes: number, stack: ThrowawayStack): Promise<Layout> {
   const sql = db.openConnections(stack.env);
   const tables = await sql.admin`
@@ -54,7 +55,8 @@ async function startLayout(stack: ThrowawayStack, nodes: number, seedArgs: strin
   const layoutStack = await startThrowawayStack(`bench-${nodes}-nodes`, ports, nodes);
   await attachTimeTiers(layoutStack.config, until);
   await seedStack(layoutStack, seedArgs);
-  log(`${nodes} nodes: started and seeded in ${(performance.now() - started) / 1000 | 0} s`);
+  const seconds = Math.round((performance.now() - started) / 1000);
+  log(`${nodes} nodes: started and seeded in ${seconds} s`);
   return await connect(nodes, layoutStack);
 }
 

@@ -192,11 +192,15 @@ export function latencyChart(scenarios: Scenario[], subtitle: string): string {
   const values = scenarios.flatMap((s) => s.variants.flatMap((v) => [v.p50, v.p95]));
   const low = 10 ** Math.floor(Math.log10(Math.max(Math.min(...values), 1e-3)));
   const high = 10 ** Math.ceil(Math.log10(Math.max(...values)));
-  const left = 330, plot = 520, bar = 14, top = 56, width = left + plot + 140;
+  const left = 330, plot = 520, top = 56, width = left + plot + 140;
   const x = (ms: number) =>
-    (left + Math.log10(Math.max(ms, low) / low) / Math.log10(high / low) * plot).toFixed(1);
-  const text = (at: number | string, y: number, style: string, content: string, anchor = "start") =>
-    `<text x="${at}" y="${y}" text-anchor="${anchor}" class="${style}">${escape(content)}</text>`;
+    left + Math.log10(Math.max(ms, low) / low) / Math.log10(high / low) * plot;
+  const text = (at: number, y: number, style: string, content: string, anchor = "start") =>
+    `<text x="${at.toFixed(1)}" y="${y}" text-anchor="${anchor}" class="${style}">` +
+    `${escape(content)}</text>`;
+  const bar = (y: number, ms: number, colour: string, opacity: number) =>
+    `<rect x="${left}" y="${y}" width="${(x(ms) - left).toFixed(1)}" height="14" ` +
+    `fill="${colour}" fill-opacity="${opacity}"/>`;
   const body: string[] = [];
   let y = top;
   for (const s of scenarios) {
@@ -204,20 +208,19 @@ export function latencyChart(scenarios: Scenario[], subtitle: string): string {
     for (const v of s.variants) {
       const colour = COLOURS[v.name] ?? "#8b5cf6";
       body.push(
-        `<rect x="${left}" y="${y}" width="${
-          +x(v.p95) - left
-        }" height="${bar}" fill="${colour}" fill-opacity="0.3"/>`,
-        `<rect x="${left}" y="${y}" width="${+x(v.p50) - left}" height="${bar}" fill="${colour}"/>`,
-        text(left + 4, y + bar - 3, "variant", v.name),
-        text(+x(v.p95) + 4, y + bar - 3, "value", `${num(v.p50)} / ${num(v.p95)} ms`),
+        bar(y, v.p95, colour, 0.3),
+        bar(y, v.p50, colour, 1),
+        text(left + 4, y + 11, "variant", v.name),
+        text(x(v.p95) + 4, y + 11, "value", `${num(v.p50)} / ${num(v.p95)} ms`),
       );
-      y += bar + 4;
+      y += 18;
     }
     y += 12;
   }
   for (let tick = low; tick <= high * 1.0001; tick *= 10) {
+    const at = x(tick).toFixed(1);
     body.push(
-      `<line x1="${x(tick)}" y1="${top - 6}" x2="${x(tick)}" y2="${y}" class="grid"/>`,
+      `<line x1="${at}" y1="${top - 6}" x2="${at}" y2="${y}" class="grid"/>`,
       text(x(tick), y + 16, "tick", `${num(tick)} ms`, "middle"),
     );
   }
