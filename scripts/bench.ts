@@ -114,6 +114,7 @@ async function growth(stack: throwaway.ThrowawayStack, all: report.Report) {
     await scenarios.compareSearch(run, windowed);
     await scenarios.activityScenarios(run, [10], [false]);
     const m = sized.metrics, label = `${dataset.events / 1000}k`;
+    // The link rows come in the order of the scenarios above.
     const cells = [
       [m.search_bridge_p50_ms, m.search_direct_p50_ms],
       [m.search_window_bridge_p50_ms, m.search_window_direct_p50_ms],

@@ -132,8 +132,11 @@ export async function prepare(db: Connections, calls: Call[]): Promise<Prepared[
 export const scopeParams = (tokens?: string) => [tokens === undefined, tokens ?? "{}", "{}", "{}"];
 
 /** Runs a Remote SQL statement on a node connection, with the scope when it takes one. */
-export const onNode = (sql: postgres.Sql, text: string, scope = scopeParams()) =>
-  sql.unsafe<postgres.Row[]>(text, text.includes("$1") ? scope as never[] : []);
+export const onNode = (
+  sql: postgres.Sql | postgres.TransactionSql,
+  text: string,
+  scope = scopeParams(),
+) => sql.unsafe<postgres.Row[]>(text, text.includes("$1") ? scope as never[] : []);
 
 /**
  * `count` unit query vectors as pgvector literals: stored embeddings spread evenly over time,

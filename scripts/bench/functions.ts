@@ -8,6 +8,7 @@ import { hostedFunctionEnv } from "../stack/env.ts";
 import { startGateway, type ThrowawayStack } from "../stack/throwaway.ts";
 import { searchCall } from "./db.ts";
 import { concurrently, interleave, summarize, type Variant } from "./measure.ts";
+import { ratio } from "./report.ts";
 import type { Run } from "./scenarios.ts";
 
 /** The client counts of the throughput runs. */
@@ -95,10 +96,7 @@ export async function functionScenarios(run: Run, stack: ThrowawayStack) {
       "function_search",
       "events-search function vs the RPC alone",
       measured,
-      [
-        ["function / rpc (p50)", fn.p50 / rpc.p50, "ratio_function_vs_rpc"],
-        ["in process / rpc (p50)", own.p50 / rpc.p50],
-      ],
+      [ratio(fn, rpc, "ratio_function_vs_rpc"), ratio(own, rpc)],
       "function: HTTP on 127.0.0.1 through scripts/serve-functions.ts (the stand-in for the " +
         "platform's router), secret key (service_role); in process: its handler called directly; " +
         `ours ${(own.p50 - rpc.p50).toFixed(2)} ms, the gateway's ${
@@ -140,16 +138,8 @@ export async function functionScenarios(run: Run, stack: ThrowawayStack) {
         `events-search, ${clients} concurrent ${plural}`,
         results,
         [
-          [
-            "function / rpc (calls/s)",
-            f.perSecond / r.perSecond,
-            `ratio_function_vs_rpc_calls_per_second_${at}`,
-          ],
-          [
-            "in process / rpc (calls/s)",
-            h.perSecond / r.perSecond,
-            `ratio_in_process_vs_rpc_calls_per_second_${at}`,
-          ],
+          ratio(f, r, `ratio_function_vs_rpc_calls_per_second_${at}`, "perSecond"),
+          ratio(h, r, `ratio_in_process_vs_rpc_calls_per_second_${at}`, "perSecond"),
         ],
         results.map((v) =>
           `${v.name}: ${total} calls, ${v.perSecond.toFixed(1)} calls/s, ${v.errors} errors` +

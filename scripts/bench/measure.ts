@@ -1,13 +1,13 @@
 /**
  * Timing: compared variants run interleaved after a warm-up (williamsOrders), so whatever else
  * the machine does at a moment slows them alike; summaries are p50 and p95 in milliseconds.
- * Progress goes to stderr: a bar redrawn on a terminal, one line per finished step otherwise.
+ * Progress goes to stderr: a count redrawn on a terminal, a line per finished step otherwise.
  */
 
 /** A line on stderr, prefixed like the other scripts' logs. */
 export const log = (message: string) => console.error(`bench: ${message}`);
 
-/** A bar for `total` rounds of `label`; `finish` logs the step's summary and duration. */
+/** Progress through `total` rounds of `label`; `finish` logs its summary and duration. */
 function progress(label: string, total: number) {
   const tty = Deno.stderr.isTerminal(), started = performance.now();
   const draw = (text: string) =>

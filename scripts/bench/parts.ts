@@ -58,6 +58,7 @@ const PARTS = [
 
 /** One call as service_role, in parts, and the statements the node ran with their times. */
 async function tracedCall(db: Connections, call: Call) {
+  // Read, and so reset, so that the call is alone in the statistics read after it.
   await statements(db.admin, "extensions");
   await statements(db.node, "public");
   const started = performance.now();

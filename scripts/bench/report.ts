@@ -17,6 +17,10 @@ export interface Section {
 /** A ratio read beside the latencies: label, value, and its metric's name if it has one. */
 export type Ratio = [label: string, value: number, metric?: string];
 
+/** `a` over `b`, by p50 or by calls per second, recorded as `metric` when given. */
+export const ratio = (a: Summary, b: Summary, metric?: string, by: "p50" | "perSecond" = "p50") =>
+  [`${a.name} / ${b.name} (${by === "p50" ? "p50" : "calls/s"})`, a[by]! / b[by]!, metric] as Ratio;
+
 /** One scenario's variants, timed side by side. */
 export interface Scenario {
   id: string;
@@ -41,8 +45,19 @@ export class Report {
     this.metrics[name] = Math.round(value * 10_000) / 10_000;
   }
 
-  /** Adds a scenario, and its variants' p50, p95 (errors, calls/s) and ratios to the metrics. */
-  scenario(id: string, title: string, variants: Summary[], ratios: Ratio[] = [], note = "") {
+  /**
+   * Adds a scenario, with its variants' summaries only (not what each call returned), and their
+   * p50, p95 (errors, calls/s) and its ratios to the metrics.
+   */
+  scenario(id: string, title: string, measured: Summary[], ratios: Ratio[] = [], note = "") {
+    const variants = measured.map(({ name, n, p50, p95, perSecond, errors }) => ({
+      name,
+      n,
+      p50,
+      p95,
+      perSecond,
+      errors,
+    }));
     this.scenarios.push({ id, title, variants, ratios, note });
     for (const v of variants) {
       const key = (what: string) =>

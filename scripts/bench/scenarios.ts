@@ -25,7 +25,7 @@ import {
   viaBridge,
 } from "./db.ts";
 import { interleave, log, type Measured } from "./measure.ts";
-import type { Report } from "./report.ts";
+import { ratio, type Report } from "./report.ts";
 
 /** What the scenarios need from a run. */
 export interface Run {
@@ -77,14 +77,11 @@ async function traffic(run: Run, query: string, server: string, remotes: string[
     // The naive statement returns every event: longer than the link role's 15 s bound.
     const [sized] = await run.db.direct.begin(async (tx) => {
       await tx`set local statement_timeout = '300s'`;
-      return await onNode(
-        tx as unknown as postgres.Sql,
-        `select count(*)::int as rows,
-        coalesce(sum(octet_length(r::text)), 0)::float8 as bytes from (${remote}) r`,
-      );
+      const size = "count(*)::int as rows, coalesce(sum(octet_length(r::text)), 0) as bytes";
+      return await onNode(tx, `select ${size} from (${remote}) r`);
     });
     rows += sized.rows / remotes.length;
-    bytes += sized.bytes / remotes.length;
+    bytes += Number(sized.bytes) / remotes.length;
   }
   // A server without fetch_size fetches postgres_fdw's default, 100 rows a round trip.
   const [{ fetchSize }] = await run.db.admin`
@@ -118,7 +115,7 @@ export async function compareSearch(run: Run, [id, title, filters]: Search) {
   const plan = await nodeSearchPlan(run.db, queries[0].remote);
   await traffic(run, id, "events_ts", queries.slice(0, 5).map((q) => q.remote));
   run.report.scenario(id, title, measured, [
-    ["bridge / direct (p50)", bridge.p50 / direct.p50, `ratio_${id}_bridge_vs_direct`],
+    ratio(bridge, direct, `ratio_${id}_bridge_vs_direct`),
   ], `${agreement(bridge, direct)}; ${plan}`);
   return bridge;
 }
@@ -152,7 +149,7 @@ async function scopedSearch(run: Run) {
       "search_scoped",
       `search k=10 as a user granted ${tokens.length} tokens, vs unscoped (service_role)`,
       measured,
-      [["scoped / unscoped (p50)", scoped.p50 / unscoped.p50, "ratio_search_scoped_vs_unscoped"]],
+      [ratio(scoped, unscoped, "ratio_search_scoped_vs_unscoped")],
       `scoped bridge vs the node with the scope written out: ${agreement(scoped, direct)}`,
     );
     run.report.metric("ratio_search_scoped_bridge_vs_direct", scoped.p50 / direct.p50);
@@ -230,7 +227,7 @@ export async function naiveScenario(run: Run, stack: ThrowawayStack, count: numb
     "search_naive",
     "search k=10, naive server (no extensions 'vector')",
     measured,
-    [["naive / bridge (p50)", measured[0].p50 / measured[1].p50, "ratio_naive_vs_bridge"]],
+    [ratio(measured[0], measured[1], "ratio_naive_vs_bridge")],
     `${count} queries: each pulls every event across the link`,
   );
   // One is enough: it pulls every event whatever the query.
