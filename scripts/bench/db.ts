@@ -81,7 +81,11 @@ export const searchCall = (vector: string, filters: SearchFilters = {}): Call =>
 /** The page mission_activity is asked for: its default, the newest 100 rows. */
 export const PAGE_ROWS = 100;
 
-/** mission_activity's newest PAGE_ROWS rows of the missions `ids`, within [from, to) if given. */
+/**
+ * mission_activity's newest PAGE_ROWS rows of the missions `ids`, within [from, to) if given.
+ * Its step is given the ids as asked: the RPC passes it those the caller may see, and the
+ * benchmark calls as service_role, who sees every mission.
+ */
 export const activityCall = (ids: string, window: string[] = []): Call => ({
   rpc: "select * from public.mission_activity(mission_ids => $1::bigint[], " +
     `time_from => $2::timestamptz, time_to => $3::timestamptz, max_rows => ${PAGE_ROWS})`,
