@@ -99,9 +99,8 @@ export async function functionScenarios(run: Run, stack: ThrowawayStack) {
       [ratio(fn, rpc, "ratio_function_vs_rpc"), ratio(own, rpc)],
       "function: HTTP on 127.0.0.1 through scripts/serve-functions.ts (the stand-in for the " +
         "platform's router), secret key (service_role); in process: its handler called directly; " +
-        `ours ${(own.p50 - rpc.p50).toFixed(2)} ms, the gateway's ${
-          (fn.p50 - own.p50).toFixed(2)
-        } ms`,
+        `ours ${(own.p50 - rpc.p50).toFixed(2)} ms, ` +
+        `the gateway's ${(fn.p50 - own.p50).toFixed(2)} ms`,
     );
 
     const byIndex = calls.map(([name, call]) =>
@@ -117,14 +116,8 @@ export async function functionScenarios(run: Run, stack: ThrowawayStack) {
       const runs: Awaited<ReturnType<typeof concurrently>>[][] = [[], [], []];
       for (const [half, i] of [0, 1, 2, 2, 1, 0].entries()) {
         const [name, call] = byIndex[i];
-        runs[i].push(
-          await concurrently(
-            `${name}, ${clients} ${plural} (${half + 1}/6)`,
-            clients,
-            total / 2,
-            call,
-          ),
-        );
+        const label = `${name}, ${clients} ${plural} (${half + 1}/6)`;
+        runs[i].push(await concurrently(label, clients, total / 2, call));
       }
       const results = byIndex.map(([name], i) => ({
         ...summarize(name, runs[i].flatMap((r) => r.samples)),

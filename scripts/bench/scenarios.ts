@@ -8,28 +8,13 @@ import type postgres from "postgres";
 import { foreignScansIn } from "../plans.ts";
 import { FIRST_MISSION_ID, FIVE_PERCENT_EVENT_TYPE } from "../seed/generate.ts";
 import type { ThrowawayStack } from "../stack/throwaway.ts";
-import {
-  activityCall,
-  BENCH_USER_ID,
-  type Connections,
-  missionIdSets,
-  onNode,
-  PAGE_ROWS,
-  prepare,
-  type Prepared,
-  rowKey,
-  rowsKey,
-  scopeParams,
-  searchCall,
-  type SearchFilters,
-  viaBridge,
-} from "./db.ts";
+import * as db from "./db.ts";
 import { interleave, log, type Measured } from "./measure.ts";
 import { ratio, type Report } from "./report.ts";
 
 /** What the scenarios need from a run. */
 export interface Run {
-  db: Connections;
+  db: db.Connections;
   report: Report;
   vectors: string[];
   missions: number;
@@ -44,7 +29,7 @@ const before = (until: Date, days: number) =>
 /** The window of the windowed activity calls: a week, ending three days before the data does. */
 export const activityWindow = (until: Date) => [before(until, 10), before(until, 3)];
 
-export type Search = [id: string, title: string, filters: SearchFilters];
+export type Search = [id: string, title: string, filters: db.SearchFilters];
 
 /** The searches compared with the node. */
 export const searches = (until: Date): Search[] => [
@@ -59,7 +44,7 @@ export const searches = (until: Date): Search[] => [
 
 /** How many queries got the same rows from both variants, and how many fewer than 10. */
 function agreement(a: Measured<unknown>, b: Measured<unknown>) {
-  const same = a.results.filter((rows, i) => rowsKey(rows) === rowsKey(b.results[i])).length;
+  const same = a.results.filter((rows, i) => db.rowsKey(rows) === db.rowsKey(b.results[i])).length;
   const short = a.results.filter((rows) => (rows as unknown[]).length < 10).length;
   return `${same}/${a.results.length} queries returned the same rows both ways` +
     (short ? `; ${short} returned fewer than 10 rows` : "");
@@ -78,7 +63,7 @@ async function traffic(run: Run, query: string, server: string, remotes: string[
     const [sized] = await run.db.direct.begin(async (tx) => {
       await tx`set local statement_timeout = '300s'`;
       const size = "count(*)::int as rows, coalesce(sum(octet_length(r::text)), 0) as bytes";
-      return await onNode(tx, `select ${size} from (${remote}) r`);
+      return await db.onNode(tx, `select ${size} from (${remote}) r`);
     });
     rows += sized.rows / remotes.length;
     bytes += Number(sized.bytes) / remotes.length;
@@ -97,8 +82,8 @@ async function traffic(run: Run, query: string, server: string, remotes: string[
  * 3-day window of the full dataset, which the planner chose before it was told what a distance
  * costs: sql/timescale/01_schema.sql).
  */
-async function nodeSearchPlan(db: Connections, remote: string) {
-  const [row] = await onNode(db.direct, `explain (format json) ${remote}`);
+async function nodeSearchPlan(run: Run, remote: string) {
+  const [row] = await db.onNode(run.db.direct, `explain (format json) ${remote}`);
   return /"Index Name":"[^"]*embedding_hnsw"/.test(JSON.stringify(row["QUERY PLAN"]))
     ? "the node searched its HNSW index"
     : "the node searched exactly, without its HNSW index";
@@ -106,13 +91,13 @@ async function nodeSearchPlan(db: Connections, remote: string) {
 
 /** A search through the bridge against its statement on the node; records bridge / direct. */
 export async function compareSearch(run: Run, [id, title, filters]: Search) {
-  const queries = await prepare(run.db, run.vectors.map((v) => searchCall(v, filters)));
+  const queries = await db.prepare(run.db, run.vectors.map((v) => db.searchCall(v, filters)));
   const measured = await interleave(id, queries, run, [
-    ["bridge", (q) => viaBridge(run.db.rpc, q.call)],
-    ["direct", (q) => onNode(run.db.direct, q.remote)],
+    ["bridge", (q) => db.viaBridge(run.db.rpc, q.call)],
+    ["direct", (q) => db.onNode(run.db.direct, q.remote)],
   ]);
   const [bridge, direct] = measured;
-  const plan = await nodeSearchPlan(run.db, queries[0].remote);
+  const plan = await nodeSearchPlan(run, queries[0].remote);
   await traffic(run, id, "events_ts", queries.slice(0, 5).map((q) => q.remote));
   run.report.scenario(id, title, measured, [
     ratio(bridge, direct, `ratio_${id}_bridge_vs_direct`),
@@ -127,22 +112,21 @@ export async function compareSearch(run: Run, [id, title, filters]: Search) {
  * user's grants are removed afterwards.
  */
 async function scopedSearch(run: Run) {
-  const { db } = run;
-  const tokens = (await db.node`
+  const tokens = (await run.db.node`
     select user_token from (
       select user_token, row_number() over (order by count(*) desc, user_token) as rank
         from public.events group by 1) ranked
      where rank % 20 = 1 order by rank limit 100`).map((row) => row.user_token);
-  await db.admin`
+  await run.db.admin`
     insert into public.event_scopes (user_id, kind, key)
-    select ${BENCH_USER_ID}::uuid, 'user_token', unnest(${tokens}::text[])`;
+    select ${db.BENCH_USER_ID}::uuid, 'user_token', unnest(${tokens}::text[])`;
   try {
-    const scope = scopeParams(`{${tokens.join(",")}}`);
-    const queries = await prepare(db, run.vectors.map((v) => searchCall(v)));
+    const scope = db.scopeParams(`{${tokens.join(",")}}`);
+    const queries = await db.prepare(run.db, run.vectors.map((v) => db.searchCall(v)));
     const measured = await interleave("search_scoped", queries, run, [
-      ["scoped", (q) => viaBridge(db.scoped, q.call)],
-      ["unscoped", (q) => viaBridge(db.rpc, q.call)],
-      ["direct", (q) => onNode(db.direct, q.remote, scope)],
+      ["scoped", (q) => db.viaBridge(run.db.scoped, q.call)],
+      ["unscoped", (q) => db.viaBridge(run.db.rpc, q.call)],
+      ["direct", (q) => db.onNode(run.db.direct, q.remote, scope)],
     ]);
     const [scoped, unscoped, direct] = measured;
     run.report.scenario(
@@ -154,7 +138,7 @@ async function scopedSearch(run: Run) {
     );
     run.report.metric("ratio_search_scoped_bridge_vs_direct", scoped.p50 / direct.p50);
   } finally {
-    await db.admin`delete from public.event_scopes where user_id = ${BENCH_USER_ID}::uuid`;
+    await run.db.admin`delete from public.event_scopes where user_id = ${db.BENCH_USER_ID}::uuid`;
   }
 }
 
@@ -162,13 +146,13 @@ async function scopedSearch(run: Run) {
  * Recall@10 of the bridge's first `count` timed answers: the share of the exact top 10 they
  * hold, exact being the bridge's own statement on the node with index scans off.
  */
-async function recall(db: Connections, found: Measured<Prepared>, count: number) {
+async function recall(run: Run, found: Measured<db.Prepared>, count: number) {
   let hits = 0, total = 0;
   const started = performance.now();
   for (const [i, query] of found.queries.slice(0, count).entries()) {
-    const keys = new Set((found.results[i] as postgres.Row[]).map(rowKey));
-    const exact = await onNode(db.exact, query.remote);
-    hits += exact.filter((row) => keys.has(rowKey(row))).length;
+    const keys = new Set((found.results[i] as postgres.Row[]).map(db.rowKey));
+    const exact = await db.onNode(run.db.exact, query.remote);
+    hits += exact.filter((row) => keys.has(db.rowKey(row))).length;
     total += exact.length;
   }
   const each = (performance.now() - started) / count;
@@ -182,8 +166,8 @@ export async function searchScenarios(run: Run, recallCount: number) {
   const found = [await compareSearch(run, plain), await compareSearch(run, filtered)];
   await compareSearch(run, windowed);
   await scopedSearch(run);
-  const unfiltered = await recall(run.db, found[0], recallCount);
-  const typed = await recall(run.db, found[1], recallCount);
+  const unfiltered = await recall(run, found[0], recallCount);
+  const typed = await recall(run, found[1], recallCount);
   run.report.metric("recall_at_10", unfiltered);
   run.report.metric("recall_at_10_filtered", typed);
   run.report.notes.push(
@@ -221,7 +205,7 @@ export async function naiveScenario(run: Run, stack: ThrowawayStack, count: numb
     into bench_naive`;
   const measured = await interleave("search_naive", run.vectors, { warmup: 1, count }, [
     ["naive", (vector) => sql.unsafe(NAIVE_SEARCH, [vector])],
-    ["bridge", (vector) => viaBridge(run.db.rpc, searchCall(vector))],
+    ["bridge", (vector) => db.viaBridge(run.db.rpc, db.searchCall(vector))],
   ]);
   run.report.scenario(
     "search_naive",
@@ -258,11 +242,11 @@ const NODE_PLANS = ["event_time", "mission_ranges", "lateral"] as const;
 function referencePlan(plan: typeof NODE_PLANS[number], windowed: boolean) {
   const columns = "a.mission_id, a.event_time, a.agent_id, a.action, a.details";
   const filter = windowed ? " and a.event_time >= $2::timestamptz and a.event_time < $3" : "";
-  const ties = `a.mission_id, a.agent_id, a.action, a.details limit ${PAGE_ROWS}`;
+  const ties = `a.mission_id, a.agent_id, a.action, a.details limit ${db.PAGE_ROWS}`;
   if (plan === "lateral") {
     return `select a.* from unnest($1::bigint[]) m(id) cross join lateral (
         select ${columns} from export.activity_log a where a.mission_id = m.id${filter}
-         order by a.event_time desc, a.agent_id, a.action, a.details limit ${PAGE_ROWS}) a
+         order by a.event_time desc, a.agent_id, a.action, a.details limit ${db.PAGE_ROWS}) a
        order by a.event_time desc, ${ties}`;
   }
   const newest = plan === "event_time"
@@ -273,12 +257,12 @@ function referencePlan(plan: typeof NODE_PLANS[number], windowed: boolean) {
 }
 
 /**
- * A page's identity: its first PAGE_ROWS rows in order, by every column the node returns. The
+ * A page's identity: its first db.PAGE_ROWS rows in order, by every column the node returns. The
  * bridge's statement can come without its LIMIT (the planner may keep it on Supabase when it
- * expects fewer rows), so the node returns more, and the bridge keeps the first PAGE_ROWS.
+ * expects fewer rows), so the node returns more, and the bridge keeps the first db.PAGE_ROWS.
  */
 const pageKey = (rows: postgres.Row[]) =>
-  rows.slice(0, PAGE_ROWS).map((r) =>
+  rows.slice(0, db.PAGE_ROWS).map((r) =>
     `${r.mission_id}|${r.event_time.toISOString()}|${r.agent_id}|${r.action}|` +
     JSON.stringify(r.details)
   ).join("\n");
@@ -297,19 +281,19 @@ export async function activityScenarios(run: Run, sizes = ACTIVITY_SIZES, window
     const suffix = windowed ? "_window" : "";
     for (const size of sizes) {
       const id = `activity_${size}${suffix}`;
-      const sets = missionIdSets(FIRST_MISSION_ID, run.missions, size, run.warmup + run.count);
-      const queries = await prepare(run.db, sets.map((ids) => activityCall(ids, window)));
+      const sets = db.missionIdSets(FIRST_MISSION_ID, run.missions, size, run.warmup + run.count);
+      const queries = await db.prepare(run.db, sets.map((ids) => db.activityCall(ids, window)));
       const sent = /ORDER BY date_bin/.test(queries[0].remote) ? "mission_ranges" : "event_time";
       if (!windowed) await traffic(run, id, "events_ts", queries.slice(0, 5).map((q) => q.remote));
       const pairs = [];
       for (const plan of NODE_PLANS) {
         const reference = referencePlan(plan, windowed);
         const [bridge, node] = await interleave(`${id}, beside ${plan}`, queries, run, [
-          [`bridge beside ${plan}`, async (q) => pageKey(await viaBridge(run.db.rpc, q.call))],
+          [`bridge beside ${plan}`, async (q) => pageKey(await db.viaBridge(run.db.rpc, q.call))],
           [plan, async (q) =>
             pageKey(
               plan === sent
-                ? await onNode(run.db.direct, q.remote)
+                ? await db.onNode(run.db.direct, q.remote)
                 : await run.db.direct.unsafe(reference, [q.call.params[0], ...window]),
             )],
         ]);
@@ -326,7 +310,7 @@ export async function activityScenarios(run: Run, sizes = ACTIVITY_SIZES, window
         .map((p) => `${p.plan} differed from the bridge in ${p.differing} calls`);
       run.report.scenario(
         id,
-        `mission_activity, ${size} mission${size > 1 ? "s" : ""}, newest ${PAGE_ROWS} rows` +
+        `mission_activity, ${size} mission${size > 1 ? "s" : ""}, newest ${db.PAGE_ROWS} rows` +
           (windowed ? ", one-week window" : ""),
         pairs.flatMap((pair) => [pair.bridge, pair.node]),
         [
