@@ -57,7 +57,7 @@ export const summarize = (name: string, samples: number[]): Summary => ({
  * variants this is A, B, B, A; williamsOrders(4) is [[0, 1, 3, 2], [1, 2, 0, 3], [2, 3, 1, 0],
  * [3, 0, 2, 1]].
  */
-export function williamsOrders(n: number): number[][] {
+function williamsOrders(n: number): number[][] {
   const first = [0];
   for (let low = 1, high = n - 1; first.length < n;) first.push(first.length % 2 ? low++ : high--);
   const rows = first.map((_, shift) => first.map((v) => (v + shift) % n));

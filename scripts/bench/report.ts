@@ -15,14 +15,14 @@ export interface Section {
 }
 
 /** A ratio read beside the latencies: label, value, and its metric's name if it has one. */
-export type Ratio = [label: string, value: number, metric?: string];
+type Ratio = [label: string, value: number, metric?: string];
 
 /** `a` over `b`, by p50 or by calls per second, recorded as `metric` when given. */
 export const ratio = (a: Summary, b: Summary, metric?: string, by: "p50" | "perSecond" = "p50") =>
   [`${a.name} / ${b.name} (${by === "p50" ? "p50" : "calls/s"})`, a[by]! / b[by]!, metric] as Ratio;
 
 /** One scenario's variants, timed side by side. */
-export interface Scenario {
+interface Scenario {
   id: string;
   title: string;
   variants: Summary[];
@@ -75,7 +75,7 @@ export class Report {
 type Goal = [metric: string, label: string, kind: "≤" | "≥", target: number];
 
 /** The issue's goals, checked against every run. */
-export const goals: Goal[] = [
+const goals: Goal[] = [
   ["ratio_search_bridge_vs_direct", "search bridge/direct", "≤", 1.25],
   ["ratio_naive_vs_bridge", "naive/bridge", "≥", 100],
   ["recall_at_10", "recall@10", "≥", 0.95],

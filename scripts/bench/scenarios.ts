@@ -183,7 +183,7 @@ export async function searchScenarios(run: Run, recallCount: number) {
  * ship the distance operator, so every row crosses the link and is sorted on Supabase
  * (DESIGN.md fact 1).
  */
-export const NAIVE_SEARCH = `select e.event_time, e.user_token, e.agent_key, e.device_key,
+const NAIVE_SEARCH = `select e.event_time, e.user_token, e.agent_key, e.device_key,
     e.event_embedding operator(extensions.<=>) $1::extensions.vector as distance
   from bench_naive.events e where e.event_embedding is not null
   order by e.event_embedding operator(extensions.<=>) $1::extensions.vector limit 10`;
@@ -223,7 +223,7 @@ export async function naiveScenario(run: Run, stack: ThrowawayStack, count: numb
 }
 
 /** Missions per call in the activity scenarios. */
-export const ACTIVITY_SIZES = [1, 10, 100, 1000];
+const ACTIVITY_SIZES = [1, 10, 100, 1000];
 
 /** How the node can order a page newest first: one order, three plans. */
 const NODE_PLANS = ["event_time", "mission_ranges", "lateral"] as const;
