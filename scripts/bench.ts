@@ -1,56 +1,44 @@
 /**
  * `npm run bench [-- --quick | --scale] [--out DIR]`: the bridge's performance, measured side by
- * side in one run on a stack of its own (a temporary directory, ports 27521/27522/27532 unless
- * BENCH_PORT_BASE moves them: base + 1, + 2, + 12), seeded with a
- * fixed dataset and torn down at the end, even on failure or Ctrl-C. Its last part starts two
- * more stacks with the same rows on 2 and 3 Timescale nodes (base + 21 to + 33, + 41 to + 54;
- * scripts/bench/nodes.ts).
- *
- * Full: 100,000 events × 768 dims, 1,000,000 activity rows, 10,000 missions, about 6 minutes on
- * 2 cores (a third of it the naive search). --quick: a fifth of the events, a tenth of the rest,
- * the same scenarios, in about 90 seconds. --scale: searches and activity at three sizes
- * (scripts/bench/scale.ts). The multi-node part adds about 2.5 minutes to --quick (measured at a
- * load average of 4), two more seedings of the dataset and its timed rounds to a full run. Writes bench.json, bench.md and bench.svg into --out
- * (default bench-out/, git-ignored) and prints bench.md.
+ * side in one run on a stack of its own (a temporary directory, ports from BENCH_PORT_BASE),
+ * seeded with a fixed dataset and torn down at the end, even on failure or Ctrl-C. Its last part
+ * starts two more stacks with the same rows on 2 and 3 Timescale nodes (scripts/bench/nodes.ts).
+ * --quick measures the same on smaller data; --scale, searches and activity at three sizes.
+ * Writes bench.json, bench.md and bench.svg into --out and prints bench.md.
  */
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { repoRoot } from "./stack/config.ts";
 import { EMBEDDING_DIMS } from "./seed/generate.ts";
-import { activityScenarios } from "./bench/activity.ts";
-import { closeConnections, type Connections, openConnections } from "./bench/db.ts";
-import { functionScenariosOnGateway } from "./bench/functions.ts";
-import { linkTraffic } from "./bench/link.ts";
-import { describeMachine, type Machine } from "./bench/machine.ts";
-import { createNaiveServer, naiveScenario } from "./bench/naive.ts";
-import { markdown, type RunInfo, writeOutputs } from "./bench/output.ts";
-import { log } from "./bench/progress.ts";
-import { queryVectors } from "./bench/queries.ts";
-import { goals, goalStatus, Report } from "./bench/report.ts";
-import { searchScenarios } from "./bench/search.ts";
-import { type Dataset, SCALES, scaleScenarios } from "./bench/scale.ts";
-import { callBreakdowns } from "./bench/parts.ts";
+import { repoRoot } from "./stack/config.ts";
+import * as throwaway from "./stack/throwaway.ts";
+import { type Connections, openConnections, queryVectors } from "./bench/db.ts";
+import { functionScenarios } from "./bench/functions.ts";
+import { log } from "./bench/measure.ts";
 import { multiNodeScenarios } from "./bench/nodes.ts";
-import {
-  portsFromBase,
-  seedStack,
-  startThrowawayStack,
-  stopThrowawayStacks,
-} from "./stack/throwaway.ts";
+import { callBreakdowns } from "./bench/parts.ts";
+import * as report from "./bench/report.ts";
+import * as scenarios from "./bench/scenarios.ts";
 
 const DATASETS = {
   full: { events: 100_000, activity: 1_000_000, missions: 10_000 },
   quick: { events: 20_000, activity: 100_000, missions: 1_000 },
 };
+type Dataset = typeof DATASETS.full;
+// Each --scale size has ten activity rows per event and a mission per ten events.
+const SCALES = [25_000, 100_000, 300_000].map((events) => ({
+  events,
+  activity: events * 10,
+  missions: events / 10,
+}));
 // Fixed, so every run measures the same rows.
 const SEED = 1;
 const UNTIL = "2026-11-01T00:00:00.000Z";
+// --scale seeds three times in one run: fewer rounds per scenario.
 const ROUNDS = { warmup: 20, count: 200, naive: 20, recall: 100 };
-// Three seeds in one run: fewer rounds per scenario.
-const SCALE_ROUNDS = { warmup: 10, count: 100 };
+const SCALE_ROUNDS = { ...ROUNDS, warmup: 10, count: 100 };
 const QUERY_VECTORS = 256;
 // Beside the dev stack's 5432x and the tests' 5532x; BENCH_PORT_BASE moves them.
-const BENCH_PORTS = portsFromBase("BENCH_PORT_BASE", 27520);
+const BENCH_PORTS = throwaway.portsFromBase("BENCH_PORT_BASE", 27520);
 
 const { values: options } = parseArgs({
   args: Deno.args,
@@ -65,31 +53,38 @@ if (options.help) {
   console.log("usage: npm run bench [-- --quick | --scale] [--out DIR]");
   Deno.exit(0);
 }
-const mode: RunInfo["mode"] = options.scale ? "scale" : options.quick ? "quick" : "full";
+const mode = options.scale ? "scale" : options.quick ? "quick" : "full";
 const data = mode === "scale" ? SCALES[SCALES.length - 1] : DATASETS[mode];
+const rounds = mode === "scale" ? SCALE_ROUNDS : ROUNDS;
 const out = resolve(options.out);
-
-let db: Connections | undefined;
+const until = new Date(UNTIL);
 
 /** scripts/seed.ts's arguments for a dataset, with the run's fixed seed and end. */
 const seedArgs = (dataset: Dataset) => [
   ...Object.entries(dataset).flatMap(([name, count]) => [`--${name}`, String(count)]),
-  "--seed",
-  String(SEED),
-  "--until",
-  UNTIL,
+  ...["--seed", String(SEED), "--until", UNTIL],
 ];
 
-let tearingDown: Promise<void> | undefined;
+const opened: Connections[] = [];
+/** The scenarios' context on a freshly seeded stack: its connections and query vectors. */
+async function runOn(stack: throwaway.ThrowawayStack, dataset: Dataset, into: report.Report) {
+  const db = openConnections(stack.env);
+  opened.push(db);
+  const vectors = await queryVectors(db.node, QUERY_VECTORS);
+  return { db, report: into, vectors, missions: dataset.missions, until, ...rounds };
+}
 
+let tearingDown: Promise<void> | undefined;
 /**
- * Stops whatever was started, in reverse. A signal and the main path's `finally` may both ask;
- * both wait for the same teardown, so neither exits while the stack still runs.
+ * Stops whatever was started. A signal and the main path's `finally` may both ask; both wait
+ * for the same teardown, so neither exits while the stack still runs.
  */
 function teardown(): Promise<void> {
   tearingDown ??= (async () => {
-    await (db && closeConnections(db).catch((error) => log(`connections: ${error}`)));
-    await stopThrowawayStacks();
+    for (const db of opened) {
+      await Promise.all(Object.values(db).map((sql) => sql.end({ timeout: 5 }).catch(log)));
+    }
+    await throwaway.stopThrowawayStacks();
   })();
   return tearingDown;
 }
@@ -103,79 +98,123 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
   });
 }
 
-async function bench(): Promise<RunInfo & { report: Report }> {
+/**
+ * Growth: the stack seeded at each size in turn, and at each the searches and mission_activity
+ * for 10 missions against the node, with the rows each call fetches across the link. Every
+ * scenario, metric and link row is named for its size, so the tables and chart show every size.
+ */
+async function growth(stack: throwaway.ThrowawayStack, all: report.Report) {
+  const rows = [];
+  for (const dataset of SCALES) {
+    await throwaway.seedStack(stack, seedArgs(dataset));
+    const sized = new report.Report();
+    const run = await runOn(stack, dataset, sized);
+    const [plain, , windowed] = scenarios.searches(until);
+    await scenarios.compareSearch(run, plain);
+    await scenarios.compareSearch(run, windowed);
+    await scenarios.activityScenarios(run, [10], [false]);
+    const m = sized.metrics, label = `${dataset.events / 1000}k`;
+    // The link rows come in the order of the scenarios above.
+    const cells = [
+      [m.search_bridge_p50_ms, m.search_direct_p50_ms],
+      [m.search_window_bridge_p50_ms, m.search_window_direct_p50_ms],
+      [m.activity_10_bridge_beside_best_p50_ms, m.activity_10_best_plan_p50_ms],
+    ].flatMap(([bridge, node], i) => [
+      `${report.num(bridge)} / ${report.num(node)} (${(bridge / node).toFixed(2)})`,
+      sized.link[i][1],
+    ]);
+    rows.push([...Object.values(dataset), ...cells]);
+    for (const s of sized.scenarios) {
+      all.scenarios.push({ ...s, id: `${s.id}_${label}`, title: `${s.title} (${label} events)` });
+    }
+    for (const [name, value] of Object.entries(m)) all.metrics[`${name}_${label}`] = value;
+    all.link.push(...sized.link.map(([query, ...rest]) => [`${query} (${label})`, ...rest]));
+  }
+  all.sections.push(report.linkSection(all));
+  return {
+    title: "Growth",
+    intro: "p50 in ms through the bridge / on the node (for activity, the node's best plan), " +
+      "the ratio in brackets, and the rows each call fetched across the link.",
+    header: ["events", "activity rows", "missions"].concat(
+      ...["search", "search, last 3 days", "activity, 10 missions"].map((query) => [query, "rows"]),
+    ),
+    rows,
+  };
+}
+
+/** What a run ran on, in one line, so numbers are never read without their context. */
+async function machine(db: Connections) {
+  const read = (path: string) => Deno.readTextFile(path).catch(() => "");
+  const [{ version }] = await db.node`select version()`;
+  const extensions = await db.node`select extname, extversion from pg_catalog.pg_extension`;
+  const versions = Object.fromEntries(extensions.map((e) => [e.extname, e.extversion]));
+  const kib = Number((await read("/proc/meminfo")).match(/MemTotal:\s+(\d+)/)?.[1]);
+  const cpu = (await read("/proc/cpuinfo")).match(/model name\s*:\s*(.+)/)?.[1]?.trim();
+  const os = (await read("/etc/os-release")).match(/PRETTY_NAME="?([^"\n]+)/)?.[1];
+  return [
+    `${navigator.hardwareConcurrency} cores (${cpu}), ${(kib / 2 ** 20).toFixed(1)} GiB RAM`,
+    `${os}, kernel ${Deno.osRelease()}; ${version.split(" on ")[0]}`,
+    `pgvector ${versions.vector}, TimescaleDB ${versions.timescaledb}, Deno ${Deno.version.deno}`,
+  ].join(", ");
+}
+
+async function bench() {
   const startedAt = new Date().toISOString(), started = performance.now();
   log(`${mode} run: ${JSON.stringify(data)}, results to ${out}`);
-  const stack = await startThrowawayStack("bench", BENCH_PORTS);
-  const report = new Report();
-  const until = new Date(UNTIL);
-  const run = (machine: Machine) => ({
-    report,
+  const stack = await throwaway.startThrowawayStack("bench", BENCH_PORTS);
+  const results = new report.Report();
+  let headline: report.Section;
+  if (mode === "scale") {
+    headline = await growth(stack, results);
+  } else {
+    await throwaway.seedStack(stack, seedArgs(data));
+    const run = await runOn(stack, data, results);
+    await scenarios.searchScenarios(run, ROUNDS.recall);
+    await callBreakdowns(run);
+    await scenarios.naiveScenario(run, stack, ROUNDS.naive);
+    await scenarios.activityScenarios(run);
+    await functionScenarios(run, stack);
+    results.sections.push(report.linkSection(results));
+    await multiNodeScenarios(run, stack, seedArgs(data));
+    headline = report.goalsSection(results.metrics, mode === "quick");
+  }
+  const seconds = Math.round((performance.now() - started) / 1000);
+  const dims = EMBEDDING_DIMS, count = (n: number) => n.toLocaleString("en");
+  const run = {
     mode,
     startedAt,
-    seconds: (performance.now() - started) / 1000,
-    data: { ...data, dims: EMBEDDING_DIMS, seed: SEED, until: UNTIL },
-    rounds: mode === "scale" ? { ...ROUNDS, ...SCALE_ROUNDS } : ROUNDS,
-    machine,
-  });
-  if (mode === "scale") {
-    await scaleScenarios({
-      stack,
-      report,
-      seedArgs,
-      ...SCALE_ROUNDS,
-      queryVectors: QUERY_VECTORS,
-      until,
-    });
-    db = await openConnections(stack.env);
-    return run(await describeMachine(db));
+    seconds,
+    data: { ...data, dims, seed: SEED, until: UNTIL },
+    rounds,
+    machine: await machine(opened[opened.length - 1]),
+  };
+  const dataset = `${count(data.events)} events × ${dims} dims, ${count(data.activity)} ` +
+    `activity rows, ${count(data.missions)} missions`;
+  const heading = `# FDW bridge benchmark (${mode})\n\n` +
+    (mode === "scale" ? "The largest of the sizes below: " : "") +
+    `${dataset} (seed ${SEED}, until ${UNTIL}); ${rounds.count} timed rounds per scenario after ` +
+    `${rounds.warmup} warm-up rounds, variants interleaved, each first and after each other ` +
+    `equally often. Run at ${startedAt}, ${seconds} s in all.\n\nMachine: ${run.machine}.`;
+  const md = report.markdown(results, heading, headline);
+  const goals = report.goalStatus(results.metrics);
+  const sections = [headline, ...results.sections];
+  const json = { ...results.metrics, run, goals, scenarios: results.scenarios, sections };
+  Deno.mkdirSync(out, { recursive: true });
+  Deno.writeTextFileSync(join(out, "bench.md"), md);
+  Deno.writeTextFileSync(join(out, "bench.json"), JSON.stringify(json, null, 2) + "\n");
+  const chart = report.latencyChart(results.scenarios, `${mode} run: ${dataset}; ${startedAt}`);
+  Deno.writeTextFileSync(join(out, "bench.svg"), chart);
+  console.log(md);
+  const missed = goals.filter((g) => g.status !== "met").map((g) => g.label);
+  if (mode !== "scale") {
+    log(missed.length ? `goals not met: ${missed.join(", ")}` : "every goal met");
   }
-  await seedStack(stack, seedArgs(data));
-  db = await openConnections(stack.env);
-  const machine = await describeMachine(db);
-  const vectors = await queryVectors(db.timescaleAdmin, QUERY_VECTORS);
-
-  await searchScenarios({ db, report, vectors, ...ROUNDS, recallCount: ROUNDS.recall, until });
-  await callBreakdowns({
-    db,
-    report,
-    vectors,
-    count: ROUNDS.count,
-    missions: data.missions,
-    until,
-  });
-  await createNaiveServer(db, stack);
-  await naiveScenario(db, report, vectors, ROUNDS.naive);
-  await activityScenarios({ db, report, missions: data.missions, ...ROUNDS, until });
-
-  await functionScenariosOnGateway(stack, { db, report, vectors, ...ROUNDS });
-  await linkTraffic(stack.env, db, report, vectors, data.missions, until);
-  await multiNodeScenarios({
-    stack,
-    db,
-    report,
-    seedArgs: seedArgs(data),
-    vectors,
-    missions: data.missions,
-    ...ROUNDS,
-    until,
-  });
-
-  return run(machine);
+  log(`wrote bench.json, bench.md and bench.svg to ${out}`);
 }
 
 let failed = false;
 try {
-  const { report, ...run } = await bench();
-  writeOutputs(out, report, run);
-  console.log(markdown(report, run));
-  const missed = goals.filter((g) => goalStatus(g, report.metrics) !== "met");
-  if (run.mode !== "scale") {
-    log(
-      missed.length ? `goals not met: ${missed.map((g) => g.label).join(", ")}` : "every goal met",
-    );
-  }
-  log(`wrote bench.json, bench.md and bench.svg to ${out}`);
+  await bench();
 } catch (error) {
   // psql's errors quote connection strings: keep their passwords out of the log.
   log(`failed: ${(error as Error).message.replace(/(\/\/[^:/@\s]+:)[^@\s]+@/g, "$1***@")}`);

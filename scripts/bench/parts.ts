@@ -1,254 +1,183 @@
 /**
  * Where one call's time goes, measured in each call rather than inferred from differences of
  * separate timings. Before each call pg_stat_statements is reset on both nodes; after it, the
- * Supabase node says how long it planned and ran the RPC and each statement nested in it
- * (`pg_stat_statements.track = all`, with planning), and the Timescale node lists the
- * statements postgres_fdw sent it, one round trip each, with their own time. Per part, the
- * median over the calls:
- * - client ↔ Supabase: the client's time less the Supabase node's time for the RPC;
- * - RPC wrappers: the RPC's planning and execution less its remote statement's (the SQL and
- *   PL/pgSQL functions, their argument checks and RLS lookups, the rows handed back up);
- * - planning the remote statement on Supabase (view, scope, postgres_fdw's path);
- * - the caller's scope: the statements it runs as init plans, before the remote query;
- * - the node's own work: every statement postgres_fdw sent, planning included;
- * - the link and local execution: the rest of the remote statement's execution, that is each
- *   round trip's latency, TLS, libpq and the parsing of the rows fetched, and what the local
- *   plan computes.
- * For a search, the same statement is also run as a plain foreign scan with and without the
- * distance column and the embedding, paired on each query vector, which measures on the
- * Supabase node what fetching and parsing the 10 embeddings costs, and the local distance.
+ * Supabase node says how long it planned and ran the RPC and each statement nested in it, and
+ * the Timescale node lists the statements postgres_fdw sent it, one round trip each, with their
+ * own time. The parts (PARTS) are differences of those: the RPC wrappers are the SQL and
+ * PL/pgSQL functions, their argument checks and RLS lookups and the rows handed back up; the link
+ * and local execution is each round trip's latency, TLS, libpq, the parsing of the rows fetched
+ * and what the local plan computes. Medians over the calls.
  */
+import type postgres from "postgres";
 import { FIRST_MISSION_ID } from "../seed/generate.ts";
-import { activityWindow, MAX_ROWS } from "./activity.ts";
-import type { Connections } from "./db.ts";
-import { quantile } from "./measure.ts";
-import { progress } from "./progress.ts";
-import {
-  activityParams,
-  bridgeActivitySql,
-  bridgeSearchSql,
-  directSearchSql,
-  missionIdSets,
-  SEARCH_KEY_COLUMNS,
-  type SearchFilters,
-  searchParams,
-} from "./queries.ts";
-import type { Report } from "./report.ts";
-
-/** What the breakdowns need from a run. */
-export interface PartsRun {
-  db: Connections;
-  report: Report;
-  vectors: string[];
-  /** Calls measured per breakdown. */
-  count: number;
-  missions: number;
-  until: Date;
-}
+import { activityCall, type Call, type Connections, missionIdSets, searchCall } from "./db.ts";
+import { interleave, quantile } from "./measure.ts";
+import { activityWindow, type Run, searches } from "./scenarios.ts";
 
 interface Statement {
   query: string;
   toplevel: boolean;
   calls: number;
+  time: number;
   plan: number;
-  exec: number;
 }
 
-/** The statements a node ran since the last reset, as `user` (any user when omitted). */
-async function statements(sql: Connections["supabaseAdmin"], schema: string, user?: string) {
+/** The statements a node ran since the last reset, by `user` when given, and resets it. */
+async function statements(sql: postgres.Sql, schema: string, user: string | null = null) {
   const rows = await sql.unsafe<Statement[]>(
     `select s.query, s.toplevel, s.calls::int as calls, s.total_plan_time as plan,
-            s.total_exec_time as exec
+            s.total_plan_time + s.total_exec_time as time
        from ${schema}.pg_stat_statements s
       where s.dbid = (select oid from pg_catalog.pg_database where datname = current_database())
         and ($1::text is null or s.userid = $1::regrole)
         and s.query not like '%pg_stat_statements%'`,
-    [user ?? null],
+    [user],
   );
+  await sql.unsafe(`select ${schema}.pg_stat_statements_reset()`);
   return rows;
 }
 
-const reset = (sql: Connections["supabaseAdmin"], schema: string) =>
-  sql.unsafe(`select ${schema}.pg_stat_statements_reset()`);
-
-/** The statement that reads through the link, in the Supabase node's statistics. */
-const REMOTE_STATEMENT = /from bridge\.(events_in_scope|activity_log) /;
-/** The caller's scope, read by bridge.events_in_scope's init plans. */
-const SCOPE_STATEMENT = /bridge\.event_access|public\.event_scopes/;
+const total = (rows: Statement[]) => rows.reduce((sum, s) => sum + s.time, 0);
 
 /** postgres_fdw's statements for one scan, in the order it sends them. */
 const PROTOCOL = ["SET", "START", "DECLARE", "FETCH", "CLOSE", "COMMIT"];
 
-const total = (rows: Statement[]) => rows.reduce((sum, s) => sum + s.plan + s.exec, 0);
+/** The parts of a call, in the order tracedCall measures them; a column each. */
+const PARTS = [
+  "the whole call, at the client",
+  "statements sent to the node",
+  "client ↔ Supabase (client − RPC on Supabase)",
+  "RPC wrappers (RPC − remote statement)",
+  "planning the remote statement on Supabase",
+  "the caller's scope (init plans)",
+  "the node's own work (every statement postgres_fdw sent)",
+  "link and local execution (remote statement − scope − node)",
+  "of which: fetching and parsing the 10 embeddings (paired foreign scans)",
+  "of which: the local distance (paired foreign scans)",
+];
 
-/** One call of `statement` as service_role, as the bench's bridge variants make it, in parts. */
-async function tracedCall(db: Connections, statement: string, params: (string | number)[]) {
-  await reset(db.supabaseAdmin, "extensions");
-  await reset(db.timescaleAdmin, "public");
+/** One call as service_role, in parts, and the statements the node ran with their times. */
+async function tracedCall(db: Connections, call: Call) {
+  // Read, and so reset, so that the call is alone in the statistics read after it.
+  await statements(db.admin, "extensions");
+  await statements(db.node, "public");
   const started = performance.now();
-  await db.traced.unsafe(statement, params);
+  await db.traced.unsafe(call.rpc, call.params);
   const client = performance.now() - started;
-  const local = await statements(db.supabaseAdmin, "extensions");
-  const node = await statements(db.timescaleAdmin, "public", "bridge_reader");
-  const rpc = local.filter((s) => s.toplevel && s.query.startsWith("select * from public."));
-  const remote = local.filter((s) => !s.toplevel && REMOTE_STATEMENT.test(s.query));
-  if (rpc.length !== 1 || remote.length !== 1) {
-    throw new Error(
-      `breakdown: expected one RPC and one remote statement, saw ${
-        JSON.stringify(local.map((s) => s.query.slice(0, 60)))
-      }`,
-    );
+  const local = await statements(db.admin, "extensions");
+  const node = await statements(db.node, "public", "bridge_reader");
+  const rpc = total(local.filter((s) => s.toplevel && s.query.startsWith("select * from public.")));
+  const nested = local.filter((s) => !s.toplevel);
+  // The statement that reads through the link, and the caller's scope its init plans read.
+  const link = /from bridge\.(events_in_scope|activity_log) /;
+  const [remote, ...more] = nested.filter((s) => link.test(s.query));
+  if (!remote || more.length) {
+    throw new Error(`breakdown: expected one remote statement, saw ${local.map((s) => s.query)}`);
   }
-  const scope = total(local.filter((s) => !s.toplevel && SCOPE_STATEMENT.test(s.query)));
-  const onNode = total(node);
-  return {
-    parts: {
-      "client ↔ Supabase (client − RPC on Supabase)": client - total(rpc),
-      "RPC wrappers (RPC − remote statement)": total(rpc) - total(remote),
-      "planning the remote statement on Supabase": remote[0].plan,
-      "the caller's scope (init plans)": scope,
-      "the node's own work (every statement postgres_fdw sent)": onNode,
-      "link and local execution (remote statement − scope − node)": remote[0].exec - scope -
-        onNode,
-    } as Record<string, number>,
-    client,
-    roundTrips: node.reduce((sum, s) => sum + s.calls, 0),
-    nodeStatements: node.map((s) => ({ verb: s.query.split(/\s/)[0], ms: s.plan + s.exec }))
-      .sort((a, b) => PROTOCOL.indexOf(a.verb) - PROTOCOL.indexOf(b.verb))
-      .map((s) => `${s.verb} ${s.ms.toFixed(3)}`),
-  };
-}
-
-type Traced = Awaited<ReturnType<typeof tracedCall>>;
-
-/** Medians over the calls: of each part, of the round trips and of the whole call. */
-function summarizeCalls(calls: Traced[]) {
-  const parts = Object.fromEntries(
-    Object.keys(calls[0].parts).map((part) => [
-      part,
-      quantile(calls.map((c) => c.parts[part]), 0.5),
-    ]),
+  const scope = total(
+    nested.filter((s) => /bridge\.event_access|public\.event_scopes/.test(s.query)),
   );
-  const roundTrips = quantile(calls.map((c) => c.roundTrips), 0.5);
-  return { parts, roundTrips, client: quantile(calls.map((c) => c.client), 0.5) };
+  const verb = (s: Statement) => s.query.split(" ")[0];
+  return {
+    parts: [
+      client,
+      node.reduce((sum, s) => sum + s.calls, 0),
+      client - rpc,
+      rpc - remote.time,
+      remote.plan,
+      scope,
+      total(node),
+      remote.time - remote.plan - scope - total(node),
+    ],
+    statements: node.sort((a, b) => PROTOCOL.indexOf(verb(a)) - PROTOCOL.indexOf(verb(b)))
+      .map((s) => `${verb(s)} ${s.time.toFixed(3)}`).join(", "),
+  };
 }
 
 /**
- * The 10 embeddings and the distance, measured on Supabase: the search's statement as a plain
- * foreign scan (as postgres, no local sort) with the distance, with the embedding only, and with
- * neither, on the same query vector; the medians of the paired differences of their execution.
+ * The 10 embeddings and the distance, measured on Supabase by foreign scans the benchmark writes
+ * (the bridge does not send them): the search as a plain foreign scan (as postgres, no local
+ * sort) with the distance, with the embedding only, and with neither, on the same query vector;
+ * the paired differences of their execution.
  */
-async function embeddingParts(db: Connections, vectors: string[], filters: SearchFilters) {
-  const distance = "e.event_embedding operator(extensions.<=>) $1::extensions.vector as distance";
-  const variants = {
-    distance: directSearchSql(filters, "bridge.events", `${SEARCH_KEY_COLUMNS}, ${distance}`),
-    embedding: directSearchSql(
-      filters,
-      "bridge.events",
-      `${SEARCH_KEY_COLUMNS}, e.event_embedding`,
-    ),
-    keys: directSearchSql(filters, "bridge.events", SEARCH_KEY_COLUMNS),
-  };
+async function embeddingParts(db: Connections, vectors: string[], from: string) {
+  const keys = "e.event_time, e.user_token, e.agent_key, e.device_key, e.location_key, " +
+    "e.event_type, e.data_payload_proc";
+  const distance = "e.event_embedding operator(extensions.<=>) $1::extensions.vector";
   const fetched: number[] = [], computed: number[] = [];
   for (const vector of vectors) {
-    const exec: Record<string, number> = {};
-    for (const [name, text] of Object.entries(variants)) {
-      await reset(db.supabaseAdmin, "extensions");
-      await db.supabaseAdmin.begin(async (tx) => {
+    const exec = [];
+    for (const columns of [`${keys}, ${distance}`, `${keys}, e.event_embedding`, keys]) {
+      await db.admin.begin(async (tx) => {
         await tx`set local enable_sort = off`;
-        await tx.unsafe(text, searchParams(vector, 10, filters));
+        await tx.unsafe(
+          `select ${columns} from bridge.events e
+            where e.event_embedding is not null and e.event_time >= $2::timestamptz
+            order by ${distance} limit 10`,
+          [vector, from],
+        );
       });
-      const [run] = (await statements(db.supabaseAdmin, "extensions")).filter((s) =>
-        s.query.includes("from bridge.events e")
-      );
-      exec[name] = run.exec;
+      const ran = await statements(db.admin, "extensions");
+      const scan = ran.find((s) => s.query.includes("from bridge.events e"))!;
+      exec.push(scan.time - scan.plan);
     }
-    fetched.push(exec.embedding - exec.keys);
-    computed.push(exec.distance - exec.embedding);
+    fetched.push(exec[1] - exec[2]);
+    computed.push(exec[0] - exec[1]);
   }
-  return {
-    "of which: fetching and parsing the 10 embeddings (paired foreign scans)": quantile(
-      fetched,
-      0.5,
-    ),
-    "of which: the local distance (paired foreign scans)": quantile(computed, 0.5),
-  };
-}
-
-/** Runs `calls` traced calls, a progress bar for them, and returns their summary. */
-async function traced(label: string, db: Connections, calls: [string, (string | number)[]][]) {
-  const bar = progress(label, calls.length);
-  const measured: Traced[] = [];
-  for (const [statement, params] of calls) {
-    measured.push(await tracedCall(db, statement, params));
-    bar.update(measured.length);
-  }
-  const summary = summarizeCalls(measured);
-  bar.finish(`client p50 ${summary.client.toFixed(2)} ms, ${summary.roundTrips} round trips`);
-  // The last call's statements: the first may include postgres_fdw's session set-up.
-  return { ...summary, example: measured[measured.length - 1].nodeStatements };
-}
-
-function record(
-  run: PartsRun,
-  id: string,
-  title: string,
-  summary: Awaited<ReturnType<typeof traced>>,
-  extra: Record<string, number> = {},
-) {
-  const parts = { ...summary.parts, ...extra };
-  run.report.breakdowns.push({
-    id,
-    title,
-    client: summary.client,
-    roundTrips: summary.roundTrips,
-    nodeStatements: summary.example,
-    parts: Object.entries(parts).map(([part, ms]) => ({ part, ms })),
-  });
-  run.report.metric(`${id}_client_ms`, summary.client);
-  run.report.metric(`${id}_round_trips`, summary.roundTrips);
-  for (const [part, ms] of Object.entries(parts)) {
-    run.report.metric(`${id}_${part.replace(/ \(.*$/, "").replace(/\W+/g, "_")}_ms`, ms);
-  }
+  return [fetched, computed];
 }
 
 /**
- * Breaks down the 3-day-window search and mission_activity for 1 and 10 missions (with and
- * without its window), `count` calls each, into report.breakdowns and `<id>_<part>_ms` metrics.
+ * Breaks down the 3-day-window search and mission_activity for 1 and 10 missions (without and
+ * with its window), `count` calls each: a column each, and `<id>_<part>_ms` metrics.
  */
-export async function callBreakdowns(run: PartsRun) {
+export async function callBreakdowns(run: Run) {
   const vectors = run.vectors.slice(0, run.count);
-  const lastDays: SearchFilters = {
-    from: new Date(run.until.getTime() - 3 * 24 * 3600 * 1000).toISOString(),
-  };
-  const search = await traced(
-    "parts: search, last 3 days",
-    run.db,
-    vectors.map((v) => [bridgeSearchSql(lastDays), searchParams(v, 10, lastDays)]),
-  );
-  record(
-    run,
-    "parts_search_window",
-    "search k=10, last 3 days",
-    search,
-    await embeddingParts(run.db, vectors, lastDays),
-  );
-  for (const window of [undefined, activityWindow(run.until)]) {
+  const [, , [, searchTitle, lastDays]] = searches(run.until);
+  const columns: [string, string, Call[]][] = [
+    ["parts_search_window", searchTitle, vectors.map((v) => searchCall(v, lastDays))],
+  ];
+  for (const windowed of [false, true]) {
     for (const size of [1, 10]) {
       const sets = missionIdSets(FIRST_MISSION_ID, run.missions, size, run.count);
-      const suffix = window ? "_window" : "";
-      const summary = await traced(
-        `parts: mission_activity, ${size}${suffix}`,
-        run.db,
-        sets.map((ids) => [bridgeActivitySql(window), activityParams(ids, MAX_ROWS, window)]),
-      );
-      record(
-        run,
-        `parts_activity_${size}${suffix}`,
+      const window = windowed ? activityWindow(run.until) : [];
+      columns.push([
+        `parts_activity_${size}${windowed ? "_window" : ""}`,
         `mission_activity, ${size} mission${size > 1 ? "s" : ""}` +
-          (window ? ", one-week window" : ""),
-        summary,
-      );
+        (windowed ? ", one-week window" : ""),
+        sets.map((ids) => activityCall(ids, window)),
+      ]);
     }
   }
+  const medians: number[][] = [], examples: string[] = [];
+  for (const [id, title, calls] of columns) {
+    const [{ results }] = await interleave(`parts: ${title}`, calls, {
+      warmup: 0,
+      count: calls.length,
+    }, [
+      ["traced", (call) => tracedCall(run.db, call)],
+    ]);
+    const traced = results as Awaited<ReturnType<typeof tracedCall>>[];
+    const samples = traced[0].parts.map((_, i) => traced.map((t) => t.parts[i]));
+    if (id === "parts_search_window") {
+      samples.push(...await embeddingParts(run.db, vectors, lastDays.from!));
+    }
+    const median = samples.map((values) => quantile(values, 0.5));
+    medians.push(median);
+    // The last call's statements: the first may include postgres_fdw's session set-up.
+    examples.push(`${title}: ${traced[traced.length - 1].statements}`);
+    for (const [i, ms] of median.entries()) {
+      const part = PARTS[i].replace(/ \(.*$/, "").replace(/\W+/g, "_");
+      const name = ["client_ms", "round_trips"][i] ?? `${part}_ms`;
+      run.report.metric(`${id}_${name}`, ms);
+    }
+  }
+  run.report.sections.push({
+    title: "Where the time of one call goes (ms)",
+    intro: `Medians over ${run.count} calls each, every call measured by pg_stat_statements ` +
+      "on both nodes (scripts/bench/parts.ts). Statements sent to the node, each a round " +
+      `trip, with their time in the last call: ${examples.join("; ")}.`,
+    header: ["part", ...columns.map(([, title]) => title)],
+    rows: PARTS.map((part, i) => [part, ...medians.map((median) => median[i] ?? NaN)]),
+  });
 }
