@@ -19,11 +19,10 @@ import {
   generateActivity,
   generateEvents,
   generateMissions,
-  type SeedOptions,
+  type Row,
   SPAN_MS,
 } from "./seed/generate.ts";
-import { copyRows, type Field, vectorLiteral } from "./seed/load.ts";
-import { readNodes, rowsOf, type SeedNode } from "./seed/nodes.ts";
+import { copyRows, readNodes, rowsOf, type SeedNode } from "./seed/load.ts";
 import { grantDemoScopes } from "./seed/scopes.ts";
 
 const HNSW_INDEX = "events_embedding_hnsw";
@@ -36,13 +35,9 @@ const log = (message: string) => console.error(`seed: ${message}`);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const iso = (ms: number) => new Date(ms).toISOString();
 
-interface Args extends SeedOptions {
-  events: number;
-  activity: number;
-  missions: number;
-}
+type Args = ReturnType<typeof parseCommandLine>;
 
-function parseCommandLine(args: string[]): Args {
+function parseCommandLine(args: string[]) {
   const { values } = parseArgs({
     args,
     options: {
@@ -53,10 +48,10 @@ function parseCommandLine(args: string[]): Args {
       until: { type: "string" },
     },
   });
-  const count = (name: string, text: string) => {
-    const value = Number(text);
+  const count = (name: "events" | "activity" | "missions" | "seed") => {
+    const value = Number(values[name]);
     if (!Number.isSafeInteger(value) || value < 0) {
-      throw new Error(`--${name} must be a whole number >= 0, got ${text}`);
+      throw new Error(`--${name} must be a whole number >= 0, got ${values[name]}`);
     }
     return value;
   };
@@ -68,10 +63,10 @@ function parseCommandLine(args: string[]): Args {
     : Date.parse(/T[\d:.]+$/.test(values.until) ? values.until + "Z" : values.until);
   if (Number.isNaN(until)) throw new Error(`--until is not a timestamp: ${values.until}`);
   const parsed = {
-    events: count("events", values.events),
-    activity: count("activity", values.activity),
-    missions: count("missions", values.missions),
-    seed: count("seed", values.seed),
+    events: count("events"),
+    activity: count("activity"),
+    missions: count("missions"),
+    seed: count("seed"),
     until,
   };
   if (parsed.seed > 0xffffffff) throw new Error("--seed must fit in 32 bits");
@@ -97,90 +92,57 @@ function connectionStrings() {
 }
 
 /**
- * A progress bar on stderr when it is a terminal (redrawn at most ten times a second), else a
- * single line per finished step, so CI logs stay readable. Without a total it shows elapsed time.
+ * Runs one step and logs `seed: <the summary it returns> in <seconds>`; returns its duration in
+ * ms. Meanwhile, on a terminal only (CI logs stay readable), its progress is redrawn ten times a
+ * second: a bar of the rows done out of `total`, or for a step without one the time so far.
  */
-function progress(label: string, total?: number) {
-  const tty = Deno.stderr.isTerminal();
+async function step(
+  label: string,
+  total: number | undefined,
+  work: (progress: (done: number) => void) => Promise<string>,
+): Promise<number> {
   const started = performance.now();
   const encoder = new TextEncoder();
-  let drawn = 0;
   const draw = (text: string) => Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${text}`));
-  return {
-    update(done = 0) {
-      const now = performance.now();
-      if (!tty || now - drawn < 100) return;
-      drawn = now;
-      if (total === undefined) return draw(`seed: ${label}... ${seconds(now - started)}`);
-      const fraction = total ? Math.min(done / total, 1) : 1;
-      const width = 30, filled = Math.round(fraction * width);
-      const bar = "#".repeat(filled) + ".".repeat(width - filled);
-      draw(
-        `seed: ${label.padEnd(8)} [${bar}] ${String(Math.floor(fraction * 100)).padStart(3)}% ` +
-          `${done}/${total}  ${seconds(now - started)}`,
-      );
-    },
-    /** Clears the bar, prints the step's line and returns its duration in ms. */
-    finish(summary: string): number {
-      const elapsed = performance.now() - started;
-      if (tty) draw("");
-      log(`${summary} in ${seconds(elapsed)}`);
-      return elapsed;
-    },
+  let done = 0;
+  const redraw = () => {
+    const elapsed = seconds(performance.now() - started);
+    if (total === undefined) return draw(`seed: ${label}... ${elapsed}`);
+    const fraction = total ? Math.min(done / total, 1) : 1;
+    const bar = "#".repeat(Math.round(fraction * 30)).padEnd(30, ".");
+    const percent = String(Math.floor(fraction * 100)).padStart(3);
+    draw(`seed: ${label.padEnd(8)} [${bar}] ${percent}% ${done}/${total}  ${elapsed}`);
   };
-}
-
-/** Runs `work` with a ticking elapsed-time line on a terminal; returns its duration in ms. */
-async function timed(label: string, done: string, work: () => Promise<unknown>): Promise<number> {
-  const bar = progress(label);
-  const tick = setInterval(() => bar.update(), 250);
+  const ticker = Deno.stderr.isTerminal() ? setInterval(redraw, 100) : undefined;
+  let summary: string;
   try {
-    await work();
+    summary = await work((rows) => done = rows);
   } finally {
-    clearInterval(tick);
+    if (ticker !== undefined) {
+      clearInterval(ticker);
+      draw("");
+    }
   }
-  return bar.finish(done);
+  const elapsed = performance.now() - started;
+  log(`${summary} in ${seconds(elapsed)}`);
+  return elapsed;
 }
 
-async function load(
+/** Loads `rows` into `table` as a step with a progress bar; returns its duration in ms. */
+function load(
   url: string,
   label: string,
   noun: string,
   table: string,
-  columns: string[],
   total: number,
-  rows: Iterable<Field[]>,
-): Promise<number> {
-  const bar = progress(label, total);
-  let sent = 0;
-  const loaded = await copyRows(url, table, columns, counted(rows), (n) => bar.update(n));
-  if (loaded !== sent) throw new Error(`${table}: loaded ${loaded} rows, sent ${sent}`);
-  return bar.finish(`${loaded} ${noun}`);
-
-  function* counted(all: Iterable<Field[]>) {
-    for (const row of all) {
-      sent++;
-      yield row;
-    }
-  }
+  rows: Iterable<Row>,
+) {
+  return step(
+    label,
+    total,
+    async (progress) => `${await copyRows(url, table, rows, progress)} ${noun}`,
+  );
 }
-
-function* map<T, U>(items: Iterable<T>, f: (item: T) => U): Generator<U> {
-  for (const item of items) yield f(item);
-}
-
-const EVENT_COLUMNS = [
-  "event_time",
-  "user_token",
-  "agent_key",
-  "device_key",
-  "location_key",
-  "event_type",
-  "data_payload_raw",
-  "data_payload_proc",
-  "event_embedding",
-];
-const ACTIVITY_COLUMNS = ["event_time", "agent_id", "mission_id", "action", "details"];
 
 async function seed(args: Args) {
   const db = connectionStrings();
@@ -199,21 +161,20 @@ async function seed(args: Args) {
     "missions",
     "missions",
     "public.missions",
-    ["id", "outcome", "owner", "created_at"],
     args.missions,
-    missions.map((m) => [String(m.id), m.outcome, m.owner, iso(m.createdAt)]),
+    missions,
   );
 
   await grantDemoScopes(db.supabase);
   log("granted each demo user their sites (public.event_scopes)");
 
-  let eventsMs = 0, indexMs = 0, activityMs = 0;
+  const totalMs = { events: 0, index: 0, activity: 0 };
   for (const node of nodes) {
     if (nodes.length > 1) log(`node ${node.name}`);
-    const times = await seedNode(node, nodes, args, missions);
-    eventsMs += times.eventsMs;
-    indexMs += times.indexMs;
-    activityMs += times.activityMs;
+    const nodeMs = await seedNode(node, nodes, args, missions);
+    totalMs.events += nodeMs.events;
+    totalMs.index += nodeMs.index;
+    totalMs.activity += nodeMs.activity;
   }
 
   // The Supabase side plans pushdown from its own statistics of the foreign tables, which
@@ -222,21 +183,16 @@ async function seed(args: Args) {
   await psql(db.supabase, "vacuum (analyze) public.missions");
   await psql(db.supabase, "analyze bridge.events, bridge.activity_log");
 
-  console.error(
-    `seed: ${args.events} events (${seconds(eventsMs)}), ${args.activity} activity rows ` +
-      `(${seconds(activityMs)}), ${args.missions} missions (${seconds(missionsMs)}); ` +
-      `hnsw index built in ${seconds(indexMs)}` +
+  log(
+    `${args.events} events (${seconds(totalMs.events)}), ${args.activity} activity rows ` +
+      `(${seconds(totalMs.activity)}), ${args.missions} missions (${seconds(missionsMs)}); ` +
+      `hnsw index built in ${seconds(totalMs.index)}` +
       (nodes.length > 1 ? ` (${nodes.length} nodes)` : ""),
   );
 }
 
 /** Loads one node's share of the events and activity, and rebuilds its search index. */
-async function seedNode(
-  node: SeedNode,
-  nodes: SeedNode[],
-  args: Args,
-  missions: ReturnType<typeof generateMissions>,
-) {
+async function seedNode(node: SeedNode, nodes: SeedNode[], args: Args, missions: Row[]) {
   // HNSW inserts row by row are slow (each one walks the graph); a bulk build after the load is
   // many times faster. Keep the index's own definition so any tuning of it survives a reseed.
   const indexdef = (await psql(
@@ -245,6 +201,7 @@ async function seedNode(
     { tuplesOnly: true },
   )).trim() || HNSW_FALLBACK;
   await psql(node.url, `drop index if exists public.${HNSW_INDEX}`);
+  const events = generateEvents(args.events, args);
   let eventsMs = 0, indexMs = 0;
   try {
     eventsMs = await load(
@@ -252,67 +209,40 @@ async function seedNode(
       "events",
       "events",
       "public.events",
-      EVENT_COLUMNS,
       args.events,
-      rowsOf(
-        node,
-        nodes,
-        EVENT_COLUMNS,
-        map(generateEvents(args.events, args), (e) => [
-          iso(e.eventTime),
-          e.userToken,
-          e.agentKey,
-          e.deviceKey,
-          e.locationKey,
-          e.eventType,
-          JSON.stringify(e.rawPayload),
-          JSON.stringify(e.payload),
-          vectorLiteral(e.embedding),
-        ]),
-      ),
+      rowsOf(node, nodes, events),
     );
   } finally {
     // Rebuilt even when the load failed, so a failed seed never leaves search without its index.
     // Session settings: enough memory to build the graph in RAM and both cores.
-    indexMs = await timed("building the hnsw index", "hnsw index built", () =>
-      psql(
+    indexMs = await step("building the hnsw index", undefined, async () => {
+      await psql(
         node.url,
-        "set maintenance_work_mem = '1GB'; set max_parallel_maintenance_workers = 2; " +
-          indexdef,
-      ));
+        "set maintenance_work_mem = '1GB'; set max_parallel_maintenance_workers = 2; " + indexdef,
+      );
+      return "hnsw index built";
+    });
   }
 
+  const activity = generateActivity(args.activity, missions, args);
   const activityMs = await load(
     node.url,
     "activity",
     "activity rows",
     "public.activity_log",
-    ACTIVITY_COLUMNS,
     args.activity,
-    rowsOf(
-      node,
-      nodes,
-      ACTIVITY_COLUMNS,
-      map(generateActivity(args.activity, missions, args), (a) => [
-        iso(a.eventTime),
-        String(a.agentId),
-        String(a.missionId),
-        a.action,
-        JSON.stringify(a.details),
-      ]),
-    ),
+    rowsOf(node, nodes, activity),
   );
 
   // Fresh statistics, so the first queries (local and pushed down over the FDW) plan well. Vacuum
   // too, as after any bulk load: it sets the visibility map (index-only scans), and without it an
   // insert-triggered autovacuum arrives about a minute later (seen 58 s after a seed) and shifts
   // the node's plans while the tests or the benchmark run.
-  await timed(
-    "vacuuming and analyzing",
-    "vacuumed and analyzed",
-    () => psql(node.url, "vacuum (analyze) public.events, public.activity_log"),
-  );
-  return { eventsMs, indexMs, activityMs };
+  await step("vacuuming and analyzing", undefined, async () => {
+    await psql(node.url, "vacuum (analyze) public.events, public.activity_log");
+    return "vacuumed and analyzed";
+  });
+  return { events: eventsMs, index: indexMs, activity: activityMs };
 }
 
 try {

@@ -1,61 +1,103 @@
 /**
- * Bulk loading with COPY FROM STDIN through the psql binary: one statement per table, rows
- * streamed into psql's stdin in ~1 MB chunks, never a round trip per row.
+ * Where the seed's rows go and how: the Timescale nodes in the bridge's catalog (bridge.nodes),
+ * each holding the rows of its slice, so the nodes together hold the same rows whatever their
+ * number; and COPY FROM STDIN through psql, rows streamed in ~1 MB chunks, never a round trip
+ * per row.
  */
 import { join } from "node:path";
-import { pgBin } from "../stack/postgres.ts";
+import { pgBin, psql } from "../stack/postgres.ts";
+import type { Row } from "./generate.ts";
 
-/** A COPY field: text, or null for SQL NULL. */
-export type Field = string | null;
+/** A node, where the seed reaches it, and its slice (none for the default node). */
+export interface SeedNode {
+  name: string;
+  /** The admin connection string: TIMESCALE_DB_URL's user and password, at the node's address. */
+  url: string;
+  timeFrom: number | null;
+  timeTo: number | null;
+  listColumn: string | null;
+  listValues: string[] | null;
+}
+
+/**
+ * Every node in the bridge's catalog. The default node is reached at `defaultNodeUrl`; the
+ * others at the host, port and database of their server, as the same admin user.
+ */
+export async function readNodes(supabaseUrl: string, defaultNodeUrl: string): Promise<SeedNode[]> {
+  const json = await psql(
+    supabaseUrl,
+    `select coalesce(json_agg(json_build_object(
+              'name', n.name,
+              'server', (select json_object_agg(option_name, option_value)
+                           from pg_catalog.pg_options_to_table(s.srvoptions)),
+              'timeFrom', extract(epoch from lower(n.time_range)) * 1000,
+              'timeTo', extract(epoch from upper(n.time_range)) * 1000,
+              'listColumn', n.list_column,
+              'listValues', n.list_values) order by n.name), '[]')
+       from bridge.nodes n join pg_catalog.pg_foreign_server s on s.srvname = n.server`,
+    { tuplesOnly: true },
+  );
+  type Server = { host: string; port: string; dbname: string };
+  return (JSON.parse(json) as (SeedNode & { server: Server })[]).map(({ server, ...node }) => {
+    if (node.name === "default") return { ...node, url: defaultNodeUrl };
+    const url = new URL(defaultNodeUrl);
+    url.hostname = server.host;
+    url.port = server.port;
+    url.pathname = `/${server.dbname}`;
+    return { ...node, url: url.toString() };
+  });
+}
+
+/** Whether `row` lies in the node's slice; the default node has none. */
+function inSlice(node: SeedNode, row: Row): boolean {
+  if (node.listColumn !== null) return node.listValues!.includes(row[node.listColumn]);
+  if (node.timeFrom === null && node.timeTo === null) return false;
+  const time = Date.parse(row.event_time);
+  return time >= (node.timeFrom ?? -Infinity) && time < (node.timeTo ?? Infinity);
+}
+
+/**
+ * The rows `node` holds: those in its slice, or for the default node those in no other node's
+ * slice. A list slice on a column the table lacks holds none of its rows (activity_log and
+ * location_key: 20261127000200_node_layout.sql).
+ */
+export function* rowsOf(node: SeedNode, nodes: SeedNode[], rows: Iterable<Row>): Generator<Row> {
+  for (const row of rows) {
+    const holder = nodes.find((candidate) => inSlice(candidate, row));
+    if ((holder?.name ?? "default") === node.name) yield row;
+  }
+}
 
 // COPY text format: backslash, tab, newline and carriage return are the only bytes with meaning
 // inside a field, so escaping those four keeps any value (JSON included) intact.
-const SPECIAL = /[\\\t\n\r]/;
-const SPECIALS = /[\\\t\n\r]/g;
 const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
-
-/** One field in COPY text format. */
-function copyField(value: Field): string {
-  if (value === null) return "\\N";
-  return SPECIAL.test(value) ? value.replace(SPECIALS, (c) => ESCAPES[c]) : value;
-}
-
-// "00000".."99999", built once (~10 ms).
-const DECIMALS = Array.from({ length: 1e5 }, (_, i) => String(i).padStart(5, "0"));
+const copyField = (value: string) => value.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]);
 
 /**
- * A pgvector literal with 5 fixed decimals: unit-vector components are ~0.04, so that keeps ~4
- * significant digits (cosine error well below 1e-4) at a third of the text of full precision.
- * Digits come from a table of 5-digit strings, twice as fast as Number#toString on the ~77M
- * components of 100k embeddings. Digits only, so it needs no COPY escaping.
- */
-export function vectorLiteral(values: ArrayLike<number>): string {
-  let text = "[";
-  for (let i = 0; i < values.length; i++) {
-    const q = Math.round(values[i] * 1e5), magnitude = Math.abs(q);
-    if (i) text += ",";
-    text += magnitude < 1e5 ? (q < 0 ? "-0." : "0.") + DECIMALS[magnitude] : String(q / 1e5);
-  }
-  return text + "]";
-}
-
-/** Where a COPY stands, for progress display. */
-export type Progress = (rowsSent: number) => void;
-
-/**
- * Streams `rows` into `table` (its `columns`, in order) with COPY FROM STDIN through psql, as one
- * transaction: a failure leaves the table as it was. Returns the row count the server reported.
+ * Streams `rows` into `table` at `url` with one COPY through psql, as one transaction: a failure
+ * leaves the table as it was. Tells `onProgress` the rows sent after each chunk. Returns the row
+ * count the server reported, once it has checked that it matches the rows sent.
  */
 export async function copyRows(
   url: string,
   table: string,
-  columns: readonly string[],
-  rows: Iterable<readonly Field[]>,
-  onProgress: Progress = () => {},
+  rows: Iterable<Row>,
+  onProgress: (rowsSent: number) => void,
 ): Promise<number> {
-  const statement = `copy ${table} (${columns.join(", ")}) from stdin`;
+  const iterator = rows[Symbol.iterator]();
+  let next = iterator.next();
+  if (next.done) return 0;
+  // Every row of a table has the same columns, in the same order.
+  const columns = Object.keys(next.value);
   const child = new Deno.Command(join(pgBin(), "psql"), {
-    args: [url, "-X", "-v", "ON_ERROR_STOP=1", "-c", statement],
+    args: [
+      url,
+      "-X",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-c",
+      `copy ${table} (${columns.join(", ")}) from stdin`,
+    ],
     env: { PGCONNECT_TIMEOUT: "5" },
     stdin: "piped",
     stdout: "piped",
@@ -65,25 +107,20 @@ export async function copyRows(
   const output = child.output();
   const writer = child.stdin.getWriter();
   const encoder = new TextEncoder();
-  let sent = 0;
-  let writeError: unknown;
+  let sent = 0, chunk = "", writeError: unknown;
   try {
-    let chunk: string[] = [];
-    let size = 0;
-    for (const row of rows) {
-      const line = row.map(copyField).join("\t") + "\n";
-      chunk.push(line);
-      size += line.length;
+    for (; !next.done; next = iterator.next()) {
+      const row = next.value;
+      chunk += columns.map((column) => copyField(row[column])).join("\t") + "\n";
       sent++;
-      if (size >= 1 << 20) {
+      if (chunk.length >= 1 << 20) {
         // Awaiting each write is the backpressure: generation waits while the server catches up.
-        await writer.write(encoder.encode(chunk.join("")));
+        await writer.write(encoder.encode(chunk));
         onProgress(sent);
-        chunk = [];
-        size = 0;
+        chunk = "";
       }
     }
-    if (chunk.length) await writer.write(encoder.encode(chunk.join("")));
+    await writer.write(encoder.encode(chunk));
     onProgress(sent);
     await writer.close();
   } catch (error) {
@@ -98,6 +135,7 @@ export async function copyRows(
     throw new Error(`copy into ${table} failed: ${detail}`);
   }
   // psql prints the command tag, "COPY 100000": the server's own count.
-  const match = text.decode(stdout).match(/COPY (\d+)/);
-  return match ? Number(match[1]) : sent;
+  const loaded = Number(text.decode(stdout).match(/COPY (\d+)/)?.[1]);
+  if (loaded !== sent) throw new Error(`${table}: loaded ${loaded} rows, sent ${sent}`);
+  return loaded;
 }
