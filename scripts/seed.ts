@@ -11,10 +11,11 @@
  * SUPABASE_DB_URL and TIMESCALE_DB_URL (the default node; the others are reached as the same
  * user at their own address), else from the stack's env file (STACK_DIR honoured).
  */
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { stackConfig } from "./stack/config.ts";
 import { envFile, readEnvFile } from "./stack/env.ts";
-import { psql } from "./stack/postgres.ts";
+import { pgBin, psql } from "./stack/postgres.ts";
 import {
   generateActivity,
   generateEvents,
@@ -22,7 +23,6 @@ import {
   type Row,
   SPAN_MS,
 } from "./seed/generate.ts";
-import { copyRows, readNodes, rowsOf, type SeedNode } from "./seed/load.ts";
 import { grantDemoScopes } from "./seed/scopes.ts";
 
 const HNSW_INDEX = "events_embedding_hnsw";
@@ -34,8 +34,6 @@ const HNSW_FALLBACK = `create index ${HNSW_INDEX} on public.events ` +
 const log = (message: string) => console.error(`seed: ${message}`);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const iso = (ms: number) => new Date(ms).toISOString();
-
-type Args = ReturnType<typeof parseCommandLine>;
 
 function parseCommandLine(args: string[]) {
   const { values } = parseArgs({
@@ -92,15 +90,124 @@ function connectionStrings() {
 }
 
 /**
- * Runs one step and logs `seed: <the summary it returns> in <seconds>`; returns its duration in
- * ms. Meanwhile, on a terminal only (CI logs stay readable), its progress is redrawn ten times a
- * second: a bar of the rows done out of `total`, or for a step without one the time so far.
+ * The Timescale nodes in the bridge's catalog, each with the admin connection string the seed
+ * reaches it at (the default node at TIMESCALE_DB_URL, the others at their server's host, port
+ * and database as the same user) and whether a row lies in its slice (the default node has none;
+ * a list slice on a column the table lacks holds none of its rows, as activity_log and
+ * location_key in 20261127000200_node_layout.sql).
+ */
+async function readNodes(supabaseUrl: string, defaultUrl: string) {
+  const json = await psql(
+    supabaseUrl,
+    `select coalesce(json_agg(json_build_object(
+              'name', n.name,
+              'server', (select json_object_agg(option_name, option_value)
+                           from pg_catalog.pg_options_to_table(s.srvoptions)),
+              'from', extract(epoch from lower(n.time_range)) * 1000,
+              'to', extract(epoch from upper(n.time_range)) * 1000,
+              'column', n.list_column,
+              'values', n.list_values) order by n.name), '[]')
+       from bridge.nodes n join pg_catalog.pg_foreign_server s on s.srvname = n.server`,
+    { tuplesOnly: true },
+  );
+  type Slice = { from: number | null; to: number | null; column: string | null; values: string[] };
+  type Entry = Slice & { name: string; server: Record<string, string> };
+  return (JSON.parse(json) as Entry[]).map(({ name, server, ...slice }) => {
+    const url = new URL(defaultUrl);
+    if (name !== "default") {
+      Object.assign(url, { hostname: server.host, port: server.port, pathname: server.dbname });
+    }
+    const inSlice = (row: Row) => {
+      if (slice.column !== null) return slice.values.includes(row[slice.column]);
+      const time = Date.parse(row.event_time);
+      return name !== "default" && time >= (slice.from ?? -Infinity) &&
+        time < (slice.to ?? Infinity);
+    };
+    return { name, url: url.toString(), inSlice };
+  });
+}
+
+// COPY text format: backslash, tab, newline and carriage return are the only bytes with meaning
+// inside a field, so escaping those four keeps any value (JSON included) intact.
+const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
+
+/**
+ * Streams `rows` into `table` at `url` with one COPY FROM STDIN through psql, in ~1 MB chunks,
+ * never a round trip per row, as one transaction: a failure leaves the table as it was. Tells
+ * `progress` the rows sent so far; returns the row count the server reported, checked against it.
+ */
+async function copyRows(
+  url: string,
+  table: string,
+  rows: Iterator<Row>,
+  progress: (rowsSent: number) => void,
+): Promise<number> {
+  const first = rows.next();
+  if (first.done) return 0;
+  // Every row of a table has the same columns, in the same order.
+  const columns = Object.keys(first.value);
+  const psqlCopy = new Deno.Command(join(pgBin(), "psql"), {
+    args: [
+      url,
+      "-X",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-c",
+      `copy ${table} (${columns.join(", ")}) from stdin`,
+    ],
+    env: { PGCONNECT_TIMEOUT: "5" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let sent = 0;
+  function* chunks() {
+    let chunk = "";
+    for (let next = first; !next.done; next = rows.next()) {
+      const fields = columns.map((column) =>
+        next.value[column].replace(/[\\\t\n\r]/g, (c) => ESCAPES[c])
+      );
+      chunk += fields.join("\t") + "\n";
+      sent++;
+      if (chunk.length >= 1 << 20) {
+        yield chunk;
+        progress(sent);
+        chunk = "";
+      }
+    }
+    yield chunk;
+    progress(sent);
+  }
+  // A chunk is made only when psql has taken the last, so generation waits for the server. A
+  // failed write is usually a broken pipe because psql already failed: its stderr says why.
+  const writing = ReadableStream.from(chunks()).pipeThrough(new TextEncoderStream())
+    .pipeTo(psqlCopy.stdin).then(() => undefined, (error) => error);
+  const { code, stdout, stderr } = await psqlCopy.output();
+  const writeError = await writing;
+  const text = new TextDecoder();
+  if (code !== 0 || writeError) {
+    const detail = text.decode(stderr).trim() || String(writeError ?? `psql exited with ${code}`);
+    throw new Error(`copy into ${table} failed: ${detail}`);
+  }
+  // psql prints the command tag, "COPY 100000": the server's own count.
+  const loaded = Number(text.decode(stdout).match(/COPY (\d+)/)?.[1]);
+  if (loaded !== sent) throw new Error(`${table}: loaded ${loaded} rows, sent ${sent}`);
+  return loaded;
+}
+
+/** Time spent per kind of step, over every node, for the closing summary. */
+const spent: Record<string, number> = {};
+
+/**
+ * Runs one step and logs `seed: <the summary it returns> in <seconds>`. Meanwhile, on a terminal
+ * only (CI logs stay readable), its progress is redrawn ten times a second: a bar of the rows
+ * done out of `total`, or for a step without one the time so far.
  */
 async function step(
   label: string,
   total: number | undefined,
   work: (progress: (done: number) => void) => Promise<string>,
-): Promise<number> {
+) {
   const started = performance.now();
   const encoder = new TextEncoder();
   const draw = (text: string) => Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${text}`));
@@ -114,28 +221,25 @@ async function step(
     draw(`seed: ${label.padEnd(8)} [${bar}] ${percent}% ${done}/${total}  ${elapsed}`);
   };
   const ticker = Deno.stderr.isTerminal() ? setInterval(redraw, 100) : undefined;
-  let summary: string;
   try {
-    summary = await work((rows) => done = rows);
+    const summary = await work((rows) => done = rows);
+    const elapsed = performance.now() - started;
+    spent[label] = (spent[label] ?? 0) + elapsed;
+    log(`${summary} in ${seconds(elapsed)}`);
   } finally {
-    if (ticker !== undefined) {
-      clearInterval(ticker);
-      draw("");
-    }
+    clearInterval(ticker);
+    if (ticker !== undefined) draw("");
   }
-  const elapsed = performance.now() - started;
-  log(`${summary} in ${seconds(elapsed)}`);
-  return elapsed;
 }
 
-/** Loads `rows` into `table` as a step with a progress bar; returns its duration in ms. */
+/** Loads `rows` into `table` as a step with a progress bar out of `total` rows. */
 function load(
   url: string,
   label: string,
   noun: string,
   table: string,
   total: number,
-  rows: Iterable<Row>,
+  rows: Iterator<Row>,
 ) {
   return step(
     label,
@@ -144,10 +248,11 @@ function load(
   );
 }
 
-async function seed(args: Args) {
+async function seed(args: ReturnType<typeof parseCommandLine>) {
   const db = connectionStrings();
   log(`--seed ${args.seed} --until ${iso(args.until)} (window from ${iso(args.until - SPAN_MS)})`);
   const nodes = await readNodes(db.supabase, db.timescale);
+  const holder = (row: Row) => nodes.find((node) => node.inSlice(row))?.name ?? "default";
 
   // Truncate everything first: activity rows must never outlive the missions they name.
   for (const node of nodes) {
@@ -156,25 +261,59 @@ async function seed(args: Args) {
   await psql(db.supabase, "truncate public.missions, public.event_scopes");
 
   const missions = generateMissions(args.missions, args);
-  const missionsMs = await load(
+  await load(
     db.supabase,
     "missions",
     "missions",
     "public.missions",
     args.missions,
-    missions,
+    missions.values(),
   );
-
   await grantDemoScopes(db.supabase);
   log("granted each demo user their sites (public.event_scopes)");
 
-  const totalMs = { events: 0, index: 0, activity: 0 };
   for (const node of nodes) {
     if (nodes.length > 1) log(`node ${node.name}`);
-    const nodeMs = await seedNode(node, nodes, args, missions);
-    totalMs.events += nodeMs.events;
-    totalMs.index += nodeMs.index;
-    totalMs.activity += nodeMs.activity;
+    // HNSW inserts row by row are slow (each one walks the graph); a bulk build after the load
+    // is many times faster. Keep the index's own definition so any tuning of it survives.
+    const indexdef = (await psql(
+      node.url,
+      `select indexdef from pg_indexes where schemaname = 'public' and indexname = '${HNSW_INDEX}'`,
+      { tuplesOnly: true },
+    )).trim() || HNSW_FALLBACK;
+    await psql(node.url, `drop index if exists public.${HNSW_INDEX}`);
+    const events = generateEvents(args.events, args).filter((row) => holder(row) === node.name);
+    try {
+      await load(node.url, "events", "events", "public.events", args.events, events);
+    } finally {
+      // Rebuilt even when the load failed, so a failed seed never leaves search without its
+      // index. Session settings: enough memory to build the graph in RAM and both cores.
+      await step("building the hnsw index", undefined, async () => {
+        await psql(
+          node.url,
+          `set maintenance_work_mem = '1GB'; set max_parallel_maintenance_workers = 2; ${indexdef}`,
+        );
+        return "hnsw index built";
+      });
+    }
+    const activity = generateActivity(args.activity, missions, args)
+      .filter((row) => holder(row) === node.name);
+    await load(
+      node.url,
+      "activity",
+      "activity rows",
+      "public.activity_log",
+      args.activity,
+      activity,
+    );
+    // Fresh statistics, so the first queries (local and pushed down over the FDW) plan well.
+    // Vacuum too, as after any bulk load: it sets the visibility map (index-only scans), and
+    // without it an insert-triggered autovacuum arrives about a minute later (seen 58 s after a
+    // seed) and shifts the node's plans while the tests or the benchmark run.
+    await step("vacuuming and analyzing", undefined, async () => {
+      await psql(node.url, "vacuum (analyze) public.events, public.activity_log");
+      return "vacuumed and analyzed";
+    });
   }
 
   // The Supabase side plans pushdown from its own statistics of the foreign tables, which
@@ -184,65 +323,11 @@ async function seed(args: Args) {
   await psql(db.supabase, "analyze bridge.events, bridge.activity_log");
 
   log(
-    `${args.events} events (${seconds(totalMs.events)}), ${args.activity} activity rows ` +
-      `(${seconds(totalMs.activity)}), ${args.missions} missions (${seconds(missionsMs)}); ` +
-      `hnsw index built in ${seconds(totalMs.index)}` +
+    `${args.events} events (${seconds(spent.events)}), ${args.activity} activity rows ` +
+      `(${seconds(spent.activity)}), ${args.missions} missions (${seconds(spent.missions)}); ` +
+      `hnsw index built in ${seconds(spent["building the hnsw index"])}` +
       (nodes.length > 1 ? ` (${nodes.length} nodes)` : ""),
   );
-}
-
-/** Loads one node's share of the events and activity, and rebuilds its search index. */
-async function seedNode(node: SeedNode, nodes: SeedNode[], args: Args, missions: Row[]) {
-  // HNSW inserts row by row are slow (each one walks the graph); a bulk build after the load is
-  // many times faster. Keep the index's own definition so any tuning of it survives a reseed.
-  const indexdef = (await psql(
-    node.url,
-    `select indexdef from pg_indexes where schemaname = 'public' and indexname = '${HNSW_INDEX}'`,
-    { tuplesOnly: true },
-  )).trim() || HNSW_FALLBACK;
-  await psql(node.url, `drop index if exists public.${HNSW_INDEX}`);
-  const events = generateEvents(args.events, args);
-  let eventsMs = 0, indexMs = 0;
-  try {
-    eventsMs = await load(
-      node.url,
-      "events",
-      "events",
-      "public.events",
-      args.events,
-      rowsOf(node, nodes, events),
-    );
-  } finally {
-    // Rebuilt even when the load failed, so a failed seed never leaves search without its index.
-    // Session settings: enough memory to build the graph in RAM and both cores.
-    indexMs = await step("building the hnsw index", undefined, async () => {
-      await psql(
-        node.url,
-        "set maintenance_work_mem = '1GB'; set max_parallel_maintenance_workers = 2; " + indexdef,
-      );
-      return "hnsw index built";
-    });
-  }
-
-  const activity = generateActivity(args.activity, missions, args);
-  const activityMs = await load(
-    node.url,
-    "activity",
-    "activity rows",
-    "public.activity_log",
-    args.activity,
-    rowsOf(node, nodes, activity),
-  );
-
-  // Fresh statistics, so the first queries (local and pushed down over the FDW) plan well. Vacuum
-  // too, as after any bulk load: it sets the visibility map (index-only scans), and without it an
-  // insert-triggered autovacuum arrives about a minute later (seen 58 s after a seed) and shifts
-  // the node's plans while the tests or the benchmark run.
-  await step("vacuuming and analyzing", undefined, async () => {
-    await psql(node.url, "vacuum (analyze) public.events, public.activity_log");
-    return "vacuumed and analyzed";
-  });
-  return { events: eventsMs, index: indexMs, activity: activityMs };
 }
 
 try {
