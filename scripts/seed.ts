@@ -16,13 +16,7 @@ import { parseArgs } from "node:util";
 import { stackConfig } from "./stack/config.ts";
 import { envFile, readEnvFile } from "./stack/env.ts";
 import { pgBin, psql } from "./stack/postgres.ts";
-import {
-  generateActivity,
-  generateEvents,
-  generateMissions,
-  type Row,
-  SPAN_MS,
-} from "./seed/generate.ts";
+import * as generate from "./seed/generate.ts";
 import { grantDemoScopes } from "./seed/scopes.ts";
 
 const HNSW_INDEX = "events_embedding_hnsw";
@@ -60,18 +54,13 @@ function parseCommandLine(args: string[]) {
     // A time without a zone is read as UTC, not local time, so the rows match across machines.
     : Date.parse(/T[\d:.]+$/.test(values.until) ? values.until + "Z" : values.until);
   if (Number.isNaN(until)) throw new Error(`--until is not a timestamp: ${values.until}`);
-  const parsed = {
-    events: count("events"),
-    activity: count("activity"),
-    missions: count("missions"),
-    seed: count("seed"),
-    until,
-  };
-  if (parsed.seed > 0xffffffff) throw new Error("--seed must fit in 32 bits");
-  if (parsed.activity > 0 && parsed.missions === 0) {
+  const seed = count("seed");
+  if (seed > 0xffffffff) throw new Error("--seed must fit in 32 bits");
+  const [events, activity, missions] = [count("events"), count("activity"), count("missions")];
+  if (activity > 0 && missions === 0) {
     throw new Error("--activity needs --missions >= 1: every activity row names a mission");
   }
-  return parsed;
+  return { events, activity, missions, seed, until };
 }
 
 /** The admin connection strings: the environment first, then the stack's env file. */
@@ -117,7 +106,7 @@ async function readNodes(supabaseUrl: string, defaultUrl: string) {
     if (name !== "default") {
       Object.assign(url, { hostname: server.host, port: server.port, pathname: server.dbname });
     }
-    const inSlice = (row: Row) => {
+    const inSlice = (row: generate.Row) => {
       if (slice.column !== null) return slice.values.includes(row[slice.column]);
       const time = Date.parse(row.event_time);
       return name !== "default" && time >= (slice.from ?? -Infinity) &&
@@ -134,27 +123,21 @@ const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n"
 /**
  * Streams `rows` into `table` at `url` with one COPY FROM STDIN through psql, in ~1 MB chunks,
  * never a round trip per row, as one transaction: a failure leaves the table as it was. Tells
- * `progress` the rows sent so far; returns the row count the server reported, checked against it.
+ * `progress` the rows sent so far; returns the server's row count, once checked against them.
  */
 async function copyRows(
   url: string,
   table: string,
-  rows: Iterator<Row>,
+  rows: Iterator<generate.Row>,
   progress: (rowsSent: number) => void,
 ): Promise<number> {
   const first = rows.next();
   if (first.done) return 0;
   // Every row of a table has the same columns, in the same order.
   const columns = Object.keys(first.value);
+  const copy = `copy ${table} (${columns.join(", ")}) from stdin`;
   const psqlCopy = new Deno.Command(join(pgBin(), "psql"), {
-    args: [
-      url,
-      "-X",
-      "-v",
-      "ON_ERROR_STOP=1",
-      "-c",
-      `copy ${table} (${columns.join(", ")}) from stdin`,
-    ],
+    args: [url, "-X", "-v", "ON_ERROR_STOP=1", "-c", copy],
     env: { PGCONNECT_TIMEOUT: "5" },
     stdin: "piped",
     stdout: "piped",
@@ -164,15 +147,14 @@ async function copyRows(
   function* chunks() {
     let chunk = "";
     for (let next = first; !next.done; next = rows.next()) {
-      const fields = columns.map((column) =>
-        next.value[column].replace(/[\\\t\n\r]/g, (c) => ESCAPES[c])
-      );
-      chunk += fields.join("\t") + "\n";
+      const row = next.value;
+      chunk += columns.map((column) => row[column].replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]))
+        .join("\t") + "\n";
       sent++;
       if (chunk.length >= 1 << 20) {
         yield chunk;
-        progress(sent);
         chunk = "";
+        progress(sent);
       }
     }
     yield chunk;
@@ -185,13 +167,12 @@ async function copyRows(
   const { code, stdout, stderr } = await psqlCopy.output();
   const writeError = await writing;
   const text = new TextDecoder();
-  if (code !== 0 || writeError) {
-    const detail = text.decode(stderr).trim() || String(writeError ?? `psql exited with ${code}`);
-    throw new Error(`copy into ${table} failed: ${detail}`);
-  }
   // psql prints the command tag, "COPY 100000": the server's own count.
   const loaded = Number(text.decode(stdout).match(/COPY (\d+)/)?.[1]);
-  if (loaded !== sent) throw new Error(`${table}: loaded ${loaded} rows, sent ${sent}`);
+  if (code !== 0 || writeError || loaded !== sent) {
+    const why = text.decode(stderr).trim() || writeError || `loaded ${loaded} rows of ${sent}`;
+    throw new Error(`copy into ${table} failed: ${why}`);
+  }
   return loaded;
 }
 
@@ -209,8 +190,8 @@ async function step(
   work: (progress: (done: number) => void) => Promise<string>,
 ) {
   const started = performance.now();
-  const encoder = new TextEncoder();
-  const draw = (text: string) => Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${text}`));
+  const draw = (text: string) =>
+    Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[2K${text}`));
   let done = 0;
   const redraw = () => {
     const elapsed = seconds(performance.now() - started);
@@ -232,48 +213,40 @@ async function step(
   }
 }
 
-/** Loads `rows` into `table` as a step with a progress bar out of `total` rows. */
-function load(
-  url: string,
-  label: string,
-  noun: string,
-  table: string,
-  total: number,
-  rows: Iterator<Row>,
-) {
-  return step(
-    label,
-    total,
-    async (progress) => `${await copyRows(url, table, rows, progress)} ${noun}`,
-  );
-}
+/** Each table the seed loads, by the name of its count and progress label. */
+const TABLES = {
+  missions: { table: "public.missions", noun: "missions" },
+  events: { table: "public.events", noun: "events" },
+  activity: { table: "public.activity_log", noun: "activity rows" },
+};
 
 async function seed(args: ReturnType<typeof parseCommandLine>) {
   const db = connectionStrings();
-  log(`--seed ${args.seed} --until ${iso(args.until)} (window from ${iso(args.until - SPAN_MS)})`);
+  log(
+    `--seed ${args.seed} --until ${iso(args.until)} ` +
+      `(window from ${iso(args.until - generate.SPAN_MS)})`,
+  );
   const nodes = await readNodes(db.supabase, db.timescale);
-  const holder = (row: Row) => nodes.find((node) => node.inSlice(row))?.name ?? "default";
+  const holder = (row: generate.Row) => nodes.find((node) => node.inSlice(row))?.name ?? "default";
+  const load = (url: string, kind: keyof typeof TABLES, rows: Iterator<generate.Row>) =>
+    step(kind, args[kind], async (progress) => {
+      const loaded = await copyRows(url, TABLES[kind].table, rows, progress);
+      return `${loaded} ${TABLES[kind].noun}`;
+    });
 
   // Truncate everything first: activity rows must never outlive the missions they name.
   for (const node of nodes) {
     await psql(node.url, "truncate public.events, public.activity_log");
   }
   await psql(db.supabase, "truncate public.missions, public.event_scopes");
-
-  const missions = generateMissions(args.missions, args);
-  await load(
-    db.supabase,
-    "missions",
-    "missions",
-    "public.missions",
-    args.missions,
-    missions.values(),
-  );
+  const missions = generate.missions(args.missions, args);
+  await load(db.supabase, "missions", missions.values());
   await grantDemoScopes(db.supabase);
   log("granted each demo user their sites (public.event_scopes)");
 
   for (const node of nodes) {
     if (nodes.length > 1) log(`node ${node.name}`);
+    const holds = (row: generate.Row) => holder(row) === node.name;
     // HNSW inserts row by row are slow (each one walks the graph); a bulk build after the load
     // is many times faster. Keep the index's own definition so any tuning of it survives.
     const indexdef = (await psql(
@@ -282,38 +255,34 @@ async function seed(args: ReturnType<typeof parseCommandLine>) {
       { tuplesOnly: true },
     )).trim() || HNSW_FALLBACK;
     await psql(node.url, `drop index if exists public.${HNSW_INDEX}`);
-    const events = generateEvents(args.events, args).filter((row) => holder(row) === node.name);
     try {
-      await load(node.url, "events", "events", "public.events", args.events, events);
+      await load(node.url, "events", generate.events(args.events, args).filter(holds));
     } finally {
       // Rebuilt even when the load failed, so a failed seed never leaves search without its
       // index. Session settings: enough memory to build the graph in RAM and both cores.
-      await step("building the hnsw index", undefined, async () => {
-        await psql(
-          node.url,
-          `set maintenance_work_mem = '1GB'; set max_parallel_maintenance_workers = 2; ${indexdef}`,
-        );
-        return "hnsw index built";
-      });
+      const settings = "set maintenance_work_mem = '1GB'; set max_parallel_maintenance_workers = 2";
+      await step(
+        "building the hnsw index",
+        undefined,
+        () => psql(node.url, `${settings}; ${indexdef}`).then(() => "hnsw index built"),
+      );
     }
-    const activity = generateActivity(args.activity, missions, args)
-      .filter((row) => holder(row) === node.name);
     await load(
       node.url,
       "activity",
-      "activity rows",
-      "public.activity_log",
-      args.activity,
-      activity,
+      generate.activity(args.activity, missions, args).filter(holds),
     );
     // Fresh statistics, so the first queries (local and pushed down over the FDW) plan well.
     // Vacuum too, as after any bulk load: it sets the visibility map (index-only scans), and
     // without it an insert-triggered autovacuum arrives about a minute later (seen 58 s after a
     // seed) and shifts the node's plans while the tests or the benchmark run.
-    await step("vacuuming and analyzing", undefined, async () => {
-      await psql(node.url, "vacuum (analyze) public.events, public.activity_log");
-      return "vacuumed and analyzed";
-    });
+    await step(
+      "vacuuming and analyzing",
+      undefined,
+      () =>
+        psql(node.url, "vacuum (analyze) public.events, public.activity_log")
+          .then(() => "vacuumed and analyzed"),
+    );
   }
 
   // The Supabase side plans pushdown from its own statistics of the foreign tables, which
@@ -321,7 +290,6 @@ async function seed(args: ReturnType<typeof parseCommandLine>) {
   // On a partitioned table, analyze also gathers each partition's.
   await psql(db.supabase, "vacuum (analyze) public.missions");
   await psql(db.supabase, "analyze bridge.events, bridge.activity_log");
-
   log(
     `${args.events} events (${seconds(spent.events)}), ${args.activity} activity rows ` +
       `(${seconds(spent.activity)}), ${args.missions} missions (${seconds(spent.missions)}); ` +

@@ -1,17 +1,15 @@
 /**
- * Deterministic demo rows for both nodes: missions (Supabase), events and activity_log
- * (Timescale), each row its columns' values as COPY-ready text. Pure: no I/O, no clock, no
- * Math.random, so a (seed, until, counts) triple always yields the same rows, and tests can
- * rebuild any value (a user's uuid, the 5% event type).
+ * Deterministic demo rows: missions (Supabase), events and activity_log (Timescale), each row
+ * its columns' values as COPY text. Pure: no I/O, no clock, no Math.random, so a (seed, until,
+ * counts) triple always yields the same rows, and tests can rebuild any value.
  */
-
 import { mulberry32 } from "./random.ts";
 
 /** A row of a table: each column's value as text, keyed by the column's name. */
 export type Row = Record<string, string>;
 
 /** What every generator shares: the seed, and the window's end (exclusive, ms since the epoch). */
-export type SeedOptions = { seed: number; until: number };
+type SeedOptions = { seed: number; until: number };
 
 const HOUR_MS = 3600 * 1000;
 
@@ -55,6 +53,15 @@ function rng(seed: number, tag: number): () => number {
   return mulberry32(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(tag, 0xc2b2ae35));
 }
 
+// Integer hash (splitmix32 finaliser) for stable per-entity attributes, independent of the seed:
+// user 17's token and home device are the same whatever the run.
+function hash32(n: number): number {
+  let z = (n + 0x9e3779b9) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
+  z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
+  return (z ^ (z >>> 15)) >>> 0;
+}
+
 // Box–Muller: two uniforms give two independent standard normals; the second is kept for the
 // next call, since 100k embeddings need ~90M normals and this is the generator's hot loop.
 function normals(random: () => number): () => number {
@@ -84,45 +91,20 @@ function weighted<K extends string>(weights: Record<K, number>): (random: () => 
   };
 }
 
-// Integer hash (splitmix32 finaliser) for stable per-entity attributes, independent of the seed:
-// user 17's token and home device are the same whatever the run.
-function hash32(n: number): number {
-  let z = (n + 0x9e3779b9) >>> 0;
-  z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
-  z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
-  return (z ^ (z >>> 15)) >>> 0;
-}
-
-/**
- * Ordered timestamps over the window with a daily rhythm: stratified uniforms (row i lands in
- * the i-th of n slots) warped by t = s + a·(sin 2π(ds+ψ) − sin 2πψ)/(2πd). That is monotone for
- * a < 1, keeps t(0) = 0 and t(1) = 1, and gives the density 1/(1 + a·cos 2π(ds+ψ)): quietest at
- * midnight and busiest at noon UTC whatever `until` is, once ψ solves ψ + a·sin(2πψ)/2π = φ,
- * φ being the window start's time of day (the warp shifts peaks by −a·sin(2πψ)/2π days).
- */
-function dailyClock(until: number): (i: number, n: number, random: () => number) => number {
-  const day = 24 * HOUR_MS, days = SPAN_MS / day, a = 0.5;
-  const start = until - SPAN_MS;
-  const phi = (((start % day) + day) % day) / day;
-  let psi = phi;
-  for (let k = 0; k < 30; k++) psi = phi - (a * Math.sin(2 * Math.PI * psi)) / (2 * Math.PI);
-  return (i, n, random) => {
-    const s = (i + random()) / n;
-    const wave = Math.sin(2 * Math.PI * (days * s + psi)) - Math.sin(2 * Math.PI * psi);
-    const t = s + (a * wave) / (2 * Math.PI * days);
-    return start + Math.max(0, Math.min(Math.floor(t * SPAN_MS), SPAN_MS - 1));
-  };
+/** Time `i` of `count` in order over the window: one random moment in each of `count` slots. */
+function slotTime(i: number, count: number, random: () => number, until: number): number {
+  return until - SPAN_MS + Math.floor(((i + random()) / count) * SPAN_MS);
 }
 
 const OUTCOMES = weighted({ success: 62, failure: 18, aborted: 8, in_progress: 12 });
 
 /** Rows of public.missions 10001..10000+count, created in id order over the window. */
-export function generateMissions(count: number, options: SeedOptions): Row[] {
-  const random = rng(options.seed, 1);
+export function missions(count: number, { seed, until }: SeedOptions): Row[] {
+  const random = rng(seed, 1);
   return Array.from({ length: count }, (_, i) => {
-    const createdAt = options.until - SPAN_MS + Math.floor(((i + random()) / count) * SPAN_MS);
+    const createdAt = slotTime(i, count, random, until);
     // A mission started in the last 12 hours is most likely still running.
-    const recent = options.until - createdAt < 12 * HOUR_MS && random() < 0.7;
+    const recent = until - createdAt < 12 * HOUR_MS && random() < 0.7;
     return {
       id: String(FIRST_MISSION_ID + i),
       outcome: recent ? "in_progress" : OUTCOMES(random),
@@ -147,9 +129,11 @@ const EVENT_TYPES = {
   signup: 2.5,
   payment_failed: 2,
 };
-const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES);
+const TYPE_NAMES = Object.keys(EVENT_TYPES);
 const CLUSTERS = 32, SUBSPACE = 16, USERS = 2000, AGENTS = 200, DEVICES = 1000;
 const SOURCES = weighted({ web: 50, ios: 25, android: 20, api: 5 });
+const FIRST_NAMES = "Ada Ben Chloe Dmitri Elif Farah Goran Hana Ivo Jun".split(" ");
+const LAST_NAMES = "Novak Okafor Park Quist Rossi Sato Toure Umar Vega".split(" ");
 
 /**
  * `count` rows of public.events in time order. Each embedding is one of 32 random unit centres,
@@ -159,26 +143,24 @@ const SOURCES = weighted({ web: 50, ios: 25, android: 20, api: 5 });
  * distances that vary, instead of the near-ties of pure 768-d noise. Each event type owns a few
  * clusters and draws from them 80% of the time, so similar events share a type.
  */
-export function* generateEvents(count: number, options: SeedOptions): Generator<Row> {
-  const random = rng(options.seed, 2), gaussian = normals(random);
-  const clock = dailyClock(options.until);
-  const sigmaUnit = 1 / Math.sqrt(EMBEDDING_DIMS);
+export function* events(count: number, { seed, until }: SeedOptions): Generator<Row> {
+  const random = rng(seed, 2), gaussian = normals(random);
   const randomUnit = () => unit(Float64Array.from({ length: EMBEDDING_DIMS }, gaussian));
   const clusters = Array.from({ length: CLUSTERS }, () => ({
     centre: randomUnit(),
     // Random directions in 768-d are near-orthogonal, which is all a basis needs here.
     basis: Array.from({ length: SUBSPACE }, randomUnit),
   }));
-  const spread = 0.6 / Math.sqrt(SUBSPACE);
   const eventType = weighted(EVENT_TYPES);
+  const spread = 0.6 / Math.sqrt(SUBSPACE), sigmaUnit = 1 / Math.sqrt(EMBEDDING_DIMS);
   for (let i = 0; i < count; i++) {
     const type = eventType(random);
     // Type k owns clusters k, k+12, k+24 (those below 32).
-    const k = EVENT_TYPE_NAMES.indexOf(type);
-    const owned = Math.floor((CLUSTERS - 1 - k) / EVENT_TYPE_NAMES.length) + 1;
+    const k = TYPE_NAMES.indexOf(type);
+    const owned = Math.floor((CLUSTERS - 1 - k) / TYPE_NAMES.length) + 1;
     const { centre, basis } = clusters[
       random() < 0.8
-        ? k + EVENT_TYPE_NAMES.length * Math.floor(random() * owned)
+        ? k + TYPE_NAMES.length * Math.floor(random() * owned)
         : Math.floor(random() * CLUSTERS)
     ];
     const embedding = Float64Array.from(centre);
@@ -192,7 +174,7 @@ export function* generateEvents(count: number, options: SeedOptions): Generator<
     const user = Math.floor(USERS * random() ** 2);
     const userHash = hash32(user);
     const row = {
-      event_time: iso(clock(i, count, random)),
+      event_time: iso(slotTime(i, count, random, until)),
       user_token: "u_" + userHash.toString(16).padStart(8, "0") +
         (hash32(userHash) >>> 16).toString(16).padStart(4, "0"),
       agent_key: "agent-" + pad(1 + Math.floor(random() * AGENTS), 3),
@@ -207,56 +189,31 @@ export function* generateEvents(count: number, options: SeedOptions): Generator<
       source: SOURCES(random),
       score: Math.round(random() * 1000) / 1000,
     };
+    // The payload as the client sent it, with the contact details a real form submits: fake,
+    // under example.com (RFC 2606) with the user number, so each user's address is distinct, a
+    // phone number in the 555-01xx range set aside for fiction, and an address from a
+    // documentation network (RFC 5737). It never leaves the Timescale node.
+    const first = FIRST_NAMES[userHash % FIRST_NAMES.length];
+    const last = LAST_NAMES[(userHash >>> 8) % LAST_NAMES.length];
+    const contact = {
+      name: `${first} ${last}`,
+      email: `${first}.${last}${user}@example.com`.toLowerCase(),
+      phone: `+1-202-555-01${pad(user % 100, 2)}`,
+    };
+    const ip = `198.51.100.${1 + (hash32(i) >>> 8) % 254}`;
     yield {
       ...row,
-      // The payload as a client sent it: it never leaves the Timescale node.
-      data_payload_raw: JSON.stringify({ ...payload, ...contactDetails(user, userHash, i) }),
+      data_payload_raw: JSON.stringify({ ...payload, contact, client: { ip } }),
       data_payload_proc: JSON.stringify(payload),
       event_embedding: vectorLiteral(unit(embedding)),
     };
   }
 }
 
-const FIRST_NAMES = "Ada Ben Chloe Dmitri Elif Farah Goran Hana Ivo Jun".split(" ");
-const LAST_NAMES = "Novak Okafor Park Quist Rossi Sato Toure Umar Vega".split(" ");
-const USER_AGENTS = [
-  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36",
-  "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
-  "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 Chrome/130.0 Mobile Safari/537.36",
-  "okhttp/4.12.0",
-];
-
-/**
- * The contact details and network data a real form or SDK submits, fake but realistic, for
- * user `user`, the same on each of their events: a name, an e-mail address under example.com
- * (reserved for documentation, RFC 2606) with the user number in it, so every user's address is
- * distinct, a phone number from the 555-01xx range set aside for fiction, and per event an
- * address from the documentation networks (RFC 5737).
- */
-function contactDetails(user: number, userHash: number, event: number) {
-  const first = FIRST_NAMES[userHash % FIRST_NAMES.length];
-  const last = LAST_NAMES[(userHash >>> 8) % LAST_NAMES.length];
-  const network = ["192.0.2", "198.51.100", "203.0.113"][hash32(event) % 3];
-  return {
-    contact: {
-      name: `${first} ${last}`,
-      email: `${first}.${last}${user}@example.com`.toLowerCase(),
-      phone: `+1-202-555-01${pad(user % 100, 2)}`,
-    },
-    client: {
-      ip: `${network}.${1 + (hash32(event) >>> 8) % 254}`,
-      user_agent: USER_AGENTS[(userHash >>> 16) % USER_AGENTS.length],
-    },
-  };
-}
-
 /** Scales `v` to unit length (cosine search), in place. */
 function unit(v: Float64Array): Float64Array {
-  let sum = 0;
-  for (let d = 0; d < v.length; d++) sum += v[d] * v[d];
-  const norm = Math.sqrt(sum);
-  for (let d = 0; d < v.length; d++) v[d] /= norm;
-  return v;
+  const norm = Math.sqrt(v.reduce((sum, x) => sum + x * x, 0));
+  return v.map((x) => x / norm);
 }
 
 // "00000".."99999", built once (~10 ms).
@@ -282,7 +239,6 @@ function vectorLiteral(values: Float64Array): string {
 // 32-bit range, so anything that narrows activity_log.agent_id to int4 or text fails visibly,
 // and below 2^53, so JSON numbers carry them exactly.
 const FIRST_AGENT_ID = 4_294_967_311, AGENT_ID_STRIDE = 1_048_573;
-
 const ACTIONS = weighted({
   navigate: 30,
   scan: 20,
@@ -301,25 +257,23 @@ const ACTIONS = weighted({
  * days, and the busiest is mission 12345 whenever it exists (the README's example). Each row
  * falls within a few hours after its mission's creation, never at or past `until`.
  */
-export function* generateActivity(
+export function* activity(
   count: number,
-  missions: readonly Row[],
-  options: SeedOptions,
+  missionRows: readonly Row[],
+  { seed, until }: SeedOptions,
 ): Generator<Row> {
-  const random = rng(options.seed, 3);
-  const n = missions.length;
-  const createdAt = missions.map((mission) => Date.parse(mission.created_at));
+  const random = rng(seed, 3);
+  const n = missionRows.length;
   // rank -> (stride·rank + shift) mod n is a bijection when gcd(stride, n) = 1.
   let stride = 7919 % n || 1;
   while (gcd(stride, n) !== 1) stride++;
-  const shift = (12345 - FIRST_MISSION_ID) % n;
   for (let i = 0; i < count; i++) {
     const rank = Math.floor(n * random() ** 2);
-    const chosen = (stride * rank + shift) % n;
-    const room = options.until - createdAt[chosen];
+    const mission = missionRows[(stride * rank + 12345 - FIRST_MISSION_ID) % n];
+    const createdAt = Date.parse(mission.created_at);
     // Exponential offset, mean 4 h; redrawn uniformly when it would run past the window.
     let offset = Math.floor(-4 * HOUR_MS * Math.log(1 - random()));
-    if (offset >= room) offset = Math.floor(random() * room);
+    if (offset >= until - createdAt) offset = Math.floor(random() * (until - createdAt));
     const action = ACTIONS(random);
     const details: Record<string, number | string> = {
       battery_pct: Math.round(15 + 85 * random()),
@@ -329,11 +283,9 @@ export function* generateActivity(
       details.code = ["E_TIMEOUT", "E_BLOCKED", "E_SENSOR", "E_LINK"][Math.floor(random() * 4)];
     }
     yield {
-      event_time: iso(createdAt[chosen] + offset),
-      agent_id: String(
-        FIRST_AGENT_ID + (hash32(Number(missions[chosen].id)) % AGENTS) * AGENT_ID_STRIDE,
-      ),
-      mission_id: missions[chosen].id,
+      event_time: iso(createdAt + offset),
+      agent_id: String(FIRST_AGENT_ID + (hash32(Number(mission.id)) % AGENTS) * AGENT_ID_STRIDE),
+      mission_id: mission.id,
       action,
       details: JSON.stringify(details),
     };
