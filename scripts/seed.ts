@@ -79,11 +79,11 @@ function connectionStrings() {
 }
 
 /**
- * The Timescale nodes in the bridge's catalog, each with the admin connection string the seed
- * reaches it at (the default node at TIMESCALE_DB_URL, the others at their server's host, port
- * and database as the same user) and whether a row lies in its slice (the default node has none;
- * a list slice on a column the table lacks holds none of its rows, as activity_log and
- * location_key in 20261127000200_node_layout.sql).
+ * The Timescale nodes in the bridge's catalog, with where the seed reaches each (the default
+ * node at TIMESCALE_DB_URL, the others at their server's host, port and database, as the same
+ * user) and whether a row lies in its slice. The default node has none, and a list slice on a
+ * column the table lacks holds none of its rows (activity_log and location_key:
+ * 20261127000200_node_layout.sql).
  */
 async function readNodes(supabaseUrl: string, defaultUrl: string) {
   const json = await psql(
@@ -136,7 +136,7 @@ async function copyRows(
   // Every row of a table has the same columns, in the same order.
   const columns = Object.keys(first.value);
   const copy = `copy ${table} (${columns.join(", ")}) from stdin`;
-  const psqlCopy = new Deno.Command(join(pgBin(), "psql"), {
+  const child = new Deno.Command(join(pgBin(), "psql"), {
     args: [url, "-X", "-v", "ON_ERROR_STOP=1", "-c", copy],
     env: { PGCONNECT_TIMEOUT: "5" },
     stdin: "piped",
@@ -158,13 +158,12 @@ async function copyRows(
       }
     }
     yield chunk;
-    progress(sent);
   }
   // A chunk is made only when psql has taken the last, so generation waits for the server. A
   // failed write is usually a broken pipe because psql already failed: its stderr says why.
   const writing = ReadableStream.from(chunks()).pipeThrough(new TextEncoderStream())
-    .pipeTo(psqlCopy.stdin).then(() => undefined, (error) => error);
-  const { code, stdout, stderr } = await psqlCopy.output();
+    .pipeTo(child.stdin).then(() => undefined, (error) => error);
+  const { code, stdout, stderr } = await child.output();
   const writeError = await writing;
   const text = new TextDecoder();
   // psql prints the command tag, "COPY 100000": the server's own count.
@@ -176,44 +175,33 @@ async function copyRows(
   return loaded;
 }
 
-/** Time spent per kind of step, over every node, for the closing summary. */
+/** Time spent per step label, over every node, for the closing summary. */
 const spent: Record<string, number> = {};
 
 /**
  * Runs one step and logs `seed: <the summary it returns> in <seconds>`. Meanwhile, on a terminal
- * only (CI logs stay readable), its progress is redrawn ten times a second: a bar of the rows
- * done out of `total`, or for a step without one the time so far.
+ * only (CI logs stay readable), a line ticks with the rows sent so far and the time taken.
  */
-async function step(
-  label: string,
-  total: number | undefined,
-  work: (progress: (done: number) => void) => Promise<string>,
-) {
+async function step(label: string, work: (progress: (rows: number) => void) => Promise<string>) {
   const started = performance.now();
   const draw = (text: string) =>
     Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[2K${text}`));
-  let done = 0;
-  const redraw = () => {
-    const elapsed = seconds(performance.now() - started);
-    if (total === undefined) return draw(`seed: ${label}... ${elapsed}`);
-    const fraction = total ? Math.min(done / total, 1) : 1;
-    const bar = "#".repeat(Math.round(fraction * 30)).padEnd(30, ".");
-    const percent = String(Math.floor(fraction * 100)).padStart(3);
-    draw(`seed: ${label.padEnd(8)} [${bar}] ${percent}% ${done}/${total}  ${elapsed}`);
-  };
-  const ticker = Deno.stderr.isTerminal() ? setInterval(redraw, 100) : undefined;
+  let sent = "";
+  const tick = () => draw(`seed: ${label}...${sent} ${seconds(performance.now() - started)}`);
+  const ticker = Deno.stderr.isTerminal() ? setInterval(tick, 100) : undefined;
+  let summary: string;
   try {
-    const summary = await work((rows) => done = rows);
-    const elapsed = performance.now() - started;
-    spent[label] = (spent[label] ?? 0) + elapsed;
-    log(`${summary} in ${seconds(elapsed)}`);
+    summary = await work((rows) => sent = ` ${rows} rows,`);
   } finally {
     clearInterval(ticker);
     if (ticker !== undefined) draw("");
   }
+  const elapsed = performance.now() - started;
+  spent[label] = (spent[label] ?? 0) + elapsed;
+  log(`${summary} in ${seconds(elapsed)}`);
 }
 
-/** Each table the seed loads, by the name of its count and progress label. */
+/** The table each count of the command line fills, and what its summary line calls the rows. */
 const TABLES = {
   missions: { table: "public.missions", noun: "missions" },
   events: { table: "public.events", noun: "events" },
@@ -222,14 +210,12 @@ const TABLES = {
 
 async function seed(args: ReturnType<typeof parseCommandLine>) {
   const db = connectionStrings();
-  log(
-    `--seed ${args.seed} --until ${iso(args.until)} ` +
-      `(window from ${iso(args.until - generate.SPAN_MS)})`,
-  );
+  const window = `window from ${iso(args.until - generate.SPAN_MS)}`;
+  log(`--seed ${args.seed} --until ${iso(args.until)} (${window})`);
   const nodes = await readNodes(db.supabase, db.timescale);
   const holder = (row: generate.Row) => nodes.find((node) => node.inSlice(row))?.name ?? "default";
   const load = (url: string, kind: keyof typeof TABLES, rows: Iterator<generate.Row>) =>
-    step(kind, args[kind], async (progress) => {
+    step(kind, async (progress) => {
       const loaded = await copyRows(url, TABLES[kind].table, rows, progress);
       return `${loaded} ${TABLES[kind].noun}`;
     });
@@ -261,28 +247,21 @@ async function seed(args: ReturnType<typeof parseCommandLine>) {
       // Rebuilt even when the load failed, so a failed seed never leaves search without its
       // index. Session settings: enough memory to build the graph in RAM and both cores.
       const settings = "set maintenance_work_mem = '1GB'; set max_parallel_maintenance_workers = 2";
-      await step(
-        "building the hnsw index",
-        undefined,
-        () => psql(node.url, `${settings}; ${indexdef}`).then(() => "hnsw index built"),
-      );
+      await step("building the hnsw index", async () => {
+        await psql(node.url, `${settings}; ${indexdef}`);
+        return "hnsw index built";
+      });
     }
-    await load(
-      node.url,
-      "activity",
-      generate.activity(args.activity, missions, args).filter(holds),
-    );
+    const activity = generate.activity(args.activity, missions, args).filter(holds);
+    await load(node.url, "activity", activity);
     // Fresh statistics, so the first queries (local and pushed down over the FDW) plan well.
     // Vacuum too, as after any bulk load: it sets the visibility map (index-only scans), and
     // without it an insert-triggered autovacuum arrives about a minute later (seen 58 s after a
     // seed) and shifts the node's plans while the tests or the benchmark run.
-    await step(
-      "vacuuming and analyzing",
-      undefined,
-      () =>
-        psql(node.url, "vacuum (analyze) public.events, public.activity_log")
-          .then(() => "vacuumed and analyzed"),
-    );
+    await step("vacuuming and analyzing", async () => {
+      await psql(node.url, "vacuum (analyze) public.events, public.activity_log");
+      return "vacuumed and analyzed";
+    });
   }
 
   // The Supabase side plans pushdown from its own statistics of the foreign tables, which
