@@ -27,7 +27,6 @@ const HNSW_FALLBACK = `create index ${HNSW_INDEX} on public.events ` +
 
 const log = (message: string) => console.error(`seed: ${message}`);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-const iso = (ms: number) => new Date(ms).toISOString();
 
 function parseCommandLine(args: string[]) {
   const { values } = parseArgs({
@@ -47,7 +46,7 @@ function parseCommandLine(args: string[]) {
     }
     return value;
   };
-  const hour = 3600 * 1000;
+  const hour = generate.HOUR_MS;
   // Wall-clock time picks the default window only; the rows themselves never read the clock.
   const until = values.until === undefined
     ? Math.floor(Date.now() / hour) * hour + hour
@@ -120,61 +119,6 @@ async function readNodes(supabaseUrl: string, defaultUrl: string) {
 // inside a field, so escaping those four keeps any value (JSON included) intact.
 const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
 
-/**
- * Streams `rows` into `table` at `url` with one COPY FROM STDIN through psql, in ~1 MB chunks,
- * never a round trip per row, as one transaction: a failure leaves the table as it was. Tells
- * `progress` the rows sent so far; returns the server's row count, once checked against them.
- */
-async function copyRows(
-  url: string,
-  table: string,
-  rows: Iterator<generate.Row>,
-  progress: (rowsSent: number) => void,
-): Promise<number> {
-  const first = rows.next();
-  if (first.done) return 0;
-  // Every row of a table has the same columns, in the same order.
-  const columns = Object.keys(first.value);
-  const copy = `copy ${table} (${columns.join(", ")}) from stdin`;
-  const child = new Deno.Command(join(pgBin(), "psql"), {
-    args: [url, "-X", "-v", "ON_ERROR_STOP=1", "-c", copy],
-    env: { PGCONNECT_TIMEOUT: "5" },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let sent = 0;
-  function* chunks() {
-    let chunk = "";
-    for (let next = first; !next.done; next = rows.next()) {
-      const row = next.value;
-      chunk += columns.map((column) => row[column].replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]))
-        .join("\t") + "\n";
-      sent++;
-      if (chunk.length >= 1 << 20) {
-        yield chunk;
-        chunk = "";
-        progress(sent);
-      }
-    }
-    yield chunk;
-  }
-  // A chunk is made only when psql has taken the last, so generation waits for the server. A
-  // failed write is usually a broken pipe because psql already failed: its stderr says why.
-  const writing = ReadableStream.from(chunks()).pipeThrough(new TextEncoderStream())
-    .pipeTo(child.stdin).then(() => undefined, (error) => error);
-  const { code, stdout, stderr } = await child.output();
-  const writeError = await writing;
-  const text = new TextDecoder();
-  // psql prints the command tag, "COPY 100000": the server's own count.
-  const loaded = Number(text.decode(stdout).match(/COPY (\d+)/)?.[1]);
-  if (code !== 0 || writeError || loaded !== sent) {
-    const why = text.decode(stderr).trim() || writeError || `loaded ${loaded} rows of ${sent}`;
-    throw new Error(`copy into ${table} failed: ${why}`);
-  }
-  return loaded;
-}
-
 /** Time spent per step label, over every node, for the closing summary. */
 const spent: Record<string, number> = {};
 
@@ -208,17 +152,65 @@ const TABLES = {
   activity: { table: "public.activity_log", noun: "activity rows" },
 };
 
+/**
+ * Loads `rows` into the table of `kind` at `url` as one step: one COPY FROM STDIN through psql,
+ * streamed in ~1 MB chunks, never a round trip per row, and one transaction, so a failure leaves
+ * the table as it was. Its line gives the server's row count, once checked against the rows sent.
+ */
+function load(url: string, kind: keyof typeof TABLES, rows: Iterator<generate.Row>) {
+  const { table, noun } = TABLES[kind];
+  return step(kind, async (progress) => {
+    const first = rows.next();
+    if (first.done) return `0 ${noun}`;
+    // Every row of a table has the same columns, in the same order.
+    const columns = Object.keys(first.value);
+    const copy = `copy ${table} (${columns.join(", ")}) from stdin`;
+    const child = new Deno.Command(join(pgBin(), "psql"), {
+      args: [url, "-X", "-v", "ON_ERROR_STOP=1", "-c", copy],
+      env: { PGCONNECT_TIMEOUT: "5" },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let sent = 0;
+    function* chunks() {
+      let chunk = "";
+      for (let next = first; !next.done; next = rows.next()) {
+        const row = next.value;
+        chunk += columns.map((column) => row[column].replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]))
+          .join("\t") + "\n";
+        sent++;
+        if (chunk.length >= 1 << 20) {
+          yield chunk;
+          chunk = "";
+          progress(sent);
+        }
+      }
+      yield chunk;
+    }
+    // A chunk is made only when psql has taken the last, so generation waits for the server. A
+    // failed write is usually a broken pipe because psql already failed: its stderr says why.
+    const writing = ReadableStream.from(chunks()).pipeThrough(new TextEncoderStream())
+      .pipeTo(child.stdin).then(() => undefined, (error) => error);
+    const { code, stdout, stderr } = await child.output();
+    const writeError = await writing;
+    const text = new TextDecoder();
+    // psql prints the command tag, "COPY 100000": the server's own count.
+    const loaded = Number(text.decode(stdout).match(/COPY (\d+)/)?.[1]);
+    if (code !== 0 || writeError || loaded !== sent) {
+      const why = text.decode(stderr).trim() || writeError || `loaded ${loaded} rows of ${sent}`;
+      throw new Error(`copy into ${table} failed: ${why}`);
+    }
+    return `${loaded} ${noun}`;
+  });
+}
+
 async function seed(args: ReturnType<typeof parseCommandLine>) {
   const db = connectionStrings();
-  const window = `window from ${iso(args.until - generate.SPAN_MS)}`;
-  log(`--seed ${args.seed} --until ${iso(args.until)} (${window})`);
+  const window = `window from ${generate.iso(args.until - generate.SPAN_MS)}`;
+  log(`--seed ${args.seed} --until ${generate.iso(args.until)} (${window})`);
   const nodes = await readNodes(db.supabase, db.timescale);
   const holder = (row: generate.Row) => nodes.find((node) => node.inSlice(row))?.name ?? "default";
-  const load = (url: string, kind: keyof typeof TABLES, rows: Iterator<generate.Row>) =>
-    step(kind, async (progress) => {
-      const loaded = await copyRows(url, TABLES[kind].table, rows, progress);
-      return `${loaded} ${TABLES[kind].noun}`;
-    });
 
   // Truncate everything first: activity rows must never outlive the missions they name.
   for (const node of nodes) {

@@ -11,7 +11,7 @@ export type Row = Record<string, string>;
 /** What every generator shares: the seed, and the window's end (exclusive, ms since the epoch). */
 type SeedOptions = { seed: number; until: number };
 
-const HOUR_MS = 3600 * 1000;
+export const HOUR_MS = 3600 * 1000;
 
 /** The demo data spans this long, ending at `until`. */
 export const SPAN_MS = 30 * 24 * HOUR_MS;
@@ -32,7 +32,7 @@ export const FIVE_PERCENT_EVENT_TYPE = "purchase";
 export const LOCATION_COUNT = 100;
 
 const pad = (n: number, width: number) => String(n).padStart(width, "0");
-const iso = (ms: number) => new Date(ms).toISOString();
+export const iso = (ms: number) => new Date(ms).toISOString();
 
 /** The Supabase user id of seeded user i (1..20): fixed, so tests can mint a JWT for it. */
 export function seedUserId(i: number): string {
@@ -210,7 +210,7 @@ export function* events(count: number, { seed, until }: SeedOptions): Generator<
   }
 }
 
-/** Scales `v` to unit length (cosine search), in place. */
+/** `v` scaled to unit length (cosine search). */
 function unit(v: Float64Array): Float64Array {
   const norm = Math.sqrt(v.reduce((sum, x) => sum + x * x, 0));
   return v.map((x) => x / norm);
