@@ -134,6 +134,13 @@ const CLUSTERS = 32, SUBSPACE = 16, USERS = 2000, AGENTS = 200, DEVICES = 1000;
 const SOURCES = weighted({ web: 50, ios: 25, android: 20, api: 5 });
 const FIRST_NAMES = "Ada Ben Chloe Dmitri Elif Farah Goran Hana Ivo Jun".split(" ");
 const LAST_NAMES = "Novak Okafor Park Quist Rossi Sato Toure Umar Vega".split(" ");
+const NETWORKS = ["192.0.2", "198.51.100", "203.0.113"];
+const USER_AGENTS = [
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36",
+  "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+  "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 Chrome/130.0 Mobile Safari/537.36",
+  "okhttp/4.12.0",
+];
 
 /**
  * `count` rows of public.events in time order. Each embedding is one of 32 random unit centres,
@@ -189,10 +196,10 @@ export function* events(count: number, { seed, until }: SeedOptions): Generator<
       source: SOURCES(random),
       score: Math.round(random() * 1000) / 1000,
     };
-    // The payload as the client sent it, with the contact details a real form submits: fake,
-    // under example.com (RFC 2606) with the user number, so each user's address is distinct, a
-    // phone number in the 555-01xx range set aside for fiction, and an address from a
-    // documentation network (RFC 5737). It never leaves the Timescale node.
+    // The payload as the client sent it, with the contact details and network data a real form
+    // or SDK submits, fake but realistic: an e-mail address under example.com (RFC 2606) with the
+    // user number, so each user's is distinct, a phone number in the 555-01xx range set aside for
+    // fiction, an address from the documentation networks (RFC 5737). It stays on the node.
     const first = FIRST_NAMES[userHash % FIRST_NAMES.length];
     const last = LAST_NAMES[(userHash >>> 8) % LAST_NAMES.length];
     const contact = {
@@ -200,10 +207,13 @@ export function* events(count: number, { seed, until }: SeedOptions): Generator<
       email: `${first}.${last}${user}@example.com`.toLowerCase(),
       phone: `+1-202-555-01${pad(user % 100, 2)}`,
     };
-    const ip = `198.51.100.${1 + (hash32(i) >>> 8) % 254}`;
+    const client = {
+      ip: `${NETWORKS[hash32(i) % 3]}.${1 + (hash32(i) >>> 8) % 254}`,
+      user_agent: USER_AGENTS[(userHash >>> 16) % USER_AGENTS.length],
+    };
     yield {
       ...row,
-      data_payload_raw: JSON.stringify({ ...payload, contact, client: { ip } }),
+      data_payload_raw: JSON.stringify({ ...payload, contact, client }),
       data_payload_proc: JSON.stringify(payload),
       event_embedding: vectorLiteral(unit(embedding)),
     };
