@@ -220,10 +220,13 @@ export function* events(count: number, { seed, until }: SeedOptions): Generator<
   }
 }
 
-/** `v` scaled to unit length (cosine search). */
+/** Scales `v` to unit length (cosine search), in place: plain loops, as this runs per event. */
 function unit(v: Float64Array): Float64Array {
-  const norm = Math.sqrt(v.reduce((sum, x) => sum + x * x, 0));
-  return v.map((x) => x / norm);
+  let sum = 0;
+  for (let d = 0; d < v.length; d++) sum += v[d] * v[d];
+  const norm = Math.sqrt(sum);
+  for (let d = 0; d < v.length; d++) v[d] /= norm;
+  return v;
 }
 
 // "00000".."99999", built once (~10 ms).
