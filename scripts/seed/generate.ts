@@ -163,11 +163,11 @@ export function* events(count: number, { seed, until }: SeedOptions): Generator<
   for (let i = 0; i < count; i++) {
     const type = eventType(random);
     // Type k owns clusters k, k+12, k+24 (those below 32).
-    const k = TYPE_NAMES.indexOf(type);
-    const owned = Math.floor((CLUSTERS - 1 - k) / TYPE_NAMES.length) + 1;
+    const typeIndex = TYPE_NAMES.indexOf(type);
+    const owned = Math.floor((CLUSTERS - 1 - typeIndex) / TYPE_NAMES.length) + 1;
     const { centre, basis } = clusters[
       random() < 0.8
-        ? k + TYPE_NAMES.length * Math.floor(random() * owned)
+        ? typeIndex + TYPE_NAMES.length * Math.floor(random() * owned)
         : Math.floor(random() * CLUSTERS)
     ];
     const embedding = Float64Array.from(centre);
