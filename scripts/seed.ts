@@ -53,9 +53,9 @@ function parseCommandLine(args: string[]) {
     // A time without a zone is read as UTC, not local time, so the rows match across machines.
     : Date.parse(/T[\d:.]+$/.test(values.until) ? values.until + "Z" : values.until);
   if (Number.isNaN(until)) throw new Error(`--until is not a timestamp: ${values.until}`);
+  const [events, activity, missions] = [count("events"), count("activity"), count("missions")];
   const seed = count("seed");
   if (seed > 0xffffffff) throw new Error("--seed must fit in 32 bits");
-  const [events, activity, missions] = [count("events"), count("activity"), count("missions")];
   if (activity > 0 && missions === 0) {
     throw new Error("--activity needs --missions >= 1: every activity row names a mission");
   }
