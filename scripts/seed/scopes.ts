@@ -6,13 +6,6 @@
 import { psql } from "../stack/postgres.ts";
 import { LOCATION_COUNT, locationKey, SEED_USER_COUNT, seedUserId } from "./generate.ts";
 
-/** A row of public.event_scopes. */
-export interface ScopeGrant {
-  userId: string;
-  kind: "user_token" | "agent_key" | "location_key";
-  key: string;
-}
-
 /** The location keys seed user i (1..20) may see. */
 export function demoSites(i: number): string[] {
   const sites: string[] = [];
@@ -22,19 +15,15 @@ export function demoSites(i: number): string[] {
   return sites;
 }
 
-/** Every demo grant: each seed user's sites. */
-function demoScopes(): ScopeGrant[] {
-  return Array.from({ length: SEED_USER_COUNT }, (_, index) => index + 1).flatMap((i) =>
-    demoSites(i).map((key) => ({ userId: seedUserId(i), kind: "location_key" as const, key }))
-  );
-}
-
 /**
- * Grants the demo scopes on the Supabase database at `url`, unless public.event_scopes holds
- * grants already: an operator's grants are never added to or changed.
+ * Grants each seed user their demo sites on the Supabase database at `url`, unless
+ * public.event_scopes holds grants already: an operator's grants are never added to or changed.
  */
 export async function grantDemoScopes(url: string): Promise<void> {
-  const rows = demoScopes().map((g) => `('${g.userId}'::uuid, '${g.kind}', '${g.key}')`);
+  const users = Array.from({ length: SEED_USER_COUNT }, (_, index) => index + 1);
+  const rows = users.flatMap((i) =>
+    demoSites(i).map((site) => `('${seedUserId(i)}'::uuid, 'location_key', '${site}')`)
+  );
   await psql(
     url,
     `insert into public.event_scopes (user_id, kind, key)
