@@ -49,7 +49,7 @@ export function foreignScansIn(node: PlanNode): ForeignScan[] {
 }
 
 /** The foreign scans of one auto_explain notice in JSON; none for any other notice. */
-export function foreignScansOfNotice(message: string): ForeignScan[] {
+function foreignScansOfNotice(message: string): ForeignScan[] {
   const start = message.indexOf("{");
   if (!message.startsWith("duration:") || start < 0) return [];
   return foreignScansIn(JSON.parse(message.slice(start)).Plan);
