@@ -12,7 +12,16 @@ import { locationKey } from "../scripts/seed/generate.ts";
 import { repoRoot } from "../scripts/stack/config.ts";
 import { timescaleNodeUrl } from "../scripts/stack/lifecycle.ts";
 import { testDatasetSeedArgs } from "./dataset.ts";
-import { asCaller, connect, env, fixture, type Sql } from "./fixture.ts";
+import {
+  asCaller,
+  connect,
+  env,
+  fixture,
+  type SearchFilters,
+  searchOnNode,
+  searchViaBridge,
+  type Sql,
+} from "./fixture.ts";
 
 export const supabase = connect("supabase");
 export const firstPort = Number(env("STACK_TIMESCALE_PORT"));
@@ -95,14 +104,6 @@ export const queries: string[] = (await allData`
 export const [{ common_type }] = await allData`
   select event_type as common_type from public.events group by 1 order by count(*) desc limit 1`;
 
-export interface SearchFilters {
-  event_types?: string[];
-  location_key?: string;
-  time_from?: Date;
-  time_to?: Date;
-  max_distance?: number;
-}
-
 export const searchFilters: [string, SearchFilters][] = [
   ["no filter", {}],
   ["an event type", { event_types: [common_type] }],
@@ -120,20 +121,8 @@ function exactSearch(embedding: string, f: SearchFilters) {
   return allData.begin(async (tx) => {
     await tx`set local enable_indexscan = off`;
     await tx`set local enable_bitmapscan = off`;
-    return (await tx`
-      select event_time, user_token,
-             event_embedding operator(extensions.<=>) ${embedding}::extensions.vector as distance
-        from public.events
-       where (${f.event_types ?? null}::text[] is null or event_type = any(${
-      f.event_types ?? null
-    }))
-         and (${f.location_key ?? null}::text is null or location_key = ${f.location_key ?? null})
-         and (${f.time_from ?? null}::timestamptz is null or event_time >= ${f.time_from ?? null})
-         and (${f.time_to ?? null}::timestamptz is null or event_time < ${f.time_to ?? null})
-         and (${f.max_distance ?? null}::float8 is null
-              or event_embedding operator(extensions.<=>) ${embedding}::extensions.vector
-                 <= ${f.max_distance ?? null})
-       order by 3 limit 10`).map(searchKey);
+    const sql = tx as unknown as Sql;
+    return (await searchOnNode(sql, embedding, 10, f, { table: "public.events" })).map(searchKey);
   });
 }
 
@@ -205,15 +194,8 @@ export const expectedSums = (await tableSums(allData))[0];
 export const asService = <T>(fn: (tx: Sql) => Promise<T>, sql = supabase) =>
   asCaller(sql, { role: "service_role" }, fn);
 
-export function search(embedding: string, f: SearchFilters, sql = supabase) {
-  return asService((tx) =>
-    tx`
-    select event_time, user_token, distance
-      from public.search_events(${embedding}::extensions.vector, 10,
-        event_types => ${f.event_types ?? null}::text[],
-        location_key => ${f.location_key ?? null}, time_from => ${f.time_from ?? null},
-        time_to => ${f.time_to ?? null}, max_distance => ${f.max_distance ?? null})`, sql);
-}
+export const search = (embedding: string, f: SearchFilters, sql = supabase) =>
+  asService((tx) => searchViaBridge(tx, embedding, 10, f), sql);
 
 /** Every page of the missions' activity, max_rows at a time, following the cursor. */
 export async function pagedActivity(

@@ -4,7 +4,17 @@
  */
 import assert from "node:assert/strict";
 import { demoSites } from "../scripts/seed/scopes.ts";
-import { asCaller, connect, dbTest, fixture, seedUserId, type Sql } from "./fixture.ts";
+import {
+  asCaller,
+  connect,
+  dbTest,
+  fixture,
+  type SearchFilters,
+  searchOnNode,
+  searchViaBridge,
+  seedUserId,
+  type Sql,
+} from "./fixture.ts";
 
 const supabase = connect("supabase");
 const reader = connect("reader");
@@ -20,15 +30,6 @@ const [{ common_type, agent_key, location_key }] = await timescale`
          (select location_key from public.events limit 1) as location_key`;
 const threeDaysBefore = new Date(fixture.until.getTime() - 3 * 86400_000);
 
-interface SearchFilters {
-  event_types?: string[];
-  agent_key?: string;
-  location_key?: string;
-  time_from?: Date;
-  time_to?: Date;
-  max_distance?: number;
-}
-
 const filterTable: [string, SearchFilters][] = [
   ["no filter", {}],
   ["an event type", { event_types: [common_type] }],
@@ -40,34 +41,8 @@ const filterTable: [string, SearchFilters][] = [
 ];
 
 /** The search through the bridge as service_role, whom no scope limits (tests/scope_test.ts). */
-function viaBridge(embedding: string, k: number, f: SearchFilters) {
-  return asCaller(supabase, { role: "service_role" }, (tx) =>
-    tx`
-    select event_time, user_token, event_type, distance
-      from public.search_events(${embedding}::extensions.vector, ${k},
-        event_types => ${f.event_types ?? null}::text[], agent_key => ${f.agent_key ?? null},
-        location_key => ${f.location_key ?? null}, time_from => ${f.time_from ?? null},
-        time_to => ${f.time_to ?? null}, max_distance => ${f.max_distance ?? null})`);
-}
-
-/** The same search written directly against the node's export view. */
-function direct(sql: Sql, embedding: string, k: number, f: SearchFilters) {
-  return sql`
-    select event_time, user_token, event_type,
-           event_embedding operator(extensions.<=>) ${embedding}::extensions.vector as distance
-      from export.events
-     where event_embedding is not null
-       and (${f.event_types ?? null}::text[] is null or event_type = any(${f.event_types ?? null}))
-       and (${f.agent_key ?? null}::text is null or agent_key = ${f.agent_key ?? null})
-       and (${f.location_key ?? null}::text is null or location_key = ${f.location_key ?? null})
-       and (${f.time_from ?? null}::timestamptz is null or event_time >= ${f.time_from ?? null})
-       and (${f.time_to ?? null}::timestamptz is null or event_time < ${f.time_to ?? null})
-       and (${f.max_distance ?? null}::float8 is null
-            or event_embedding operator(extensions.<=>) ${embedding}::extensions.vector
-               <= ${f.max_distance ?? null})
-     order by event_embedding operator(extensions.<=>) ${embedding}::extensions.vector
-     limit ${k}`;
-}
+const viaBridge = (embedding: string, k: number, f: SearchFilters) =>
+  asCaller(supabase, { role: "service_role" }, (tx) => searchViaBridge(tx, embedding, k, f));
 
 const key = (row: Record<string, unknown>) =>
   `${(row.event_time as Date).toISOString()}|${row.user_token}|${row.event_type}|` +
@@ -77,7 +52,7 @@ for (const [name, filters] of filterTable) {
   dbTest(`search with ${name} equals the same query on the node`, async () => {
     for (const { embedding } of queries.slice(0, 5)) {
       const bridged = await viaBridge(embedding, 10, filters);
-      const expected = await direct(reader, embedding, 10, filters);
+      const expected = await searchOnNode(reader, embedding, 10, filters);
       assert.ok(expected.length > 0, "the fixture should have rows for this filter");
       assert.deepEqual(bridged.map(key), expected.map(key));
       const distances = bridged.map((row) => row.distance as number);
@@ -91,7 +66,7 @@ async function exactTopTen(embedding: string, filters: SearchFilters) {
   return await timescale.begin(async (tx) => {
     await tx`set local enable_indexscan = off`;
     await tx`set local enable_bitmapscan = off`;
-    return direct(tx as unknown as Sql, embedding, 10, filters);
+    return searchOnNode(tx as unknown as Sql, embedding, 10, filters);
   });
 }
 

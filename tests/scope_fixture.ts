@@ -4,7 +4,7 @@
  * directly on the Timescale node with a scope written out, as the link role (same search
  * settings) and with the filter in the shape bridge.events_in_scope sends.
  */
-import type { Sql } from "./fixture.ts";
+import { type SearchFilters, searchOnNode, type Sql } from "./fixture.ts";
 
 /** Keys a user is granted, by the column of the events they must equal. */
 export interface Scope {
@@ -33,32 +33,14 @@ const inScope = (sql: Sql, scope: Scope) =>
        or agent_key = any(${scope.agent_key ?? []}::text[])
        or location_key = any(${scope.location_key ?? []}::text[]))`;
 
-/** Optional filters of a search, as public.search_events names them. */
-export interface SearchFilters {
-  event_types?: string[];
-  user_token?: string;
-  location_key?: string;
-}
-
 /** The k nearest events within `scope`, searched on the node. */
-export function nodeSearch(
+export const nodeSearch = (
   reader: Sql,
   embedding: string,
   k: number,
   scope: Scope,
   f: SearchFilters = {},
-) {
-  return reader`
-    select event_time, user_token, agent_key, location_key, event_type,
-           event_embedding operator(extensions.<=>) ${embedding}::extensions.vector as distance
-      from export.events
-     where event_embedding is not null and ${inScope(reader, scope)}
-       and (${f.event_types ?? null}::text[] is null or event_type = any(${f.event_types ?? null}))
-       and (${f.user_token ?? null}::text is null or user_token = ${f.user_token ?? null})
-       and (${f.location_key ?? null}::text is null or location_key = ${f.location_key ?? null})
-     order by event_embedding operator(extensions.<=>) ${embedding}::extensions.vector
-     limit ${k}`;
-}
+) => searchOnNode(reader, embedding, k, f, { also: inScope(reader, scope) });
 
 /** Event counts per bucket and type within `scope`, grouped on the node. */
 export function nodeHistogram(reader: Sql, bucket: string, from: Date, to: Date, scope: Scope) {

@@ -5,7 +5,7 @@
  * the open mode are unscoped. Grants are made for fresh test users and removed at the end.
  */
 import assert from "node:assert/strict";
-import { asCaller, connect, dbTest, fixture, type Sql } from "./fixture.ts";
+import { asCaller, connect, dbTest, fixture, searchViaBridge, type Sql } from "./fixture.ts";
 import {
   grantScope,
   histogramKey,
@@ -13,7 +13,6 @@ import {
   nodeSearch,
   revokeScopes,
   type Scope,
-  type SearchFilters,
   searchKey,
 } from "./scope_fixture.ts";
 
@@ -45,21 +44,13 @@ await grantScope(supabase, bob.id, bob.scope);
 
 const as = (id: string) => ({ role: "authenticated" as const, sub: id });
 
-function search(sql: Sql, embedding: string, k: number, f: SearchFilters = {}) {
-  return sql`
-    select event_time, user_token, agent_key, location_key, event_type, distance
-      from public.search_events(${embedding}::extensions.vector, ${k},
-        event_types => ${f.event_types ?? null}::text[], user_token => ${f.user_token ?? null},
-        location_key => ${f.location_key ?? null})`;
-}
-
 const histogram = (sql: Sql) =>
   sql`select * from public.event_histogram('1 day', ${from}, ${fixture.until})`;
 
 /** The caller's search equals the node's within `scope`, and k rows came back when it has them. */
 async function assertSearchInScope(userId: string, scope: Scope, k = 10) {
   for (const embedding of queries) {
-    const bridged = await asCaller(supabase, as(userId), (tx) => search(tx, embedding, k));
+    const bridged = await asCaller(supabase, as(userId), (tx) => searchViaBridge(tx, embedding, k));
     const expected = await nodeSearch(reader, embedding, k, scope);
     assert.equal(expected.length, k, "the scope holds at least k events");
     assert.deepEqual(bridged.map(searchKey), expected.map(searchKey));
@@ -73,7 +64,7 @@ dbTest(
     await assertSearchInScope(bob.id, bob.scope);
     const seen = async (id: string) =>
       new Set(
-        (await asCaller(supabase, as(id), (tx) => search(tx, queries[0], 50)))
+        (await asCaller(supabase, as(id), (tx) => searchViaBridge(tx, queries[0], 50)))
           .map((row) => row.user_token as string),
       );
     const [mine, theirs] = [await seen(alice.id), await seen(bob.id)];
@@ -97,7 +88,7 @@ dbTest("event_histogram counts only the caller's scope, as the node does", async
 
 dbTest("a user with no grant sees no events", async () => {
   assert.equal(
-    (await asCaller(supabase, as(nobody), (tx) => search(tx, queries[0], 10))).length,
+    (await asCaller(supabase, as(nobody), (tx) => searchViaBridge(tx, queries[0], 10))).length,
     0,
   );
   assert.equal((await asCaller(supabase, as(nobody), histogram)).length, 0);
@@ -116,7 +107,7 @@ dbTest(
     const bySomeoneElse = await asCaller(
       supabase,
       as(alice.id),
-      (tx) => search(tx, queries[0], 10, { user_token: theirToken }),
+      (tx) => searchViaBridge(tx, queries[0], 10, { user_token: theirToken }),
     );
     assert.equal(bySomeoneElse.length, 0);
     const [{ location_key }] = await timescale`
@@ -124,7 +115,7 @@ dbTest(
     const atTheirSite = await asCaller(
       supabase,
       as(alice.id),
-      (tx) => search(tx, queries[0], 10, { location_key }),
+      (tx) => searchViaBridge(tx, queries[0], 10, { location_key }),
     );
     const expected = await nodeSearch(reader, queries[0], 10, alice.scope, { location_key });
     assert.deepEqual(atTheirSite.map(searchKey), expected.map(searchKey));
@@ -174,7 +165,7 @@ dbTest("service_role is not scoped", async () => {
   const bridged = await asCaller(
     supabase,
     { role: "service_role" },
-    (tx) => search(tx, queries[1], 10),
+    (tx) => searchViaBridge(tx, queries[1], 10),
   );
   const expected = await reader`
     select event_time, user_token, location_key,
@@ -190,17 +181,25 @@ dbTest(
     const unscoped = await asCaller(
       supabase,
       { role: "service_role" },
-      (tx) => search(tx, queries[2], 10),
+      (tx) => searchViaBridge(tx, queries[2], 10),
     );
     await supabase`update bridge.event_access set mode = 'open'`;
     try {
-      const open = await asCaller(supabase, as(nobody), (tx) => search(tx, queries[2], 10));
+      const open = await asCaller(
+        supabase,
+        as(nobody),
+        (tx) => searchViaBridge(tx, queries[2], 10),
+      );
       assert.equal(open.length, 10);
       assert.deepEqual(open.map(searchKey), unscoped.map(searchKey));
     } finally {
       await supabase`update bridge.event_access set mode = 'scoped'`;
     }
-    const scoped = await asCaller(supabase, as(nobody), (tx) => search(tx, queries[2], 10));
+    const scoped = await asCaller(
+      supabase,
+      as(nobody),
+      (tx) => searchViaBridge(tx, queries[2], 10),
+    );
     assert.equal(scoped.length, 0);
   },
 );
@@ -257,7 +256,7 @@ dbTest("the README's team pattern: members see their team's sites", async () => 
       const caller = JSON.stringify(as(member));
       await tx.unsafe("set local role authenticated");
       await tx`select set_config('request.jwt.claims', ${caller}, true)`;
-      const bridged = await search(tx as unknown as Sql, queries[0], 10);
+      const bridged = await searchViaBridge(tx as unknown as Sql, queries[0], 10);
       const expected = await nodeSearch(reader, queries[0], 10, { location_key: [location_key] });
       assert.equal(expected.length, 10);
       assert.deepEqual(bridged.map(searchKey), expected.map(searchKey));
