@@ -12,9 +12,8 @@ import { bucketCount, BUCKETS } from "./interval.ts";
 import { parseCursor } from "./page.ts";
 
 /**
- * The limits of a request. The RPCs enforce the same ones for callers that reach them directly
- * (supabase/migrations/); tests/limits_test.ts reads each from the database and fails if the two
- * differ.
+ * The limits of a request. The RPCs' argument checks enforce the same ones for callers that reach
+ * them directly; tests/limits_test.ts reads each from the database and fails if the two differ.
  */
 export const LIMITS = {
   /** Width of the events' embeddings (bridge.events.event_embedding is vector(768)). */

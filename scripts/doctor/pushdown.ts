@@ -116,7 +116,7 @@ export const probes = [
     expected: [
       { what: "mission_id = ANY", pattern: /mission_id = ANY \(/ },
       // For a few missions, newest first by an expression equal to event_time that keeps the
-      // node on the missions' index ranges (20261126000800).
+      // node on the missions' index ranges (docs/design.md § the node's best plan).
       {
         what: "ORDER BY event_time DESC",
         pattern: /ORDER BY date_bin\('00:00:00\.000001'::interval, event_time, [^)]+\) DESC/,
@@ -211,7 +211,8 @@ export function checkPushdown(
   node: Node,
   held: Set<string>,
 ): Finding {
-  const reapply = `re-apply the migration that defines public.${probe.rpc} (supabase/migrations/)`;
+  const reapply =
+    `push the migrations again, which define public.${probe.rpc}: npx supabase db push`;
   if (!scans) {
     return fail(
       `the representative call failed: ${describeError(error)}`,

@@ -6,8 +6,8 @@ import { createApiKey, createSigningKey, signLegacyJwt } from "./auth.ts";
 import type { StackConfig } from "./config.ts";
 
 /**
- * What a hosted project gives its Edge Functions, and all it gives them (DESIGN.md, fact 10):
- * the local gateway passes these and nothing more.
+ * What a hosted project gives its Edge Functions, and all it gives them (docs/design.md § what a
+ * hosted Edge Function is given): the local gateway passes these and nothing more.
  */
 export const hostedFunctionEnvNames = [
   "SUPABASE_URL",
