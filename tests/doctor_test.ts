@@ -189,6 +189,22 @@ dbTest("doctor names a bridge table granted to authenticated", async () => {
   await assertPassAgain("not exposed to API roles");
 });
 
+dbTest("doctor names a definer function anon may run", async () => {
+  await supabase.unsafe("grant execute on function bridge.refresh_foreign_tables() to anon");
+  try {
+    const failed = await failures();
+    assertNamed(
+      failed,
+      "not exposed to API roles",
+      /anon can EXECUTE bridge\.refresh_foreign_tables\(\)/,
+    );
+    assert.equal(failed.size, 1, [...failed.keys()].join(", "));
+  } finally {
+    await supabase.unsafe("revoke execute on function bridge.refresh_foreign_tables() from anon");
+  }
+  await assertPassAgain("not exposed to API roles");
+});
+
 dbTest("doctor names a write privilege of the link role on the node", async () => {
   await timescale.unsafe("grant insert on export.activity_log to bridge_reader");
   try {
