@@ -79,8 +79,8 @@ async function traffic(run: Run, query: string, server: string, remotes: string[
 /**
  * How the node plans the bridge's statement: by its HNSW indexes, or exactly, computing the
  * distance of every row that passes the filters (right for a few rows, ~100 times slower for a
- * 3-day window of the full dataset, which the planner chose before it was told what a distance
- * costs: sql/timescale/01_schema.sql).
+ * 3-day window of the full dataset, which the planner chooses when it is not told what a distance
+ * costs: docs/design.md § cost of cosine_distance).
  */
 async function nodeSearchPlan(run: Run, remote: string) {
   const [row] = await db.onNode(run.db.direct, `explain (format json) ${remote}`);
