@@ -4,7 +4,15 @@
  * privileges each role is meant to hold are declared once, in supabase/tests/privileges.test.sql,
  * so that a reviewer audits them in one place and the doctor never falls behind a new RPC.
  */
-import { type CheckResult, fail, type Finding, pass, type Sql, unexpected } from "./check.ts";
+import {
+  applyMigrations,
+  type CheckResult,
+  fail,
+  type Finding,
+  pass,
+  type Sql,
+  unexpected,
+} from "./check.ts";
 
 /** The lines of Supabase's own grants, in report order. */
 export async function checkAccess(sql: Sql): Promise<CheckResult[]> {
@@ -112,7 +120,7 @@ async function checkEventAccess(sql: Sql): Promise<Finding> {
   if (!row?.mode) {
     return fail(
       "bridge.event_access or public.event_scopes is missing, so no events RPC can answer",
-      "push the migrations: npx supabase db push",
+      applyMigrations,
     );
   }
   if (row.mode === "open") {

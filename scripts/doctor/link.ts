@@ -2,7 +2,7 @@
  * A node's foreign server and its link: configured, answering, encrypted, and unable to write,
  * asked of the node itself through the link rather than trusted from Supabase's settings.
  */
-import { describeError, fail, type Finding, type OnNode, pass } from "./check.ts";
+import { applyMigrations, describeError, fail, type Finding, type OnNode, pass } from "./check.ts";
 
 /** The server uses postgres_fdw, ships pgvector's operators, has a host, and this role a mapping. */
 export function checkServer({ node }: OnNode): Finding {
@@ -11,7 +11,7 @@ export function checkServer({ node }: OnNode): Finding {
   if (wrapper !== "postgres_fdw") {
     return fail(
       `${name} uses ${wrapper}, not postgres_fdw`,
-      "drop it and push the migrations again: npx supabase db push",
+      `drop it, then ${applyMigrations}`,
     );
   }
   const shipped = (extensions ?? "").split(",").map((e) => e.trim()).filter(Boolean);

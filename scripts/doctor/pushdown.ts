@@ -6,6 +6,7 @@
  */
 import * as plans from "../plans.ts";
 import {
+  applyMigrations,
   describeError,
   fail,
   type Finding,
@@ -211,8 +212,7 @@ export function checkPushdown(
   node: Node,
   held: Set<string>,
 ): Finding {
-  const reapply =
-    `push the migrations again, which define public.${probe.rpc}: npx supabase db push`;
+  const reapply = `${applyMigrations} (they define public.${probe.rpc})`;
   if (!scans) {
     return fail(
       `the representative call failed: ${describeError(error)}`,
