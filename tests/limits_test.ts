@@ -15,8 +15,7 @@ const asService = { role: "service_role" } as const;
 const query = vectorLiteral(Array(LIMITS.embeddingDimensions).fill(0.1));
 const missionIds = (count: number) =>
   Array.from({ length: count }, (_, i) => fixture.firstMissionId + i);
-const keys = (count: number, length = 8) =>
-  Array.from({ length: count }, (_, i) => String(i).padStart(length, "k"));
+const keys = (count: number) => Array.from({ length: count }, (_, i) => `type-${i}`);
 
 /** A statement and its parameters that pass `value` where the limit applies. */
 type Call = (value: number) => [string, unknown[]];

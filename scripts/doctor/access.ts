@@ -44,7 +44,7 @@ async function checkExposure(sql: Sql): Promise<Finding> {
       values ('select', false), ('insert', true), ('update', true), ('delete', true),
              ('truncate', true), ('references', true), ('trigger', true)),
     relation as (
-      select c.oid, n.nspname = 'bridge' as in_bridge, c.relkind in ('f', 'p') as holds_node_rows
+      select c.oid, c.relkind in ('f', 'p') as holds_node_rows
         from pg_catalog.pg_class c
         join pg_catalog.pg_namespace n on n.oid = c.relnamespace
        where c.relkind in ('r', 'v', 'm', 'f', 'p')
