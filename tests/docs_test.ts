@@ -5,8 +5,8 @@
  * files those folders hold when the test runs.
  */
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { existsSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { repoRoot } from "../scripts/stack/config.ts";
 
 const documents = ["README.md", "BENCHMARKS.md", "docs/operations.md", "docs/design.md"];
@@ -30,12 +30,24 @@ function namedPaths(text: string): string[] {
   return [...new Set([...(text.match(inFolders) ?? []), ...links, ...topMarkdown])];
 }
 
+/**
+ * The repository's files under `folder`, as repository paths: hidden folders (.git, .stack, the
+ * CLI's supabase/.temp) and node_modules are not the repository's.
+ */
+function files(folder = ""): string[] {
+  const root = join(repoRoot, folder);
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(folder, entry.name);
+    if (entry.isDirectory()) {
+      return entry.name.startsWith(".") || entry.name === "node_modules" ? [] : files(path);
+    }
+    return [path];
+  });
+}
+
 /** Every file name in the repository, for names given without their folder. */
-const fileNames = new Set(
-  (readdirSync(repoRoot, { recursive: true }) as string[])
-    .filter((path) => !/^(?:\.git|node_modules|\.stack)(?:\/|$)/.test(path))
-    .map((path) => path.split("/").pop()!),
-);
+const fileNames = new Set(files().map((path) => path.split("/").pop()!));
 
 /** SQL and TypeScript files a text names without their folder, such as `02_export.sql`. */
 function namedFiles(text: string): string[] {
@@ -83,18 +95,7 @@ function comments(source: string, path: string): string {
 }
 
 /** Every .sql and .ts file under `folder`, as a repository path. */
-function sources(folder: string): string[] {
-  const root = join(repoRoot, folder);
-  if (!existsSync(root)) return [];
-  const found: string[] = [];
-  for (const entry of readdirSync(root, { recursive: true }) as string[]) {
-    const path = join(root, entry);
-    if (/\.(sql|ts)$/.test(entry) && statSync(path).isFile()) {
-      found.push(relative(repoRoot, path));
-    }
-  }
-  return found.sort();
-}
+const sources = (folder: string) => files(folder).filter((path) => /\.(sql|ts)$/.test(path)).sort();
 
 for (const document of documents) {
   Deno.test(`${document} names only files and design sections that exist`, () => {
