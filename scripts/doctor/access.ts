@@ -15,10 +15,11 @@ export async function checkAccess(sql: Sql): Promise<CheckResult[]> {
 /**
  * What authenticated may reach in `bridge` by design, as each returns only what the caller may
  * see. Functions: the activity steps (the definer step re-checks missions by readable_mission_ids,
- * the rule the missions policy calls, 20261126000900); the events steps and scope functions, which
- * run as the caller over bridge.events_in_scope (20261126000520); the explain guards, which explain
- * only to a caller that bypasses RLS (20261127000550); node_branches, which returns relation names
- * and slices, never rows (20261127000400). Relations: the events in scope, filtered by the view
+ * the rule the missions policy calls, supabase/schemas/access.sql); the events steps and scope
+ * functions, which run as the caller over bridge.events_in_scope (access.sql); the explain guards
+ * and the bypass rule, which explain only to a caller that bypasses RLS (access.sql);
+ * node_branches, which returns relation names and slices, never rows (nodes.sql). Relations: the
+ * events in scope, filtered by the view
  * itself (and by each node's bridge.events_in_scope_at_<node>, of the same definition), and the
  * event access mode, which is not a secret.
  */

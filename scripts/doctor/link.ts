@@ -11,7 +11,7 @@ export function checkServer({ node }: OnNode): Finding {
   if (wrapper !== "postgres_fdw") {
     return fail(
       `${name} uses ${wrapper}, not postgres_fdw`,
-      "drop it and apply supabase/migrations/20261125000200_bridge_server.sql",
+      "drop it and create it as supabase/schemas/link.sql does",
     );
   }
   const shipped = (extensions ?? "").split(",").map((e) => e.trim()).filter(Boolean);
@@ -23,7 +23,7 @@ export function checkServer({ node }: OnNode): Finding {
       `alter server ${name} options (${verb} extensions '${[...shipped, "vector"].join(",")}')`,
     );
   }
-  // The migration leaves a placeholder host until bridge.configure(...) sets the real one.
+  // The schema leaves a placeholder host until bridge.configure(...) sets the real one.
   if (!host || host === "bridge-not-configured.invalid") {
     return fail(
       `${name} has no host yet (${host ?? "none"})`,

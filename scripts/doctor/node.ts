@@ -210,7 +210,7 @@ export async function checkDrift(on: OnNode): Promise<Finding> {
     }
   }
   // A node may hold a relation the bridge reads from another node only (activity on the default
-  // node when the others are sliced by a column activity_log lacks, 20261127000200).
+  // node when the others are sliced by a column activity_log lacks, supabase/schemas/nodes.sql).
   for (const relation of relations.keys()) {
     if (!on.read.has(relation)) found.push(`${relation} has no foreign table on Supabase`);
   }
