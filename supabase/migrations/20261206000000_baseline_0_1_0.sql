@@ -1190,8 +1190,8 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
--- Newest-first with a limit belongs on the node; see bridge.nearest_events. With several nodes
--- the merge must sort anyway; see bridge.nearest_events for incremental sort and JIT.
+-- Newest-first with a limit belongs on the node, and incremental sort and JIT are off, for the
+-- reasons bridge.nearest_events gives (search_events.sql).
 set enable_sort = off
 set enable_incremental_sort = off
 set jit = off
@@ -1303,7 +1303,7 @@ $$;
 revoke all on function bridge.mission_activity_rows(bigint[], timestamptz, timestamptz, text[], int, timestamptz, int, boolean) from public, anon;
 grant execute on function bridge.mission_activity_rows(bigint[], timestamptz, timestamptz, text[], int, timestamptz, int, boolean) to authenticated, service_role;
 
--- The outcome of each returned row's mission, by primary key: a join made the planner read every
+-- The outcome of each returned row's mission, by primary key: a join makes the planner read every
 -- mission (hash join, 0.5 ms whatever the call), or every requested one a third time with
 -- `m.id = any(visible)` (as much for 1000 ids). Every row's mission is in `visible`, so the
 -- caller may see it: the subquery finds it.
