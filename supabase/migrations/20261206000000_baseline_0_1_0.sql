@@ -6,8 +6,8 @@
 
 -- The extensions the bridge needs, in schema `extensions` as Supabase installs them: never in
 -- public (the advisors flag extension_in_public), and the vector type's schema must match the
--- Timescale node's, since postgres_fdw ships operators schema-qualified (docs/design.md
--- §Operator schemas).
+-- Timescale node's, since postgres_fdw ships operators schema-qualified
+-- (docs/design.md §Operator schemas).
 
 create extension if not exists postgres_fdw with schema extensions;
 create extension if not exists vector with schema extensions;
@@ -309,12 +309,12 @@ grant execute on function bridge.check_may_explain() to authenticated, service_r
 -- on the Timescale node.
 --
 -- How the two sides meet. The view reads the foreign table with its owner's rights and user
--- mapping (postgres_fdw connects as the current user, here the view's owner: docs/design.md
--- §User mappings), so callers need no grant on bridge.events. Functions called in a view run as
--- the caller, so the scope functions below read public.event_scopes under the caller's RLS: the
--- policies decide, nothing here restates them, and nobody can hand the view a scope of their
--- choosing. Each scope function sits in a scalar subquery, which the planner runs once before
--- the scan and passes to postgres_fdw as a parameter, so the node receives
+-- mapping (postgres_fdw connects as the current user, here the view's owner:
+-- docs/design.md §User mappings), so callers need no grant on bridge.events. Functions called
+-- in a view run as the caller, so the scope functions below read public.event_scopes under the
+-- caller's RLS: the policies decide, nothing here restates them, and nobody can hand the view a
+-- scope of their choosing. Each scope function sits in a scalar subquery, which the planner runs
+-- once before the scan and passes to postgres_fdw as a parameter, so the node receives
 --   ($1::boolean OR user_token = ANY ($2::text[]) OR agent_key = ANY ($3::text[])
 --    OR location_key = ANY ($4::text[]))
 -- and top-k, counts and grouping are computed within the scope, never filtered afterwards.
@@ -965,8 +965,8 @@ grant execute on function public.search_events(extensions.vector, int, text[], t
 -- would let the planner group them here instead of on the node. The sum still selects the
 -- branches' columns in their own order (bucket_start, event_type, events): in another order
 -- PostgreSQL 15 keeps a Subquery Scan above each node's grouped scan, which cannot run
--- asynchronously, and the nodes would be asked one after another (docs/design.md §Async plan
--- shapes). JIT is off for the reason bridge.nearest_events gives.
+-- asynchronously, and the nodes would be asked one after another
+-- (docs/design.md §Async plan shapes). JIT is off for the reason bridge.nearest_events gives.
 
 -- The accepted buckets, as people write them.
 create or replace function bridge.histogram_buckets()
@@ -1120,9 +1120,10 @@ grant execute on function public.event_histogram(interval, timestamptz, timestam
 --
 -- For up to 50 missions the node is asked to order by an expression equal to event_time that
 -- its event_time index cannot serve, so it reads those missions' (mission_id, event_time) index
--- ranges instead of walking the whole table back in time (docs/design.md §The node's best
--- plan): on 1M activity rows, the newest 100 rows of 10 missions took 2.4 ms this way and 40 ms
--- walking back; of 100 missions, 17 ms this way and 7 ms walking back.
+-- ranges instead of walking the whole table back in time
+-- (docs/design.md §The node's best plan): on 1M activity rows, the newest 100 rows of 10
+-- missions took 2.4 ms this way and 40 ms walking back; of 100 missions, 17 ms this way and 7 ms
+-- walking back.
 
 -- The argument rules both steps enforce: the API step before it reads anything, the definer step
 -- for direct calls.

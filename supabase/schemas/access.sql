@@ -153,12 +153,12 @@ grant execute on function bridge.check_may_explain() to authenticated, service_r
 -- on the Timescale node.
 --
 -- How the two sides meet. The view reads the foreign table with its owner's rights and user
--- mapping (postgres_fdw connects as the current user, here the view's owner: docs/design.md
--- §User mappings), so callers need no grant on bridge.events. Functions called in a view run as
--- the caller, so the scope functions below read public.event_scopes under the caller's RLS: the
--- policies decide, nothing here restates them, and nobody can hand the view a scope of their
--- choosing. Each scope function sits in a scalar subquery, which the planner runs once before
--- the scan and passes to postgres_fdw as a parameter, so the node receives
+-- mapping (postgres_fdw connects as the current user, here the view's owner:
+-- docs/design.md §User mappings), so callers need no grant on bridge.events. Functions called
+-- in a view run as the caller, so the scope functions below read public.event_scopes under the
+-- caller's RLS: the policies decide, nothing here restates them, and nobody can hand the view a
+-- scope of their choosing. Each scope function sits in a scalar subquery, which the planner runs
+-- once before the scan and passes to postgres_fdw as a parameter, so the node receives
 --   ($1::boolean OR user_token = ANY ($2::text[]) OR agent_key = ANY ($3::text[])
 --    OR location_key = ANY ($4::text[]))
 -- and top-k, counts and grouping are computed within the scope, never filtered afterwards.

@@ -13,8 +13,8 @@
 -- would let the planner group them here instead of on the node. The sum still selects the
 -- branches' columns in their own order (bucket_start, event_type, events): in another order
 -- PostgreSQL 15 keeps a Subquery Scan above each node's grouped scan, which cannot run
--- asynchronously, and the nodes would be asked one after another (docs/design.md §Async plan
--- shapes). JIT is off for the reason bridge.nearest_events gives.
+-- asynchronously, and the nodes would be asked one after another
+-- (docs/design.md §Async plan shapes). JIT is off for the reason bridge.nearest_events gives.
 
 -- The accepted buckets, as people write them.
 create or replace function bridge.histogram_buckets()

@@ -1,7 +1,7 @@
 -- The extensions the bridge needs, in schema `extensions` as Supabase installs them: never in
 -- public (the advisors flag extension_in_public), and the vector type's schema must match the
--- Timescale node's, since postgres_fdw ships operators schema-qualified (docs/design.md
--- §Operator schemas).
+-- Timescale node's, since postgres_fdw ships operators schema-qualified
+-- (docs/design.md §Operator schemas).
 
 create extension if not exists postgres_fdw with schema extensions;
 create extension if not exists vector with schema extensions;

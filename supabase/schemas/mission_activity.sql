@@ -20,9 +20,10 @@
 --
 -- For up to 50 missions the node is asked to order by an expression equal to event_time that
 -- its event_time index cannot serve, so it reads those missions' (mission_id, event_time) index
--- ranges instead of walking the whole table back in time (docs/design.md §The node's best
--- plan): on 1M activity rows, the newest 100 rows of 10 missions took 2.4 ms this way and 40 ms
--- walking back; of 100 missions, 17 ms this way and 7 ms walking back.
+-- ranges instead of walking the whole table back in time
+-- (docs/design.md §The node's best plan): on 1M activity rows, the newest 100 rows of 10
+-- missions took 2.4 ms this way and 40 ms walking back; of 100 missions, 17 ms this way and 7 ms
+-- walking back.
 
 -- The argument rules both steps enforce: the API step before it reads anything, the definer step
 -- for direct calls.
