@@ -170,7 +170,10 @@ export const expectedInWindow = (await allData`
    where mission_id = any(${missions}::bigint[])
      and event_time >= ${daysBefore(16)} and event_time < ${daysBefore(4)}
    order by event_time desc, mission_id, agent_id, action, details`).map(activityKey);
-/** More than 50 missions: the step reads them newest first by event_time (supabase/schemas/mission_activity.sql). */
+/**
+ * More than 50 missions: the step reads them newest first by event_time
+ * (supabase/schemas/mission_activity.sql).
+ */
 export const manyMissions = Array.from({ length: 60 }, (_, i) => fixture.firstMissionId + i * 49);
 export const expectedManyMissions = (await allData`
   select mission_id, event_time, agent_id, action, details from public.activity_log
