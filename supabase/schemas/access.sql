@@ -110,7 +110,7 @@ revoke all on bridge.event_access from public, anon, authenticated, service_role
 grant select on bridge.event_access to authenticated, service_role;
 grant update (mode) on bridge.event_access to service_role;
 
--- The one rule for "does the caller bypass RLS?" (service_role does; so does the owner). It asks
+-- The one rule for "does the caller bypass RLS?" (service_role does, and so does postgres). It asks
 -- the role the caller acts as: the role set for the call (SET ROLE, as the Edge Functions and
 -- PostgREST do), else the session's. Not current_user: inside a SECURITY DEFINER step
 -- current_user is the step's owner, whoever called it, while the role setting still names the
@@ -129,6 +129,7 @@ $$;
 
 revoke all on function bridge.caller_bypasses_rls() from public, anon;
 grant execute on function bridge.caller_bypasses_rls() to authenticated, service_role;
+
 -- Refuses explain_only to a caller that does not bypass RLS: plans name tables and show
 -- arguments.
 create or replace function bridge.check_may_explain()
