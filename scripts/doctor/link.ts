@@ -2,7 +2,7 @@
  * A node's foreign server and its link: configured, answering, encrypted, and unable to write,
  * asked of the node itself through the link rather than trusted from Supabase's settings.
  */
-import { applyMigrations, describeError, fail, type Finding, type OnNode, pass } from "./check.ts";
+import { describeError, fail, type Finding, type OnNode, pass } from "./check.ts";
 
 /** The server uses postgres_fdw, ships pgvector's operators, has a host, and this role a mapping. */
 export function checkServer({ node }: OnNode): Finding {
@@ -11,7 +11,7 @@ export function checkServer({ node }: OnNode): Finding {
   if (wrapper !== "postgres_fdw") {
     return fail(
       `${name} uses ${wrapper}, not postgres_fdw`,
-      `drop it, then ${applyMigrations}`,
+      "drop it and create it as supabase/schemas/link.sql does",
     );
   }
   const shipped = (extensions ?? "").split(",").map((e) => e.trim()).filter(Boolean);
@@ -23,7 +23,7 @@ export function checkServer({ node }: OnNode): Finding {
       `alter server ${name} options (${verb} extensions '${[...shipped, "vector"].join(",")}')`,
     );
   }
-  // The server is created with a placeholder host until bridge.configure(...) sets the real one.
+  // The schema leaves a placeholder host until bridge.configure(...) sets the real one.
   if (!host || host === "bridge-not-configured.invalid") {
     return fail(
       `${name} has no host yet (${host ?? "none"})`,

@@ -6,7 +6,6 @@
  */
 import * as plans from "../plans.ts";
 import {
-  applyMigrations,
   describeError,
   fail,
   type Finding,
@@ -58,7 +57,7 @@ async function representativeArguments(sql: Sql) {
 type Arguments = Awaited<ReturnType<typeof representativeArguments>>;
 
 /**
- * What an RPC's Remote SQL must carry. `fix` defaults to re-applying the RPC's migration;
+ * What an RPC's Remote SQL must carry. `fix` defaults to re-applying the RPC's schema file;
  * `needs` names an expectation this one cannot hold without (LIMIT ships only with ORDER BY).
  */
 type Expectation = { what: string; pattern: RegExp; fix?: string; needs?: string };
@@ -212,7 +211,7 @@ export function checkPushdown(
   node: Node,
   held: Set<string>,
 ): Finding {
-  const reapply = `${applyMigrations} (they define public.${probe.rpc})`;
+  const reapply = `re-apply public.${probe.rpc} as supabase/schemas/${probe.rpc}.sql defines it`;
   if (!scans) {
     return fail(
       `the representative call failed: ${describeError(error)}`,
