@@ -106,4 +106,3 @@ and as the service role, with the secret key:
 
   curl -s ${env.SUPABASE_URL}/functions/v1/bridge-health -H "apikey: ${secretKey}"
 `);
-

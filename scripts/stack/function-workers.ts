@@ -47,7 +47,11 @@ export async function bundle(deployment: Deployment): Promise<void> {
 }
 
 /** Forwards a worker's output to ours, line by line, named by its function; resolves its port. */
-async function watchOutput(slug: string, stream: ReadableStream<Uint8Array>, onPort: (port: number) => void) {
+async function watchOutput(
+  slug: string,
+  stream: ReadableStream<Uint8Array>,
+  onPort: (port: number) => void,
+) {
   let pending = "";
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
     pending += chunk;

@@ -70,7 +70,8 @@ export interface ManagementApiOptions {
 const functionsDir = (stackDir: string) => join(stackDir, "functions");
 const versionDir = (stackDir: string, slug: string, version: number) =>
   join(functionsDir(stackDir), slug, String(version));
-const liveFile = (stackDir: string, slug: string) => join(functionsDir(stackDir), slug, "live.json");
+const liveFile = (stackDir: string, slug: string) =>
+  join(functionsDir(stackDir), slug, "live.json");
 
 /** The function names the platform accepts. */
 const SLUG = /^[A-Za-z][A-Za-z0-9_-]*$/;
@@ -143,7 +144,9 @@ async function storeUpload(stackDir: string, slug: string, form: FormData): Prom
     verify_jwt: metadata.verify_jwt ?? true,
     import_map: metadata.import_map_path !== undefined,
     entrypoint_path: metadata.entrypoint_path,
-    ...(metadata.import_map_path === undefined ? {} : { import_map_path: metadata.import_map_path }),
+    ...(metadata.import_map_path === undefined
+      ? {}
+      : { import_map_path: metadata.import_map_path }),
     ezbr_sha256: hash.digest("hex"),
   };
   Deno.writeTextFileSync(join(dir, "record.json"), JSON.stringify(record, null, 2));
