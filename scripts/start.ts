@@ -9,7 +9,7 @@ import { grantDemoScopes } from "./seed/scopes.ts";
 import { signSession } from "./stack/auth.ts";
 import { stackConfig } from "./stack/config.ts";
 import { deployFunctions, profileFile } from "./stack/deploy.ts";
-import { envFile, hostedFunctionEnv, readEnvFile } from "./stack/env.ts";
+import { envFile, readEnvFile } from "./stack/env.ts";
 import { stackUp } from "./stack/lifecycle.ts";
 import { psql } from "./stack/postgres.ts";
 import { seedStack } from "./stack/throwaway.ts";
