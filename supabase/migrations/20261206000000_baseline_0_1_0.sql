@@ -359,7 +359,7 @@ set search_path = ''
 as $$
 begin
   if bridge.caller_sees_all_events() then
-    return '{}';
+    return '{}'::text[];
   end if;
   return (select coalesce(array_agg(distinct s.key), '{}')
             from public.event_scopes s
@@ -901,7 +901,9 @@ begin
     perform bridge.check_may_explain();
     execute 'explain (verbose, format json) ' || statement into plan
       using q, k, types, user_tok, agent, device, location, t_from, t_to, max_dist;
-    return next;
+    -- One row: the plan, and no event.
+    return query select null::timestamptz, null::text, null::text, null::text, null::text,
+      null::text, null::jsonb, null::float8, plan;
     return;
   end if;
   return query execute 'select s.*, null::jsonb from (' || statement || ') s'
@@ -1062,7 +1064,8 @@ begin
     perform bridge.check_may_explain();
     execute 'explain (verbose, format json) ' || statement into plan
       using bucket, time_from, time_to, event_types;
-    return next;
+    -- One row: the plan, and no count.
+    return query select null::timestamptz, null::text, null::bigint, plan;
     return;
   end if;
   return query execute 'select s.*, null::jsonb from (' || statement || ') s'
@@ -1206,7 +1209,6 @@ declare
   page text := '$5';
   branches text[];
   statement text;
-  fetched record;
   previous_time timestamptz;
   newest_first text := 'a.event_time';
   merged_first text;
@@ -1283,20 +1285,20 @@ begin
   end if;
 
   -- Read in the merged order, so each row's place among its event_time's rows is counted here.
-  for fetched in execute statement
+  -- Into the result's own columns, which plpgsql_check can type, rather than a record whose
+  -- shape only the dynamic statement knows; without the pages' order column, as the events
+  -- steps read theirs.
+  for mission_id, event_time, agent_id, action, details in execute
+    'select p.mission_id, p.event_time, p.agent_id, p.action, p.details from (' || statement
+      || ') p'
     using visible, time_from, time_to, actions, max_rows, before, before_position
   loop
     tie_position := case
-      when fetched.event_time = previous_time then tie_position + 1
-      when fetched.event_time = before then before_position + 1
+      when event_time = previous_time then tie_position + 1
+      when event_time = before then before_position + 1
       else 1
     end;
-    previous_time := fetched.event_time;
-    mission_id := fetched.mission_id;
-    event_time := fetched.event_time;
-    agent_id := fetched.agent_id;
-    action := fetched.action;
-    details := fetched.details;
+    previous_time := event_time;
     return next;
   end loop;
 end;

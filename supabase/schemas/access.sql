@@ -203,7 +203,7 @@ set search_path = ''
 as $$
 begin
   if bridge.caller_sees_all_events() then
-    return '{}';
+    return '{}'::text[];
   end if;
   return (select coalesce(array_agg(distinct s.key), '{}')
             from public.event_scopes s

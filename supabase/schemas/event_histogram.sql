@@ -109,7 +109,8 @@ begin
     perform bridge.check_may_explain();
     execute 'explain (verbose, format json) ' || statement into plan
       using bucket, time_from, time_to, event_types;
-    return next;
+    -- One row: the plan, and no count.
+    return query select null::timestamptz, null::text, null::bigint, plan;
     return;
   end if;
   return query execute 'select s.*, null::jsonb from (' || statement || ') s'

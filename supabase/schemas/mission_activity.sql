@@ -105,7 +105,6 @@ declare
   page text := '$5';
   branches text[];
   statement text;
-  fetched record;
   previous_time timestamptz;
   newest_first text := 'a.event_time';
   merged_first text;
@@ -182,20 +181,20 @@ begin
   end if;
 
   -- Read in the merged order, so each row's place among its event_time's rows is counted here.
-  for fetched in execute statement
+  -- Into the result's own columns, which plpgsql_check can type, rather than a record whose
+  -- shape only the dynamic statement knows; without the pages' order column, as the events
+  -- steps read theirs.
+  for mission_id, event_time, agent_id, action, details in execute
+    'select p.mission_id, p.event_time, p.agent_id, p.action, p.details from (' || statement
+      || ') p'
     using visible, time_from, time_to, actions, max_rows, before, before_position
   loop
     tie_position := case
-      when fetched.event_time = previous_time then tie_position + 1
-      when fetched.event_time = before then before_position + 1
+      when event_time = previous_time then tie_position + 1
+      when event_time = before then before_position + 1
       else 1
     end;
-    previous_time := fetched.event_time;
-    mission_id := fetched.mission_id;
-    event_time := fetched.event_time;
-    agent_id := fetched.agent_id;
-    action := fetched.action;
-    details := fetched.details;
+    previous_time := event_time;
     return next;
   end loop;
 end;

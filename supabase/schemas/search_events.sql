@@ -121,7 +121,9 @@ begin
     perform bridge.check_may_explain();
     execute 'explain (verbose, format json) ' || statement into plan
       using q, k, types, user_tok, agent, device, location, t_from, t_to, max_dist;
-    return next;
+    -- One row: the plan, and no event.
+    return query select null::timestamptz, null::text, null::text, null::text, null::text,
+      null::text, null::jsonb, null::float8, plan;
     return;
   end if;
   return query execute 'select s.*, null::jsonb from (' || statement || ') s'
