@@ -34,6 +34,11 @@ done
 [ ${#missing[@]} -gt 0 ] || exit 0
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || [ -z "$wanted" ]; then
+  # A stack asked to run the Supabase side on 15 (STACK_SUPABASE_PG, set by the stack) needs none.
+  if [ "${STACK_SUPABASE_PG:-17}" = 15 ]; then
+    log "PostgreSQL 17 is not installed; the Supabase side runs 15, as asked"
+    exit 0
+  fi
   echo "The Supabase side of the local stack runs PostgreSQL 17, and some of it is missing:" >&2
   printf '%s\n' "${missing[@]}" >&2
   echo "On Debian, as root, after npm install, this script installs all of it:" \

@@ -171,7 +171,11 @@ async function stackDir(dir: string, make = false): Promise<string> {
 export async function stackUp(requested: StackConfig) {
   // install-deps.sh in view: an install takes a minute, and its messages say what is missing.
   const installDeps = join(repoRoot, "scripts", "install-deps.sh");
-  const installing = new Deno.Command("bash", { args: [installDeps], stdin: "null" }).spawn();
+  const installing = new Deno.Command("bash", {
+    args: [installDeps],
+    env: { STACK_SUPABASE_PG: String(requested.supabasePg ?? DEFAULT_SUPABASE_PG) },
+    stdin: "null",
+  }).spawn();
   if (!(await installing.status).success) {
     throw new Error("system dependencies are missing (see above)");
   }
