@@ -19,7 +19,10 @@ const config = stackConfig();
 if (values["supabase-pg"] !== undefined) {
   config.supabasePg = supabasePgVersion(values["supabase-pg"]);
 }
-await stackUp(config);
+await stackUp(config).catch((error) => {
+  console.error(`start: ${error.message}`);
+  Deno.exit(1);
+});
 const env = readEnvFile(envFile(config));
 const version = (await psql(env.SUPABASE_DB_URL, "show server_version", { tuplesOnly: true }))
   .trim();
