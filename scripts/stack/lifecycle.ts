@@ -32,7 +32,7 @@ export function clusters(config: StackConfig, count = config.timescaleNodes ?? 1
     name,
     port,
     data: join(config.dir, name),
-    /** The PostgreSQL major version it runs: Timescale nodes on 15 (Debian's), whatever is asked. */
+    /** The Supabase side's PostgreSQL major version; 0 for a node, which runs Debian's (pgBin). */
     major: 0,
     /** Its server's environment. */
     env: {} as Record<string, string>,
