@@ -31,10 +31,10 @@ select function_privs_are('public', 'event_histogram',
   array['interval', 'timestamp with time zone', 'timestamp with time zone', 'text[]'],
   'anon', array[]::text[], 'anon cannot call event_histogram');
 select function_privs_are('bridge', 'configure',
-  array['text', 'integer', 'text', 'text', 'text', 'text'],
+  array['text', 'integer', 'text', 'text', 'text', 'text', 'text'],
   'authenticated', array[]::text[], 'authenticated cannot configure the link');
 select function_privs_are('bridge', 'configure',
-  array['text', 'integer', 'text', 'text', 'text', 'text'],
+  array['text', 'integer', 'text', 'text', 'text', 'text', 'text'],
   'service_role', array['EXECUTE'], 'service_role may configure the link');
 select function_privs_are('bridge', 'nearest_events',
   array['extensions.vector', 'integer', 'text[]', 'text', 'text', 'text', 'text',
