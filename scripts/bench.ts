@@ -1,6 +1,7 @@
 /**
- * `npm run bench [-- --quick | --scale] [--out DIR]`: the bridge's performance, measured side by
- * side in one run on a stack of its own (a temporary directory, ports from BENCH_PORT_BASE),
+ * `npm run bench [-- --quick | --scale] [--out DIR] [--supabase-pg 15|17]`: the bridge's
+ * performance, measured side by side in one run on a stack of its own (a temporary directory,
+ * ports from BENCH_PORT_BASE, the Supabase side on PostgreSQL 17 unless asked for 15),
  * seeded with a fixed dataset and torn down at the end, even on failure or Ctrl-C. Its last part
  * starts two more stacks with the same rows on 2 and 3 Timescale nodes (scripts/bench/nodes.ts).
  * --quick measures the same on smaller data; --scale, searches and activity at three sizes.
@@ -9,7 +10,7 @@
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { EMBEDDING_DIMS } from "./seed/generate.ts";
-import { repoRoot } from "./stack/config.ts";
+import { DEFAULT_SUPABASE_PG, repoRoot, supabasePgVersion } from "./stack/config.ts";
 import * as throwaway from "./stack/throwaway.ts";
 import { type Connections, openConnections, queryVectors } from "./bench/db.ts";
 import { functionScenarios } from "./bench/functions.ts";
@@ -46,11 +47,12 @@ const { values: options } = parseArgs({
     quick: { type: "boolean", default: false },
     scale: { type: "boolean", default: false },
     out: { type: "string", default: join(repoRoot, "bench-out") },
+    "supabase-pg": { type: "string", default: String(DEFAULT_SUPABASE_PG) },
     help: { type: "boolean", default: false },
   },
 });
 if (options.help) {
-  console.log("usage: npm run bench [-- --quick | --scale] [--out DIR]");
+  console.log("usage: npm run bench [-- --quick | --scale] [--out DIR] [--supabase-pg 15|17]");
   Deno.exit(0);
 }
 const mode = options.scale ? "scale" : options.quick ? "quick" : "full";
@@ -161,7 +163,8 @@ async function machine(db: Connections) {
 async function bench() {
   const startedAt = new Date().toISOString(), started = performance.now();
   log(`${mode} run: ${JSON.stringify(data)}, results to ${out}`);
-  const stack = await throwaway.startThrowawayStack("bench", BENCH_PORTS);
+  const supabasePg = supabasePgVersion(options["supabase-pg"]);
+  const stack = await throwaway.startThrowawayStack("bench", BENCH_PORTS, 1, supabasePg);
   const results = new report.Report();
   let headline: report.Section;
   if (mode === "scale") {

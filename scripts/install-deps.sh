@@ -28,7 +28,9 @@ have_extension plpgsql_check || need "plpgsql_check (supabase db lint needs it):
 command -v pg_prove >/dev/null || need "pg_prove: apt-get install libtap-parser-sourcehandler-pgtap-perl"
 locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8' ||
   need "the de_DE.UTF-8 locale: apt-get install locales && localedef -i de_DE -f UTF-8 de_DE.UTF-8"
-[ ${#missing[@]} -gt 0 ] || exit 0
+# PostgreSQL 17, the Supabase side's default, is its own script: it runs last, whatever 15 needed.
+pg17="$(dirname "$0")/install-deps-pg17.sh"
+[ ${#missing[@]} -gt 0 ] || exec bash "$pg17"
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   echo "The local stack needs software that is not installed:" >&2
@@ -101,3 +103,4 @@ have_extension plpgsql_check || { log "could not install plpgsql_check"; exit 1;
 have_extension vector 0.8.0 || { log "could not install vector 0.8.0"; exit 1; }
 have_extension timescaledb || { log "could not install timescaledb"; exit 1; }
 log "done"
+exec bash "$pg17"

@@ -1,13 +1,14 @@
 /**
- * `npm start`: the dev stack up, a demo dataset when the nodes are empty, every Edge Function
- * deployed with `supabase functions deploy` and served at
+ * `npm start [-- --supabase-pg 15|17]`: the dev stack up (the Supabase side on PostgreSQL 17
+ * unless asked for 15), a demo dataset when the nodes are empty, every Edge Function deployed with `supabase functions deploy` and served at
  * http://127.0.0.1:54321/functions/v1/<name>, and what to paste to try it: the API keys and a
  * signed-in demo user's access token.
  */
+import { parseArgs } from "node:util";
 import { seedUserId } from "./seed/generate.ts";
 import { grantDemoScopes } from "./seed/scopes.ts";
 import { signSession } from "./stack/auth.ts";
-import { stackConfig } from "./stack/config.ts";
+import { stackConfig, supabasePgVersion } from "./stack/config.ts";
 import { deployFunctions, profileFile } from "./stack/deploy.ts";
 import { envFile, readEnvFile } from "./stack/env.ts";
 import { stackUp } from "./stack/lifecycle.ts";
@@ -15,9 +16,18 @@ import { psql } from "./stack/postgres.ts";
 import { seedStack } from "./stack/throwaway.ts";
 import { serveFunctions } from "./serve-functions.ts";
 
+const { values } = parseArgs({ args: Deno.args, options: { "supabase-pg": { type: "string" } } });
 const config = stackConfig();
-await stackUp(config);
+if (values["supabase-pg"] !== undefined) {
+  config.supabasePg = supabasePgVersion(values["supabase-pg"]);
+}
+await stackUp(config).catch((error) => {
+  console.error(`start: ${error.message}`);
+  Deno.exit(1);
+});
 const env = readEnvFile(envFile(config));
+const version = (await psql(env.SUPABASE_DB_URL, "show server_version", { tuplesOnly: true }))
+  .trim();
 
 const events = Number(
   await psql(env.TIMESCALE_DB_URL, "select count(*) from public.events", { tuplesOnly: true }),
@@ -57,7 +67,7 @@ const demoToken = await signSession(JSON.parse(env.JWT_SIGNING_KEY), env.SUPABAS
 });
 
 console.log(`
-FDW bridge is up.
+FDW bridge is up, the Supabase side on PostgreSQL ${version}.
 
   Supabase database   ${env.SUPABASE_DB_URL}
   Timescale database  ${env.TIMESCALE_DB_URL}

@@ -52,7 +52,8 @@ async function startLayout(stack: ThrowawayStack, nodes: number, seedArgs: strin
     supabasePort: supabasePort + shift,
     timescalePort: timescalePort + shift,
   };
-  const layoutStack = await startThrowawayStack(`bench-${nodes}-nodes`, ports, nodes);
+  const purpose = `bench-${nodes}-nodes`;
+  const layoutStack = await startThrowawayStack(purpose, ports, nodes, stack.config.supabasePg);
   await attachTimeTiers(layoutStack.config, until);
   await seedStack(layoutStack, seedArgs);
   const seconds = Math.round((performance.now() - started) / 1000);

@@ -4,7 +4,7 @@
  */
 import { existsSync as exists } from "node:fs";
 import { join } from "node:path";
-import { repoRoot, type StackConfig } from "./config.ts";
+import { DEFAULT_SUPABASE_PG, repoRoot, type StackConfig, type SupabasePg } from "./config.ts";
 import { envFile, readEnvFile } from "./env.ts";
 import { deployFunctions } from "./deploy.ts";
 import { clusters, stackDown, stackUp } from "./lifecycle.ts";
@@ -73,15 +73,17 @@ const portInUse = (port: number) =>
   }, () => false);
 
 /**
- * A fresh stack with `timescaleNodes` nodes, the first alone attached. A port in use is most likely
- * another run of the same command's: refused, rather than use someone else's data.
+ * A fresh stack with `timescaleNodes` nodes, the first alone attached, and the Supabase side on
+ * PostgreSQL `supabasePg`. A port in use is most likely another run of the same command's:
+ * refused, rather than use someone else's data.
  */
 export async function startThrowawayStack(
   purpose: string,
   ports: StackPorts,
   timescaleNodes = 1,
+  supabasePg: SupabasePg = DEFAULT_SUPABASE_PG,
 ): Promise<ThrowawayStack> {
-  const config: StackConfig = { dir: "", ...ports, timescaleNodes };
+  const config: StackConfig = { dir: "", ...ports, timescaleNodes, supabasePg };
   for (const port of [ports.functionsPort, ...clusters(config).map((cluster) => cluster.port)]) {
     if (await portInUse(port)) {
       throw new Error(`127.0.0.1:${port} is in use: is another ${purpose} run going on?`);
@@ -105,6 +107,7 @@ export async function startThrowawayStack(
     STACK_TIMESCALE_PORT: String(config.timescalePort),
     STACK_FUNCTIONS_PORT: String(config.functionsPort),
     STACK_TIMESCALE_NODES: String(timescaleNodes),
+    STACK_SUPABASE_PG: String(supabasePg),
   };
   return { config, env };
 }
