@@ -89,7 +89,7 @@ function silentNode() {
  * A node that accepts and never answers: on PostgreSQL 15, postgres_fdw's connect_timeout (3 s)
  * gives a 503 within 5 s. On 17, postgres_fdw's connection attempt does not end at the
  * connect_timeout, and the call waits until the functions' statement timeout cancels it: a 504
- * within the request deadline (docs/design-pg17.md, "A node that never answers").
+ * within the request deadline (docs/design.md § a node that never answers, on 17).
  */
 dbTest("a Timescale node that accepts and never answers is a 503 (15) or a 504 (17)", async () => {
   const supabase = connect("supabase");

@@ -84,6 +84,89 @@ create foreign table bridge.activity_log (
 
 revoke all on bridge.activity_log from public, anon, authenticated, service_role;
 
+-- TLS of the link. sslmode 'require' encrypts without checking who answers, so it does not stop a
+-- man in the middle, and a hosted project cannot be given a CA file of its own. From PostgreSQL
+-- 16, libpq's sslrootcert=system trusts the CAs of the Supabase side's system store: with
+-- sslmode 'verify-full', a node whose certificate a public CA issued for its host name is
+-- verified as a browser verifies a web site. On 15 libpq would read "system" as a file name.
+--
+-- Refuses TLS settings the link cannot have, before anything changes.
+create or replace function bridge.check_tls(sslmode text, sslrootcert text)
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  if sslmode is null or sslmode not in ('require', 'verify-ca', 'verify-full') then
+    raise exception using errcode = '22023',
+      message = format('sslmode must be require, verify-ca or verify-full (the link is always encrypted), got %s',
+        coalesce(sslmode, 'null'));
+  end if;
+  if sslrootcert is null then
+    return;
+  end if;
+  if sslrootcert <> 'system' then
+    raise exception using errcode = '22023',
+      message = format('sslrootcert must be system (the CAs the Supabase side trusts) or null, got %s',
+        sslrootcert);
+  end if;
+  if pg_catalog.current_setting('server_version_num')::int < 160000 then
+    raise exception using errcode = '0A000',
+      message = format('sslrootcert system needs PostgreSQL 16 or later on the Supabase side, and this is %s: link with sslmode require, or upgrade the project to PostgreSQL 17',
+        pg_catalog.current_setting('server_version'));
+  end if;
+  if sslmode <> 'verify-full' then
+    raise exception using errcode = '22023',
+      message = format('sslrootcert system needs sslmode verify-full, got %s', sslmode);
+  end if;
+end;
+$$;
+
+revoke all on function bridge.check_tls(text, text) from public, anon, authenticated, service_role;
+
+-- Connects once through the server, as the current user's mapping, when its sslmode verifies
+-- the node's certificate; a link that cannot be verified fails with libpq's reason. The probe is
+-- a foreign table of no columns on a catalog every role can read, made and dropped in the
+-- caller's transaction. Called on a server with no connection open in this session (a new one,
+-- or after postgres_fdw_disconnect_all), so the probe makes a connection with the settings.
+create or replace function bridge.verify_link(server_name text)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  options text[];
+  setting text;
+  reason text;
+begin
+  select s.srvoptions into options from pg_catalog.pg_foreign_server s
+   where s.srvname = server_name;
+  setting := (select substr(o, length('sslmode=') + 1) from unnest(options) o
+               where o like 'sslmode=%');
+  if coalesce(setting, '') not in ('verify-ca', 'verify-full') then
+    return;
+  end if;
+  begin
+    execute format('create foreign table bridge.link_probe () server %I
+                      options (schema_name %L, table_name %L)', server_name, 'pg_catalog', 'pg_am');
+    execute 'select from bridge.link_probe limit 1';
+    drop foreign table bridge.link_probe;
+  exception when sqlclient_unable_to_establish_sqlconnection then
+    get stacked diagnostics reason = pg_exception_detail;
+    raise exception using errcode = '08001',
+      message = format('could not verify the node at %s with %s: nothing was changed',
+        (select string_agg(o, ' ') from unnest(options) o
+          where o like 'host=%' or o like 'port=%'),
+        (select string_agg(o, ' ') from unnest(options) o
+          where o like 'sslmode=%' or o like 'sslrootcert=%')),
+      detail = reason,
+      hint = 'the node''s certificate must be issued for the host name given, by a CA the Supabase side trusts (with sslrootcert system: a public CA)';
+  end;
+end;
+$$;
+
+revoke all on function bridge.verify_link(text) from public, anon, authenticated, service_role;
 -- Sets the link's address and credentials. SECURITY DEFINER so that service_role can call it;
 -- the user mapping it writes is for the function's owner, the role every definer step of the
 -- bridge runs as (postgres_fdw uses the current user's mapping: docs/design.md § user mapping of the current user).
@@ -93,7 +176,8 @@ create or replace function bridge.configure(
   dbname text,
   username text,
   password text,
-  sslmode text default 'require'
+  sslmode text default 'require',
+  sslrootcert text default null
 ) returns void
 language plpgsql
 security definer
@@ -116,14 +200,15 @@ begin
     raise exception using errcode = '22023',
       message = 'dbname, username and password must not be empty';
   end if;
-  if sslmode is null or sslmode not in ('require', 'verify-ca', 'verify-full') then
-    raise exception using errcode = '22023',
-      message = format('sslmode must be require, verify-ca or verify-full (the link is always encrypted), got %s',
-        coalesce(sslmode, 'null'));
-  end if;
+  perform bridge.check_tls(sslmode, sslrootcert);
 
   select coalesce(s.srvoptions, '{}') into existing
     from pg_catalog.pg_foreign_server s where s.srvname = 'events_ts';
+  if sslrootcert is not null then
+    server_options := server_options || jsonb_build_object('sslrootcert', sslrootcert);
+  elsif exists (select from unnest(existing) o where o like 'sslrootcert=%') then
+    alter server events_ts options (drop sslrootcert);
+  end if;
   for option in select key, value from jsonb_each_text(server_options) loop
     execute format('alter server events_ts options (%s %I %L)',
       case when exists (select from unnest(existing) o where o like option.key || '=%')
@@ -145,11 +230,12 @@ begin
   -- so rotate by changing the node's password first, then calling configure
   -- (docs/operations.md).
   perform extensions.postgres_fdw_disconnect_all();
+  perform bridge.verify_link('events_ts');
 end;
 $$;
 
-revoke all on function bridge.configure(text, int, text, text, text, text) from public, anon, authenticated;
-grant execute on function bridge.configure(text, int, text, text, text, text) to service_role;
+revoke all on function bridge.configure(text, int, text, text, text, text, text) from public, anon, authenticated;
+grant execute on function bridge.configure(text, int, text, text, text, text, text) to service_role;
 
 
 -- ==== supabase/schemas/access.sql ====
@@ -1076,6 +1162,20 @@ $$;
 revoke all on function bridge.event_counts(interval, timestamptz, timestamptz, text[], boolean) from public, anon;
 grant execute on function bridge.event_counts(interval, timestamptz, timestamptz, text[], boolean) to authenticated, service_role;
 
+-- PostgreSQL 17 reorders GROUP BY keys to match its input (enable_group_by_reordering, new in 17):
+-- it would merge the nodes' branches sorted and count every event here, instead of taking each
+-- node's pushed-down GROUP BY (docs/design.md § 17 reorders GROUP BY keys). Off for this step, 17
+-- plans as 15 does; 15 has no such setting. A project upgraded from 15 to 17 in place runs this
+-- statement again.
+do $$
+begin
+  if pg_catalog.current_setting('server_version_num')::int >= 170000 then
+    alter function bridge.event_counts(interval, timestamptz, timestamptz, text[], boolean)
+      set enable_group_by_reordering = off;
+  end if;
+end;
+$$;
+
 -- The RPC callers see: the step's counts without its plan column.
 create or replace function public.event_histogram(
   bucket interval,
@@ -1098,7 +1198,6 @@ $$;
 
 revoke all on function public.event_histogram(interval, timestamptz, timestamptz, text[]) from public, anon;
 grant execute on function public.event_histogram(interval, timestamptz, timestamptz, text[]) to authenticated, service_role;
-
 
 -- ==== supabase/schemas/mission_activity.sql ====
 
@@ -1752,7 +1851,7 @@ begin
 end;
 $$;
 
-revoke all on function bridge.check_slice(timestamptz, timestamptz, text, text[]) from public, anon, authenticated, service_role;
+revoke all on function bridge.check_slice(timestamptz, timestamptz, text, text[], text) from public, anon, authenticated, service_role;
 
 create or replace function bridge.attach_node(
   name text,
@@ -1765,7 +1864,8 @@ create or replace function bridge.attach_node(
   slice_from timestamptz default null,
   slice_to timestamptz default null,
   slice_column text default null,
-  slice_values text[] default null
+  slice_values text[] default null,
+  sslrootcert text default null
 ) returns void
 language plpgsql
 security definer
@@ -1796,15 +1896,11 @@ begin
     raise exception using errcode = '22023',
       message = 'dbname, username and password must not be empty';
   end if;
-  if sslmode is null or sslmode not in ('require', 'verify-ca', 'verify-full') then
-    raise exception using errcode = '22023',
-      message = format('sslmode must be require, verify-ca or verify-full (the link is always encrypted), got %s',
-        coalesce(sslmode, 'null'));
-  end if;
+  perform bridge.check_tls(sslmode, sslrootcert);
   perform bridge.check_slice(slice_from, slice_to, slice_column, slice_values);
 
   -- The default server's options (fetch_size, connect_timeout, extensions, ...), this node's
-  -- address, and asynchronous scans.
+  -- address and TLS, and asynchronous scans.
   execute format('create server %I foreign data wrapper postgres_fdw options (%s)', server_name,
     (select string_agg(format('%I %L', o.key, o.value), ', ')
        from (select split_part(opt, '=', 1) as key,
@@ -1812,12 +1908,15 @@ begin
                from pg_catalog.pg_foreign_server s, unnest(s.srvoptions) opt
               where s.srvname = 'events_ts'
                 and split_part(opt, '=', 1) not in ('host', 'port', 'dbname', 'sslmode',
-                                                    'async_capable')
+                                                    'sslrootcert', 'async_capable')
              union all
              select * from (values ('host', host), ('port', port::text), ('dbname', dbname),
-                                   ('sslmode', sslmode), ('async_capable', 'true')) v) o));
+                                   ('sslmode', sslmode), ('async_capable', 'true'),
+                                   ('sslrootcert', sslrootcert)) v (key, value)
+              where v.value is not null) o));
   execute format('create user mapping for current_user server %I options (user %L, password %L)',
     server_name, username, password);
+  perform bridge.verify_link(server_name);
 
   insert into bridge.nodes (name, server, time_range, list_column, list_values)
   values (name, server_name,
@@ -1827,8 +1926,8 @@ begin
 end;
 $$;
 
-revoke all on function bridge.attach_node(text, text, int, text, text, text, text, timestamptz, timestamptz, text, text[]) from public, anon, authenticated;
-grant execute on function bridge.attach_node(text, text, int, text, text, text, text, timestamptz, timestamptz, text, text[]) to service_role;
+revoke all on function bridge.attach_node(text, text, int, text, text, text, text, timestamptz, timestamptz, text, text[], text) from public, anon, authenticated;
+grant execute on function bridge.attach_node(text, text, int, text, text, text, text, timestamptz, timestamptz, text, text[], text) to service_role;
 
 -- Removes a node, its server and its user mapping; its slice falls back to the default node.
 create or replace function bridge.detach_node(name text)

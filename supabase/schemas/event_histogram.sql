@@ -121,6 +121,20 @@ $$;
 revoke all on function bridge.event_counts(interval, timestamptz, timestamptz, text[], boolean) from public, anon;
 grant execute on function bridge.event_counts(interval, timestamptz, timestamptz, text[], boolean) to authenticated, service_role;
 
+-- PostgreSQL 17 reorders GROUP BY keys to match its input (enable_group_by_reordering, new in 17):
+-- it would merge the nodes' branches sorted and count every event here, instead of taking each
+-- node's pushed-down GROUP BY (docs/design.md § 17 reorders GROUP BY keys). Off for this step, 17
+-- plans as 15 does; 15 has no such setting. A project upgraded from 15 to 17 in place runs this
+-- statement again.
+do $$
+begin
+  if pg_catalog.current_setting('server_version_num')::int >= 170000 then
+    alter function bridge.event_counts(interval, timestamptz, timestamptz, text[], boolean)
+      set enable_group_by_reordering = off;
+  end if;
+end;
+$$;
+
 -- The RPC callers see: the step's counts without its plan column.
 create or replace function public.event_histogram(
   bucket interval,
@@ -143,4 +157,3 @@ $$;
 
 revoke all on function public.event_histogram(interval, timestamptz, timestamptz, text[]) from public, anon;
 grant execute on function public.event_histogram(interval, timestamptz, timestamptz, text[]) to authenticated, service_role;
-

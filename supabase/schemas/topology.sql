@@ -85,7 +85,7 @@ begin
 end;
 $$;
 
-revoke all on function bridge.check_slice(timestamptz, timestamptz, text, text[]) from public, anon, authenticated, service_role;
+revoke all on function bridge.check_slice(timestamptz, timestamptz, text, text[], text) from public, anon, authenticated, service_role;
 
 create or replace function bridge.attach_node(
   name text,
@@ -98,7 +98,8 @@ create or replace function bridge.attach_node(
   slice_from timestamptz default null,
   slice_to timestamptz default null,
   slice_column text default null,
-  slice_values text[] default null
+  slice_values text[] default null,
+  sslrootcert text default null
 ) returns void
 language plpgsql
 security definer
@@ -129,15 +130,11 @@ begin
     raise exception using errcode = '22023',
       message = 'dbname, username and password must not be empty';
   end if;
-  if sslmode is null or sslmode not in ('require', 'verify-ca', 'verify-full') then
-    raise exception using errcode = '22023',
-      message = format('sslmode must be require, verify-ca or verify-full (the link is always encrypted), got %s',
-        coalesce(sslmode, 'null'));
-  end if;
+  perform bridge.check_tls(sslmode, sslrootcert);
   perform bridge.check_slice(slice_from, slice_to, slice_column, slice_values);
 
   -- The default server's options (fetch_size, connect_timeout, extensions, ...), this node's
-  -- address, and asynchronous scans.
+  -- address and TLS, and asynchronous scans.
   execute format('create server %I foreign data wrapper postgres_fdw options (%s)', server_name,
     (select string_agg(format('%I %L', o.key, o.value), ', ')
        from (select split_part(opt, '=', 1) as key,
@@ -145,12 +142,15 @@ begin
                from pg_catalog.pg_foreign_server s, unnest(s.srvoptions) opt
               where s.srvname = 'events_ts'
                 and split_part(opt, '=', 1) not in ('host', 'port', 'dbname', 'sslmode',
-                                                    'async_capable')
+                                                    'sslrootcert', 'async_capable')
              union all
              select * from (values ('host', host), ('port', port::text), ('dbname', dbname),
-                                   ('sslmode', sslmode), ('async_capable', 'true')) v) o));
+                                   ('sslmode', sslmode), ('async_capable', 'true'),
+                                   ('sslrootcert', sslrootcert)) v (key, value)
+              where v.value is not null) o));
   execute format('create user mapping for current_user server %I options (user %L, password %L)',
     server_name, username, password);
+  perform bridge.verify_link(server_name);
 
   insert into bridge.nodes (name, server, time_range, list_column, list_values)
   values (name, server_name,
@@ -160,8 +160,8 @@ begin
 end;
 $$;
 
-revoke all on function bridge.attach_node(text, text, int, text, text, text, text, timestamptz, timestamptz, text, text[]) from public, anon, authenticated;
-grant execute on function bridge.attach_node(text, text, int, text, text, text, text, timestamptz, timestamptz, text, text[]) to service_role;
+revoke all on function bridge.attach_node(text, text, int, text, text, text, text, timestamptz, timestamptz, text, text[], text) from public, anon, authenticated;
+grant execute on function bridge.attach_node(text, text, int, text, text, text, text, timestamptz, timestamptz, text, text[], text) to service_role;
 
 -- Removes a node, its server and its user mapping; its slice falls back to the default node.
 create or replace function bridge.detach_node(name text)
