@@ -6,7 +6,7 @@
  * are the benchmark's own and say so where they are written.
  */
 import postgres from "postgres";
-import { type ForeignScan, foreignScansIn } from "../plans.ts";
+import { type ForeignScan, scansOfStepPlan } from "../plans.ts";
 import { mulberry32 } from "../seed/random.ts";
 
 /** The Supabase user the scoped search runs as (its grants are made and removed by the bench). */
@@ -108,7 +108,7 @@ export const viaBridge = (sql: postgres.Sql, call: Call) => sql.unsafe(call.rpc,
 /** The foreign scans of the plan the call's step gives of its own statement (as service_role). */
 export async function stepScans(sql: postgres.Sql, call: Call): Promise<ForeignScan[]> {
   const [{ plan }] = await sql.unsafe(call.step, call.params);
-  return foreignScansIn(plan[0].Plan);
+  return scansOfStepPlan(plan);
 }
 
 /** A call, and the statement the bridge sends the node for it: its one foreign scan's SQL. */

@@ -62,7 +62,9 @@ $$;
 revoke all on function bridge.remote_relation(regclass) from public, anon, authenticated, service_role;
 
 -- Opens the kept connection to `server`, by the server's name and this role's user mapping. Its
--- statements see only pg_catalog unless they name a schema, as postgres_fdw's do.
+-- statements see only pg_catalog unless they name a schema, as postgres_fdw's do. On the node,
+-- pg_stat_activity names the session `fdw-bridge <pid>`, the pid of the Supabase backend that
+-- holds it, so each link session can be traced to its holder.
 create or replace function bridge.connect_node(server name)
 returns void
 language plpgsql
@@ -70,7 +72,9 @@ set search_path = ''
 as $$
 begin
   perform extensions.dblink_connect(server, server);
-  perform extensions.dblink_exec(server, 'set search_path = pg_catalog');
+  perform extensions.dblink_exec(server, format(
+    'set search_path = pg_catalog; set application_name = %L',
+    'fdw-bridge ' || pg_catalog.pg_backend_pid()));
 exception when others then
   if server = any (coalesce(extensions.dblink_get_connections(), '{}')) then
     perform extensions.dblink_disconnect(server);
@@ -82,9 +86,10 @@ $$;
 
 revoke all on function bridge.connect_node(name) from public, anon, authenticated, service_role;
 
--- Sends `statement` to `server` on its kept connection, opening or replacing it when needed.
+-- Sends `statement` to `server` on its kept connection, opening or replacing it when needed;
+-- whether it went on a connection kept from an earlier call.
 create or replace function bridge.send_to_node(server name, statement text)
-returns void
+returns boolean
 language plpgsql
 set search_path = ''
 -- dblink_send_query reports a send on a closed connection as a notice, then returns 0.
@@ -98,19 +103,21 @@ begin
     perform extensions.dblink_cancel_query(server);
     perform extensions.dblink_disconnect(server);
     perform bridge.connect_node(server);
+  else
+    -- dblink_is_busy above has read what the node sent since the last call: when the node has
+    -- closed the connection, the send fails without a round trip.
+    if extensions.dblink_send_query(server, statement) = 1 then
+      return true;
+    end if;
+    perform extensions.dblink_disconnect(server);
+    perform bridge.connect_node(server);
   end if;
-  -- dblink_is_busy above has read whatever the node sent since the last call: a node that
-  -- restarted has closed the connection, and the send fails without a round trip.
-  if extensions.dblink_send_query(server, statement) = 1 then
-    return;
-  end if;
-  perform extensions.dblink_disconnect(server);
-  perform bridge.connect_node(server);
   if extensions.dblink_send_query(server, statement) <> 1 then
     perform extensions.dblink_disconnect(server);
     raise exception using errcode = '08006',
       message = format('could not send the statement to the node of server "%s"', server);
   end if;
+  return false;
 end;
 $$;
 
@@ -144,6 +151,11 @@ revoke all on function bridge.drop_node_connections(name[]) from public, anon, a
 -- Sends statements[i] to servers[i], all before waiting for any, and returns each node's answer:
 -- the one jsonb value its statement selects. A node's error is raised with its SQLSTATE and the
 -- server's name in the message (functions/_shared/db.ts names the node of a 503 from it).
+--
+-- A kept connection can be closed by its node just before or while the statement is sent (the
+-- node restarted, or ended the session): the send succeeds and the answer is a connection
+-- failure, or the node's message that it ended the session. Then the call is made once more on
+-- new connections; a failure on new connections is the node's.
 create or replace function bridge.ask_nodes(servers name[], statements text[])
 returns table (server name, answer jsonb)
 language plpgsql
@@ -151,6 +163,9 @@ volatile
 set search_path = ''
 as $$
 declare
+  answers jsonb[];
+  any_kept boolean;
+  retried boolean := false;
   reading name;
   failed_state text;
   failed_message text;
@@ -159,31 +174,41 @@ begin
     raise exception using errcode = '22023',
       message = 'ask_nodes needs one statement per server';
   end if;
-  begin
-    for i in 1 .. cardinality(servers) loop
-      perform bridge.send_to_node(servers[i], statements[i]);
-    end loop;
-    -- Interruptible: statement_timeout and a cancel end the sleep.
-    while exists (select from unnest(servers) s where extensions.dblink_is_busy(s) = 1) loop
-      perform pg_catalog.pg_sleep(0.001);
-    end loop;
-    for i in 1 .. cardinality(servers) loop
-      reading := servers[i];
-      server := servers[i];
-      select r.answer into answer from extensions.dblink_get_result(servers[i]) as r(answer jsonb);
-      -- The end of the node's results, which frees the connection for the next statement.
-      perform from extensions.dblink_get_result(servers[i]) as r(answer jsonb);
-      return next;
-    end loop;
-  exception when query_canceled or others then
-    get stacked diagnostics failed_state = returned_sqlstate, failed_message = message_text;
-    perform bridge.drop_node_connections(servers);
-    if reading is null or failed_state = '57014' then
-      raise;
-    end if;
-    raise exception using errcode = failed_state,
-      message = format('the node of server "%s" failed: %s', reading, failed_message);
-  end;
+  loop
+    begin
+      any_kept := false;
+      reading := null;
+      for i in 1 .. cardinality(servers) loop
+        any_kept := bridge.send_to_node(servers[i], statements[i]) or any_kept;
+      end loop;
+      -- Interruptible: statement_timeout and a cancel end the sleep.
+      while exists (select from unnest(servers) s where extensions.dblink_is_busy(s) = 1) loop
+        perform pg_catalog.pg_sleep(0.001);
+      end loop;
+      for i in 1 .. cardinality(servers) loop
+        reading := servers[i];
+        select r.answer into answer from extensions.dblink_get_result(servers[i]) as r(answer jsonb);
+        answers[i] := answer;
+        -- The end of the node's results, which frees the connection for the next statement.
+        perform from extensions.dblink_get_result(servers[i]) as r(answer jsonb);
+      end loop;
+      return query select s.server, s.answer from unnest(servers, answers) as s(server, answer);
+      return;
+    exception when query_canceled or others then
+      get stacked diagnostics failed_state = returned_sqlstate, failed_message = message_text;
+      perform bridge.drop_node_connections(servers);
+      if reading is null or failed_state = '57014' then
+        raise;
+      end if;
+      -- Class 08, or the node ending the session (57P01..57P03): the connection is gone.
+      if not (any_kept and not retried
+              and (failed_state like '08%' or failed_state in ('57P01', '57P02', '57P03'))) then
+        raise exception using errcode = failed_state,
+          message = format('the node of server "%s" failed: %s', reading, failed_message);
+      end if;
+      retried := true;
+    end;
+  end loop;
 end;
 $$;
 
@@ -196,7 +221,7 @@ revoke all on function bridge.ask_nodes(name[], text[]) from public, anon, authe
 -- rows keep the node's order, OFFSET included; with several the pages are merged here in the
 -- same total order and each node sends every row that could be among the merged page.
 -- explain_only returns the statement each node is sent: {"Nodes": [{"Node", "Server",
--- "Remote SQL"}]}.
+-- "Relation", "Remote SQL"}]}, the relation being the foreign table that names the node's.
 create or replace function bridge.mission_activity_rows(
   mission_ids bigint[],
   time_from timestamptz,
@@ -280,7 +305,8 @@ begin
              least(time_to, before + case when before_position is null then interval '0'
                                           else interval '1 microsecond' end)) b
       join bridge.nodes n on n.name = b.node)
-  select jsonb_agg(jsonb_build_object('Node', b.node, 'Server', b.server, 'Remote SQL', format(
+  select jsonb_agg(jsonb_build_object('Node', b.node, 'Server', b.server, 'Relation', b.source,
+           'Remote SQL', format(
            'select coalesce(jsonb_agg(r), ''[]'') from (
   select a.mission_id, a.event_time, a.agent_id, a.action, a.details
     from %s a
