@@ -69,7 +69,26 @@ dbTest("hostile action strings reach the node only as data", async () => {
 });
 
 dbTest("generated action strings reach the node only as data", async () => {
-  const text = fc.string({ unit: "binary", maxLength: 40 }).map((s) => s.replaceAll("\0", ""));
+  // Strings mostly of what quoting and array literals treat specially, and any code point.
+  const special = fc.constantFrom(
+    "'",
+    '"',
+    "\\",
+    "$",
+    ";",
+    "-",
+    "/",
+    "*",
+    "{",
+    "}",
+    ",",
+    " ",
+    "\n",
+  );
+  const text = fc.oneof(
+    fc.string({ unit: special, maxLength: 20 }),
+    fc.string({ unit: "binary", maxLength: 20 }).map((s) => s.replaceAll("\0", "")),
+  );
   await fc.assert(
     fc.asyncProperty(fc.array(text, { minLength: 1, maxLength: 4 }), assertActionsArriveAsData),
     { numRuns: 40 },
