@@ -1,13 +1,14 @@
 /**
  * The activity step's link to the nodes (bridge.ask_nodes, through dblink): what each node
  * receives, read on the node itself, holds every caller value as data, whatever the string;
- * no API role can open or use a link; and a link session the node closed, or a node that
- * restarted, is replaced without a failed call.
+ * no API role can open or use a link; a link session the node closed, or a node that
+ * restarted, is replaced without a failed call; and under load each Supabase backend keeps at
+ * most one link session per node, never left in a transaction.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { asCaller, connect, dbTest, fixture, remoteWorkOf } from "./fixture.ts";
-import { startTimescale, stopTimescale } from "./functions_fixture.ts";
+import { asCaller, connect, dbTest, env, fixture, remoteWorkOf } from "./fixture.ts";
+import { secretKey, startTimescale, stopTimescale } from "./functions_fixture.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");
@@ -159,3 +160,35 @@ dbTest("a node that restarted between two calls is reconnected without a failed 
     await kept.end();
   }
 });
+
+dbTest(
+  "32 clients leave one link session per backend and node, none in a transaction",
+  async () => {
+    const ask = (i: number) =>
+      fetch(`${env("SUPABASE_URL")}/functions/v1/mission-activity`, {
+        method: "POST",
+        headers: { apikey: secretKey(), "Content-Type": "application/json" },
+        body: JSON.stringify({ missionIds: [fixture.firstMissionId + (i % 50)], limit: 20 }),
+      }).then(async (response) => [response.status, await response.text()] as const);
+    const statuses = await Promise.all(
+      Array.from({ length: 32 }, async (_, client) => {
+        const answers = [];
+        for (let i = 0; i < 10; i++) answers.push(await ask(client * 10 + i));
+        return answers;
+      }),
+    );
+    for (const [status, text] of statuses.flat()) assert.equal(status, 200, text);
+
+    const backends = (await supabase`select pid from pg_stat_activity`).map((row) => `${row.pid}`);
+    const sessions = await timescale`
+    select application_name as name, state, count(*)::int as n from pg_stat_activity
+     where usename = 'bridge_reader' and application_name not in ('supabase-fdw-bridge', 'postgres.js')
+     group by 1, 2`;
+    assert.ok(sessions.length > 0, "the calls left their link sessions open for the next");
+    for (const { name, state, n } of sessions) {
+      assert.equal(n, 1, `${name}: ${n} sessions`);
+      assert.notEqual(state, "idle in transaction", name);
+      assert.ok(backends.includes(name.split(" ")[1]), `${name} outlived its Supabase backend`);
+    }
+  },
+);
