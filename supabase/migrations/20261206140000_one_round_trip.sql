@@ -1,7 +1,7 @@
--- One round trip per node: the bridge's steps ask the nodes through dblink on connections kept
+-- One round trip per node: the activity step asks the nodes through dblink on connections kept
 -- for the session, every node at once, instead of through postgres_fdw's cursor, which costs
 -- five or more round trips per node and call (START TRANSACTION, DECLARE, FETCH, CLOSE, COMMIT;
--- docs/operations.md, "Round trips").
+-- docs/operations.md, section 11).
 --
 -- bridge.ask_nodes sends each node one statement and returns each node's answer: the statement
 -- answers one row, a jsonb array of its rows, so one reader serves every step. It is the only
@@ -20,8 +20,9 @@
 -- slow node. When the call fails or is cancelled, every node still working is sent a cancel and
 -- every connection of the call is closed: nothing half-read is ever reused.
 --
--- The foreign tables stay, for users' own SQL and the events steps, with their pushdown as
--- before.
+-- The foreign tables stay, for users' own SQL and for the events steps, with their pushdown as
+-- before: those steps read the caller's scope through the policies of public.event_scopes, which
+-- only code running as the caller can evaluate, and dblink must stay behind a definer step.
 
 create extension if not exists dblink with schema extensions;
 
