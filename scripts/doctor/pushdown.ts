@@ -190,6 +190,12 @@ export async function runProbes(
       const scans = await rolledBack(sql, async (tx) => {
         if (explained) {
           const [{ plan }] = await tx.unsafe(probe.step, params);
+          if (composed && args.missionIds.length > 0) {
+            // Composed statements are not planned here: only the call shows the nodes run them.
+            await tx.unsafe("set local role service_role");
+            await tx`select set_config('request.jwt.claims', '{"role": "service_role"}', true)`;
+            await tx.unsafe(probe.call, params);
+          }
           return plans.scansOfStepPlan(plan);
         }
         await logCallsAsServiceRole(tx);
