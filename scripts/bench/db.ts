@@ -135,6 +135,16 @@ export async function prepare(db: Connections, calls: Call[]): Promise<Prepared[
  */
 export const scopeParams = (tokens?: string) => [tokens === undefined, tokens ?? "{}", "{}", "{}"];
 
+/**
+ * A statement a step sends through dblink answers its rows as one jsonb array (bridge.ask_nodes):
+ * this selects them as rows of `rowType`, the export view they were read from.
+ *
+ * @example
+ * await onNode(sql, asRows(remote, "export.activity_log"));
+ */
+export const asRows = (statement: string, rowType: string) =>
+  `select r.* from jsonb_populate_recordset(null::${rowType}, (${statement})) r`;
+
 /** Runs a Remote SQL statement on a node connection, with the scope when it takes one. */
 export const onNode = (
   sql: postgres.Sql | postgres.TransactionSql,
