@@ -4,16 +4,17 @@
 -- docs/operations.md, section 11).
 --
 -- bridge.ask_nodes sends each node one statement and returns each node's answer: the statement
--- answers one row, a jsonb array of its rows, so one reader serves every step. It is the only
--- code that calls dblink, and only the bridge's owner may call it: it runs whatever statement it
--- is given, so the steps that use it are SECURITY DEFINER and compose every statement
--- themselves, every caller value a quoted literal with an explicit cast (format %L).
+-- answers one row, a jsonb array of its rows, so one reader serves any step. It and its helpers
+-- below are the only code that calls dblink, and only the bridge's owner may call them: they run
+-- whatever statement they are given, so a step that uses them is SECURITY DEFINER and composes
+-- every statement itself, every caller value a quoted literal with an explicit cast (format %L).
 --
 -- Connections are named after the node's foreign server and opened by that name, so the link
 -- role, its password and connect_timeout come from the server and the user mapping, never from
 -- SQL text. They are kept for the session and reused only when healthy: a connection left busy
--- (a call that failed half-way) or closed by the node (a restart between two calls) is replaced
--- before the statement is sent, so the call does not fail.
+-- (a call that failed half-way) or seen closed by the node is replaced before the statement is
+-- sent, and a call whose kept connection the node closed unseen (a restart between two calls) is
+-- sent once more on new connections, so it does not fail.
 --
 -- The wait for the answers polls dblink_is_busy with a short sleep: PostgreSQL 15's dblink waits
 -- for a result without looking at interrupts, so statement_timeout would not end a wait for a
