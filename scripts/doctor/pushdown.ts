@@ -114,7 +114,7 @@ export const probes = [
              null, explain_only => true)`,
     params: (args: Arguments) => [args.missionIds],
     // The step composes each node's statement itself and sends it through dblink, so its
-    // explain_only lists exactly what the call sends (20261206140000).
+    // explain_only lists exactly what the call sends.
     composed: true,
     expected: [
       { what: "mission_id = ANY", pattern: /mission_id = any \(/ },

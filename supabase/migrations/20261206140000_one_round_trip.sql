@@ -216,8 +216,8 @@ $$;
 
 revoke all on function bridge.ask_nodes(name[], text[]) from public, anon, authenticated, service_role;
 
--- bridge.mission_activity_rows asks each node through bridge.ask_nodes. Same arguments, checks,
--- answers and cursor as 20261127000550: each node that can hold rows in the call's window
+-- bridge.mission_activity_rows asks each node through bridge.ask_nodes, with the arguments,
+-- checks, answers and cursor it always had: each node that can hold rows in the call's window
 -- (bridge.node_branches) gets mission_id = any(the visible missions), the filters, its slice,
 -- the newest-first order and a LIMIT, all as literals; only the page crosses. With one node the
 -- rows keep the node's order, OFFSET included; with several the pages are merged here in the
@@ -295,8 +295,9 @@ begin
     page := max_rows + before_position;
   end if;
 
-  -- See 20261126000800: for a few missions, an order no node index gives makes the node read
-  -- those missions' (mission_id, event_time) index ranges instead of walking back in time.
+  -- For a few missions, an order no node index gives makes the node read those missions'
+  -- (mission_id, event_time) index ranges instead of walking back in time (docs/design.md § the
+  -- node's best plan).
   if cardinality(visible) <= 50 then
     newest_first := 'date_bin(''1 microsecond'', a.event_time, ''2000-01-01 00:00+00'')';
   end if;
