@@ -94,10 +94,15 @@ const breaks: Break[] = [
   },
   {
     check: "pushdown mission_activity",
-    // The filter then reaches the node on another column: not mission_id = ANY.
-    apply: () => remapColumn("activity_log", "mission_id", "agent_id"),
-    detail: /Remote SQL lacks mission_id = ANY/,
-    fix: /mission_activity/,
+    // The step composes its statements from the export view's names, so the call fails on the
+    // node (the foreign table's column options play no part in them).
+    apply: async () => {
+      await timescale.unsafe("alter view export.activity_log rename column mission_id to gone");
+      return () =>
+        timescale.unsafe("alter view export.activity_log rename column gone to mission_id");
+    },
+    detail: /the representative call failed: .*column a\.mission_id does not exist/,
+    fix: /see the failed checks above/,
   },
   {
     check: "pushdown event_histogram",

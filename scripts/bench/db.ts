@@ -6,7 +6,7 @@
  * are the benchmark's own and say so where they are written.
  */
 import postgres from "postgres";
-import { type ForeignScan, foreignScansIn } from "../plans.ts";
+import { type ForeignScan, scansOfStepPlan } from "../plans.ts";
 import { mulberry32 } from "../seed/random.ts";
 
 /** The Supabase user the scoped search runs as (its grants are made and removed by the bench). */
@@ -108,7 +108,7 @@ export const viaBridge = (sql: postgres.Sql, call: Call) => sql.unsafe(call.rpc,
 /** The foreign scans of the plan the call's step gives of its own statement (as service_role). */
 export async function stepScans(sql: postgres.Sql, call: Call): Promise<ForeignScan[]> {
   const [{ plan }] = await sql.unsafe(call.step, call.params);
-  return foreignScansIn(plan[0].Plan);
+  return scansOfStepPlan(plan);
 }
 
 /** A call, and the statement the bridge sends the node for it: its one foreign scan's SQL. */
@@ -134,6 +134,16 @@ export async function prepare(db: Connections, calls: Call[]): Promise<Prepared[
  * without them service_role's, who sees every event.
  */
 export const scopeParams = (tokens?: string) => [tokens === undefined, tokens ?? "{}", "{}", "{}"];
+
+/**
+ * A statement a step sends through dblink answers its rows as one jsonb array (bridge.ask_nodes):
+ * this selects them as rows of `rowType`, the export view they were read from.
+ *
+ * @example
+ * await onNode(sql, asRows(remote, "export.activity_log"));
+ */
+export const asRows = (statement: string, rowType: string) =>
+  `select r.* from jsonb_populate_recordset(null::${rowType}, (${statement})) r`;
 
 /** Runs a Remote SQL statement on a node connection, with the scope when it takes one. */
 export const onNode = (

@@ -283,8 +283,9 @@ export async function activityScenarios(run: Run, sizes = ACTIVITY_SIZES, window
       const id = `activity_${size}${suffix}`;
       const sets = db.missionIdSets(FIRST_MISSION_ID, run.missions, size, run.warmup + run.count);
       const queries = await db.prepare(run.db, sets.map((ids) => db.activityCall(ids, window)));
-      const sent = /ORDER BY date_bin/.test(queries[0].remote) ? "mission_ranges" : "event_time";
-      if (!windowed) await traffic(run, id, "events_ts", queries.slice(0, 5).map((q) => q.remote));
+      const sent = /order by date_bin/i.test(queries[0].remote) ? "mission_ranges" : "event_time";
+      const sized = queries.slice(0, 5).map((q) => db.asRows(q.remote, "export.activity_log"));
+      if (!windowed) await traffic(run, id, "events_ts", sized);
       const pairs = [];
       for (const plan of NODE_PLANS) {
         const reference = referencePlan(plan, windowed);
@@ -293,7 +294,7 @@ export async function activityScenarios(run: Run, sizes = ACTIVITY_SIZES, window
           [plan, async (q) =>
             pageKey(
               plan === sent
-                ? await db.onNode(run.db.direct, q.remote)
+                ? await db.onNode(run.db.direct, db.asRows(q.remote, "export.activity_log"))
                 : await run.db.direct.unsafe(reference, [q.call.params[0], ...window]),
             )],
         ]);
