@@ -12,6 +12,28 @@
 create extension if not exists postgres_fdw with schema extensions;
 create extension if not exists vector with schema extensions;
 
+-- dblink: the steps ask the nodes through it, one round trip per node and call
+-- (supabase/schemas/ask_nodes.sql).
+create extension if not exists dblink with schema extensions;
+
+-- Supabase grants every function in schema extensions to the API roles by default: dblink opens
+-- connections anywhere, so nobody but the owner may call it.
+do $$
+declare
+  f regprocedure;
+begin
+  for f in
+    select d.objid::regprocedure from pg_catalog.pg_depend d
+     where d.classid = 'pg_catalog.pg_proc'::regclass
+       and d.refclassid = 'pg_catalog.pg_extension'::regclass
+       and d.refobjid = (select e.oid from pg_catalog.pg_extension e where e.extname = 'dblink')
+       and d.deptype = 'e'
+  loop
+    execute format('revoke all on function %s from public, anon, authenticated, service_role', f);
+  end loop;
+end;
+$$;
+
 -- ==== supabase/schemas/link.sql ====
 
 -- The link to the Timescale node: the private schema `bridge`, the server events_ts (the default
@@ -862,6 +884,205 @@ revoke all on function bridge.lay_out_nodes(boolean) from public, anon, authenti
 
 
 
+-- ==== supabase/schemas/ask_nodes.sql ====
+
+-- One round trip per node: a step asks the nodes through dblink on connections kept for the
+-- session, every node at once, instead of through postgres_fdw's cursor, which costs five or more
+-- round trips per node and call (START TRANSACTION, DECLARE, FETCH, CLOSE, COMMIT; docs/design.md
+-- § round trips per call). The activity step (mission_activity.sql) asks its nodes this way.
+--
+-- bridge.ask_nodes sends each node one statement and returns each node's answer: the statement
+-- answers one row, a jsonb array of its rows, so one reader serves any step. It and its helpers
+-- below are the only code that calls dblink, and only the bridge's owner may call them: they run
+-- whatever statement they are given, so a step that uses them is SECURITY DEFINER and composes
+-- every statement itself, every caller value a quoted literal with an explicit cast (format %L).
+--
+-- Connections are named after the node's foreign server and opened by that name, so the link
+-- role, its password and connect_timeout come from the server and the user mapping, never from
+-- SQL text. They are kept for the session and reused only when healthy: a connection left busy
+-- (a call that failed half-way) or seen closed by the node is replaced before the statement is
+-- sent, and a call whose kept connection the node closed unseen (a restart between two calls) is
+-- sent once more on new connections, so it does not fail.
+--
+-- The wait for the answers polls dblink_is_busy with a short sleep: PostgreSQL 15's dblink waits
+-- for a result without looking at interrupts, so statement_timeout would not end a wait for a
+-- slow node. When the call fails or is cancelled, every node still working is sent a cancel and
+-- every connection of the call is closed: nothing half-read is ever reused.
+--
+-- The foreign tables stay, for users' own SQL and for the events steps, with their pushdown: those steps read the caller's scope through the policies of public.event_scopes, which
+-- only code running as the caller can evaluate, and dblink must stay behind a definer step.
+
+-- The node's relation behind a foreign table, as the node names it (e.g. export.activity_log).
+create or replace function bridge.remote_relation(foreign_table regclass)
+returns text
+language sql
+stable
+set search_path = ''
+as $$
+  select format('%I.%I',
+    (select o.option_value from pg_catalog.pg_options_to_table(t.ftoptions) o
+      where o.option_name = 'schema_name'),
+    (select o.option_value from pg_catalog.pg_options_to_table(t.ftoptions) o
+      where o.option_name = 'table_name'))
+    from pg_catalog.pg_foreign_table t
+   where t.ftrelid = foreign_table
+$$;
+
+revoke all on function bridge.remote_relation(regclass) from public, anon, authenticated, service_role;
+
+-- Opens the kept connection to `server`, by the server's name and this role's user mapping. Its
+-- statements see only pg_catalog unless they name a schema, as postgres_fdw's do. On the node,
+-- pg_stat_activity names the session `fdw-bridge <pid>`, the pid of the Supabase backend that
+-- holds it, so each link session can be traced to its holder.
+create or replace function bridge.connect_node(server name)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+  perform extensions.dblink_connect(server, server);
+  perform extensions.dblink_exec(server, format(
+    'set search_path = pg_catalog; set application_name = %L',
+    'fdw-bridge ' || pg_catalog.pg_backend_pid()));
+exception when others then
+  if server = any (coalesce(extensions.dblink_get_connections(), '{}')) then
+    perform extensions.dblink_disconnect(server);
+  end if;
+  raise exception using errcode = '08001',
+    message = format('could not connect to the node of server "%s": %s', server, sqlerrm);
+end;
+$$;
+
+revoke all on function bridge.connect_node(name) from public, anon, authenticated, service_role;
+
+-- Sends `statement` to `server` on its kept connection, opening or replacing it when needed;
+-- whether it went on a connection kept from an earlier call.
+create or replace function bridge.send_to_node(server name, statement text)
+returns boolean
+language plpgsql
+set search_path = ''
+-- dblink_send_query reports a send on a closed connection as a notice, then returns 0.
+set client_min_messages = warning
+as $$
+begin
+  if not server = any (coalesce(extensions.dblink_get_connections(), '{}')) then
+    perform bridge.connect_node(server);
+  elsif extensions.dblink_is_busy(server) = 1 then
+    -- Still answering a statement nobody will read: never reused.
+    perform extensions.dblink_cancel_query(server);
+    perform extensions.dblink_disconnect(server);
+    perform bridge.connect_node(server);
+  else
+    -- dblink_is_busy above has read what the node sent since the last call: when the node has
+    -- closed the connection, the send fails without a round trip.
+    if extensions.dblink_send_query(server, statement) = 1 then
+      return true;
+    end if;
+    perform extensions.dblink_disconnect(server);
+    perform bridge.connect_node(server);
+  end if;
+  if extensions.dblink_send_query(server, statement) <> 1 then
+    perform extensions.dblink_disconnect(server);
+    raise exception using errcode = '08006',
+      message = format('could not send the statement to the node of server "%s"', server);
+  end if;
+  return false;
+end;
+$$;
+
+revoke all on function bridge.send_to_node(name, text) from public, anon, authenticated, service_role;
+
+-- Closes the connections of `servers`, first cancelling what a node still runs for them.
+create or replace function bridge.drop_node_connections(servers name[])
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  server name;
+begin
+  foreach server in array servers loop
+    continue when not server = any (coalesce(extensions.dblink_get_connections(), '{}'));
+    begin
+      if extensions.dblink_is_busy(server) = 1 then
+        perform extensions.dblink_cancel_query(server);
+      end if;
+    exception when others then
+      null;  -- a broken connection has nothing left to cancel: it is closed below all the same
+    end;
+    perform extensions.dblink_disconnect(server);
+  end loop;
+end;
+$$;
+
+revoke all on function bridge.drop_node_connections(name[]) from public, anon, authenticated, service_role;
+
+-- Sends statements[i] to servers[i], all before waiting for any, and returns each node's answer:
+-- the one jsonb value its statement selects. A node's error is raised with its SQLSTATE and the
+-- server's name in the message (functions/_shared/db.ts names the node of a 503 from it).
+--
+-- A kept connection can be closed by its node just before or while the statement is sent (the
+-- node restarted, or ended the session): the send succeeds and the answer is a connection
+-- failure, or the node's message that it ended the session. Then the call is made once more on
+-- new connections; a failure on new connections is the node's.
+create or replace function bridge.ask_nodes(servers name[], statements text[])
+returns table (server name, answer jsonb)
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  answers jsonb[];
+  any_kept boolean;
+  retried boolean := false;
+  reading name;
+  failed_state text;
+  failed_message text;
+begin
+  if cardinality(servers) is distinct from cardinality(statements) then
+    raise exception using errcode = '22023',
+      message = 'ask_nodes needs one statement per server';
+  end if;
+  loop
+    begin
+      any_kept := false;
+      reading := null;
+      for i in 1 .. cardinality(servers) loop
+        any_kept := bridge.send_to_node(servers[i], statements[i]) or any_kept;
+      end loop;
+      -- Interruptible: statement_timeout and a cancel end the sleep.
+      while exists (select from unnest(servers) s where extensions.dblink_is_busy(s) = 1) loop
+        perform pg_catalog.pg_sleep(0.001);
+      end loop;
+      for i in 1 .. cardinality(servers) loop
+        reading := servers[i];
+        select r.answer into answer from extensions.dblink_get_result(servers[i]) as r(answer jsonb);
+        answers[i] := answer;
+        -- The end of the node's results, which frees the connection for the next statement.
+        perform from extensions.dblink_get_result(servers[i]) as r(answer jsonb);
+      end loop;
+      return query select s.server, s.answer from unnest(servers, answers) as s(server, answer);
+      return;
+    exception when query_canceled or others then
+      get stacked diagnostics failed_state = returned_sqlstate, failed_message = message_text;
+      perform bridge.drop_node_connections(servers);
+      if reading is null or failed_state = '57014' then
+        raise;
+      end if;
+      -- Class 08, or the node ending the session (57P01..57P03): the connection is gone.
+      if not (any_kept and not retried
+              and (failed_state like '08%' or failed_state in ('57P01', '57P02', '57P03'))) then
+        raise exception using errcode = failed_state,
+          message = format('the node of server "%s" failed: %s', reading, failed_message);
+      end if;
+      retried := true;
+    end;
+  end loop;
+end;
+$$;
+
+revoke all on function bridge.ask_nodes(name[], text[]) from public, anon, authenticated, service_role;
+
 -- ==== supabase/schemas/search_events.sql ====
 
 -- public.search_events: the k events nearest a query embedding, within the caller's scope and
@@ -1204,8 +1425,8 @@ grant execute on function public.event_histogram(interval, timestamptz, timestam
 -- public.mission_activity: the activity of the given missions, newest first, in pages that cannot
 -- lose a row. public.mission_activity runs as the caller, so RLS on public.missions decides
 -- which requested ids are visible; bridge.mission_activity_rows is the narrow definer step that
--- reads the foreign table for those ids only and checks them again against the rule, so calling
--- it directly cannot widen what a caller sees. The ids reach the node as
+-- asks the nodes for those ids only (one round trip per node: ask_nodes.sql) and checks them
+-- again against the rule, so calling it directly cannot widen what a caller sees. The ids reach the node as
 -- mission_id = any(...), never as a join (docs/design.md § local filters pull the whole table).
 --
 -- Rows come in a total order, newest first and then by (mission_id, agent_id, action, details),
@@ -1270,8 +1491,13 @@ revoke all on function bridge.check_activity_arguments(bigint[], timestamptz, ti
 grant execute on function bridge.check_activity_arguments(bigint[], timestamptz, timestamptz, int, timestamptz, int) to authenticated, service_role;
 
 -- The definer step: reads the activity of the requested missions the caller may read (the rule
--- bridge.readable_mission_ids, access.sql, or all of them for a caller that bypasses RLS), one
--- statement per node, or EXPLAINs that statement (explain_only => true).
+-- bridge.readable_mission_ids, access.sql, or all of them for a caller that bypasses RLS). Each
+-- node that can hold rows in the call's window (bridge.node_branches) is asked through
+-- bridge.ask_nodes for mission_id = any(the visible missions), the filters, its slice, the
+-- newest-first order and a LIMIT, every caller value a literal; only the page crosses. With one
+-- node the rows keep the node's order, OFFSET included; with several the pages are merged here.
+-- explain_only returns the statement each node is sent: {"Nodes": [{"Node", "Server",
+-- "Relation", "Remote SQL"}]}, the relation being the foreign table that names the node's.
 create or replace function bridge.mission_activity_rows(
   mission_ids bigint[],
   time_from timestamptz,
@@ -1294,24 +1520,19 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
--- Newest-first with a limit belongs on the node, and incremental sort and JIT are off, for the
--- reasons bridge.nearest_events gives (search_events.sql).
-set enable_sort = off
-set enable_incremental_sort = off
-set jit = off
+-- Times and arrays are written into the statements as literals: ISO, which every node reads
+-- the same way whatever its DateStyle.
+set datestyle = 'ISO, YMD'
 as $$
 declare
   caller_bypasses_rls boolean := bridge.caller_bypasses_rls();
   visible bigint[];
   filters text := '';
+  page int := max_rows;
   skipped text := '';
-  page text := '$5';
-  branches text[];
-  statement text;
-  previous_time timestamptz;
   newest_first text := 'a.event_time';
-  merged_first text;
-  total_order text;
+  nodes jsonb;
+  previous_time timestamptz;
 begin
   perform bridge.check_activity_arguments(mission_ids, time_from, time_to, max_rows, before,
     before_position);
@@ -1329,68 +1550,72 @@ begin
     return;
   end if;
 
-  -- $1 visible, $2 time_from, $3 time_to, $4 actions, $5 max_rows, $6 before, $7 before_position
-  if time_from is not null then filters := filters || ' and a.event_time >= $2'; end if;
-  if time_to is not null then filters := filters || ' and a.event_time < $3'; end if;
-  if actions is not null then filters := filters || ' and a.action = any($4)'; end if;
+  if time_from is not null then
+    filters := filters || format(' and a.event_time >= %L::timestamptz', time_from);
+  end if;
+  if time_to is not null then
+    filters := filters || format(' and a.event_time < %L::timestamptz', time_to);
+  end if;
+  if actions is not null then
+    filters := filters || format(' and a.action = any (%L::text[])', actions);
+  end if;
   if before is not null and before_position is null then
-    filters := filters || ' and a.event_time < $6';
+    filters := filters || format(' and a.event_time < %L::timestamptz', before);
   elsif before is not null then
     -- The rows at exactly `before` come first in this order: skip the ones already returned.
-    filters := filters || ' and a.event_time <= $6';
-    skipped := ' offset $7';
-    page := '$5 + $7';
+    filters := filters || format(' and a.event_time <= %L::timestamptz', before);
+    skipped := format(' offset %s', before_position);
+    page := max_rows + before_position;
   end if;
 
-  -- For a few missions, an order no node index gives makes the node read
-  -- those missions' (mission_id, event_time) index ranges instead of walking back in time.
+  -- For a few missions, an order no node index gives makes the node read those missions'
+  -- (mission_id, event_time) index ranges instead of walking back in time (docs/design.md § the
+  -- node's best plan).
   if cardinality(visible) <= 50 then
     newest_first := 'date_bin(''1 microsecond'', a.event_time, ''2000-01-01 00:00+00'')';
   end if;
-  total_order := ' desc, a.mission_id, a.agent_id, a.action, a.details';
-  -- The merge orders by the other of the two expressions equal to event_time: an order no
-  -- node's page comes in, so the planner appends the pages, asking every node at once, and
-  -- sorts them, rather than merging them in order with a Merge Append, which asks the nodes one
-  -- after another (docs/design.md § async plan shapes). Each page selects its order as a column, newest_first:
-  -- sorted by an expression it did not select, a page carries that expression as a hidden
-  -- column, PostgreSQL 15 keeps a Subquery Scan above the node's scan to drop it, and a Subquery
-  -- Scan that projects cannot run asynchronously.
-  merged_first := case when newest_first = 'a.event_time'
-    then 'date_bin(''1 microsecond'', a.event_time, ''2000-01-01 00:00+00'')'
-    else 'a.event_time' end;
 
-  select array_agg(format(
-           'select a.mission_id, a.event_time, a.agent_id, a.action, a.details, %s as newest_first
-       from %s a
-      where a.mission_id = any($1)%s%s
-      order by newest_first%s', newest_first, b.source, filters, b.slice, total_order))
-    into branches
-    from bridge.node_branches('activity_log', 'a', time_from,
-           least(time_to, before + case when before_position is null then interval '0'
-                                        else interval '1 microsecond' end)) b;
-  statement := case when cardinality(branches) = 1 then branches[1] || '
-      limit $5' || skipped
-    else 'select a.* from ((' || array_to_string(branches, format(' limit %s) union all (', page))
-      || format(' limit %s)) a', page) || '
-      order by ' || merged_first || total_order || '
-      limit $5' || skipped end;
+  with branch as (
+    select b.node, n.server, b.source, b.slice, count(*) over () as branches
+      from bridge.node_branches('activity_log', 'a', time_from,
+             least(time_to, before + case when before_position is null then interval '0'
+                                          else interval '1 microsecond' end)) b
+      join bridge.nodes n on n.name = b.node)
+  select jsonb_agg(jsonb_build_object('Node', b.node, 'Server', b.server, 'Relation', b.source,
+           'Remote SQL', format(
+           'select coalesce(jsonb_agg(r), ''[]'') from (
+  select a.mission_id, a.event_time, a.agent_id, a.action, a.details
+    from %s a
+   where a.mission_id = any (%L::bigint[])%s%s
+   order by %s desc, a.mission_id, a.agent_id, a.action, a.details
+   limit %s) r',
+           bridge.remote_relation(b.source::regclass), coalesce(visible, '{}'), filters, b.slice,
+           newest_first, case when b.branches = 1 then max_rows || skipped else page::text end))
+           order by b.node)
+    into nodes
+    from branch b;
 
   if explain_only then
-    execute 'explain (verbose, format json) ' || statement into plan
-      using coalesce(visible, '{}'), time_from, time_to, actions, max_rows, before,
-            before_position;
-    return next;
+    -- One row: the statements, and no activity.
+    return query select null::bigint, null::timestamptz, null::bigint, null::text, null::jsonb,
+      null::int, jsonb_build_object('Nodes', nodes);
     return;
   end if;
 
   -- Read in the merged order, so each row's place among its event_time's rows is counted here.
-  -- Into the result's own columns, which plpgsql_check can type, rather than a record whose
-  -- shape only the dynamic statement knows; without the pages' order column, as the events
-  -- steps read theirs.
-  for mission_id, event_time, agent_id, action, details in execute
-    'select p.mission_id, p.event_time, p.agent_id, p.action, p.details from (' || statement
-      || ') p'
-    using visible, time_from, time_to, actions, max_rows, before, before_position
+  -- Into the result's own columns, which plpgsql_check can type.
+  for mission_id, event_time, agent_id, action, details in
+    select r.mission_id, r.event_time, r.agent_id, r.action, r.details
+      from bridge.ask_nodes(
+             array(select (x ->> 'Server')::name from jsonb_array_elements(nodes) x),
+             array(select x ->> 'Remote SQL' from jsonb_array_elements(nodes) x)) answers,
+           jsonb_array_elements(answers.answer) with ordinality as row_json(value, place),
+           jsonb_to_record(row_json.value) as r(mission_id bigint, event_time timestamptz,
+             agent_id bigint, action text, details jsonb)
+     order by case when jsonb_array_length(nodes) = 1 then row_json.place end,
+              r.event_time desc, r.mission_id, r.agent_id, r.action, r.details
+     limit max_rows
+    offset case when jsonb_array_length(nodes) = 1 then 0 else coalesce(before_position, 0) end
   loop
     tie_position := case
       when event_time = previous_time then tie_position + 1

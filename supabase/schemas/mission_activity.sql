@@ -1,8 +1,8 @@
 -- public.mission_activity: the activity of the given missions, newest first, in pages that cannot
 -- lose a row. public.mission_activity runs as the caller, so RLS on public.missions decides
 -- which requested ids are visible; bridge.mission_activity_rows is the narrow definer step that
--- reads the foreign table for those ids only and checks them again against the rule, so calling
--- it directly cannot widen what a caller sees. The ids reach the node as
+-- asks the nodes for those ids only (one round trip per node: ask_nodes.sql) and checks them
+-- again against the rule, so calling it directly cannot widen what a caller sees. The ids reach the node as
 -- mission_id = any(...), never as a join (docs/design.md § local filters pull the whole table).
 --
 -- Rows come in a total order, newest first and then by (mission_id, agent_id, action, details),
@@ -67,8 +67,13 @@ revoke all on function bridge.check_activity_arguments(bigint[], timestamptz, ti
 grant execute on function bridge.check_activity_arguments(bigint[], timestamptz, timestamptz, int, timestamptz, int) to authenticated, service_role;
 
 -- The definer step: reads the activity of the requested missions the caller may read (the rule
--- bridge.readable_mission_ids, access.sql, or all of them for a caller that bypasses RLS), one
--- statement per node, or EXPLAINs that statement (explain_only => true).
+-- bridge.readable_mission_ids, access.sql, or all of them for a caller that bypasses RLS). Each
+-- node that can hold rows in the call's window (bridge.node_branches) is asked through
+-- bridge.ask_nodes for mission_id = any(the visible missions), the filters, its slice, the
+-- newest-first order and a LIMIT, every caller value a literal; only the page crosses. With one
+-- node the rows keep the node's order, OFFSET included; with several the pages are merged here.
+-- explain_only returns the statement each node is sent: {"Nodes": [{"Node", "Server",
+-- "Relation", "Remote SQL"}]}, the relation being the foreign table that names the node's.
 create or replace function bridge.mission_activity_rows(
   mission_ids bigint[],
   time_from timestamptz,
@@ -91,24 +96,19 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
--- Newest-first with a limit belongs on the node, and incremental sort and JIT are off, for the
--- reasons bridge.nearest_events gives (search_events.sql).
-set enable_sort = off
-set enable_incremental_sort = off
-set jit = off
+-- Times and arrays are written into the statements as literals: ISO, which every node reads
+-- the same way whatever its DateStyle.
+set datestyle = 'ISO, YMD'
 as $$
 declare
   caller_bypasses_rls boolean := bridge.caller_bypasses_rls();
   visible bigint[];
   filters text := '';
+  page int := max_rows;
   skipped text := '';
-  page text := '$5';
-  branches text[];
-  statement text;
-  previous_time timestamptz;
   newest_first text := 'a.event_time';
-  merged_first text;
-  total_order text;
+  nodes jsonb;
+  previous_time timestamptz;
 begin
   perform bridge.check_activity_arguments(mission_ids, time_from, time_to, max_rows, before,
     before_position);
@@ -126,68 +126,72 @@ begin
     return;
   end if;
 
-  -- $1 visible, $2 time_from, $3 time_to, $4 actions, $5 max_rows, $6 before, $7 before_position
-  if time_from is not null then filters := filters || ' and a.event_time >= $2'; end if;
-  if time_to is not null then filters := filters || ' and a.event_time < $3'; end if;
-  if actions is not null then filters := filters || ' and a.action = any($4)'; end if;
+  if time_from is not null then
+    filters := filters || format(' and a.event_time >= %L::timestamptz', time_from);
+  end if;
+  if time_to is not null then
+    filters := filters || format(' and a.event_time < %L::timestamptz', time_to);
+  end if;
+  if actions is not null then
+    filters := filters || format(' and a.action = any (%L::text[])', actions);
+  end if;
   if before is not null and before_position is null then
-    filters := filters || ' and a.event_time < $6';
+    filters := filters || format(' and a.event_time < %L::timestamptz', before);
   elsif before is not null then
     -- The rows at exactly `before` come first in this order: skip the ones already returned.
-    filters := filters || ' and a.event_time <= $6';
-    skipped := ' offset $7';
-    page := '$5 + $7';
+    filters := filters || format(' and a.event_time <= %L::timestamptz', before);
+    skipped := format(' offset %s', before_position);
+    page := max_rows + before_position;
   end if;
 
-  -- For a few missions, an order no node index gives makes the node read
-  -- those missions' (mission_id, event_time) index ranges instead of walking back in time.
+  -- For a few missions, an order no node index gives makes the node read those missions'
+  -- (mission_id, event_time) index ranges instead of walking back in time (docs/design.md § the
+  -- node's best plan).
   if cardinality(visible) <= 50 then
     newest_first := 'date_bin(''1 microsecond'', a.event_time, ''2000-01-01 00:00+00'')';
   end if;
-  total_order := ' desc, a.mission_id, a.agent_id, a.action, a.details';
-  -- The merge orders by the other of the two expressions equal to event_time: an order no
-  -- node's page comes in, so the planner appends the pages, asking every node at once, and
-  -- sorts them, rather than merging them in order with a Merge Append, which asks the nodes one
-  -- after another (docs/design.md § async plan shapes). Each page selects its order as a column, newest_first:
-  -- sorted by an expression it did not select, a page carries that expression as a hidden
-  -- column, PostgreSQL 15 keeps a Subquery Scan above the node's scan to drop it, and a Subquery
-  -- Scan that projects cannot run asynchronously.
-  merged_first := case when newest_first = 'a.event_time'
-    then 'date_bin(''1 microsecond'', a.event_time, ''2000-01-01 00:00+00'')'
-    else 'a.event_time' end;
 
-  select array_agg(format(
-           'select a.mission_id, a.event_time, a.agent_id, a.action, a.details, %s as newest_first
-       from %s a
-      where a.mission_id = any($1)%s%s
-      order by newest_first%s', newest_first, b.source, filters, b.slice, total_order))
-    into branches
-    from bridge.node_branches('activity_log', 'a', time_from,
-           least(time_to, before + case when before_position is null then interval '0'
-                                        else interval '1 microsecond' end)) b;
-  statement := case when cardinality(branches) = 1 then branches[1] || '
-      limit $5' || skipped
-    else 'select a.* from ((' || array_to_string(branches, format(' limit %s) union all (', page))
-      || format(' limit %s)) a', page) || '
-      order by ' || merged_first || total_order || '
-      limit $5' || skipped end;
+  with branch as (
+    select b.node, n.server, b.source, b.slice, count(*) over () as branches
+      from bridge.node_branches('activity_log', 'a', time_from,
+             least(time_to, before + case when before_position is null then interval '0'
+                                          else interval '1 microsecond' end)) b
+      join bridge.nodes n on n.name = b.node)
+  select jsonb_agg(jsonb_build_object('Node', b.node, 'Server', b.server, 'Relation', b.source,
+           'Remote SQL', format(
+           'select coalesce(jsonb_agg(r), ''[]'') from (
+  select a.mission_id, a.event_time, a.agent_id, a.action, a.details
+    from %s a
+   where a.mission_id = any (%L::bigint[])%s%s
+   order by %s desc, a.mission_id, a.agent_id, a.action, a.details
+   limit %s) r',
+           bridge.remote_relation(b.source::regclass), coalesce(visible, '{}'), filters, b.slice,
+           newest_first, case when b.branches = 1 then max_rows || skipped else page::text end))
+           order by b.node)
+    into nodes
+    from branch b;
 
   if explain_only then
-    execute 'explain (verbose, format json) ' || statement into plan
-      using coalesce(visible, '{}'), time_from, time_to, actions, max_rows, before,
-            before_position;
-    return next;
+    -- One row: the statements, and no activity.
+    return query select null::bigint, null::timestamptz, null::bigint, null::text, null::jsonb,
+      null::int, jsonb_build_object('Nodes', nodes);
     return;
   end if;
 
   -- Read in the merged order, so each row's place among its event_time's rows is counted here.
-  -- Into the result's own columns, which plpgsql_check can type, rather than a record whose
-  -- shape only the dynamic statement knows; without the pages' order column, as the events
-  -- steps read theirs.
-  for mission_id, event_time, agent_id, action, details in execute
-    'select p.mission_id, p.event_time, p.agent_id, p.action, p.details from (' || statement
-      || ') p'
-    using visible, time_from, time_to, actions, max_rows, before, before_position
+  -- Into the result's own columns, which plpgsql_check can type.
+  for mission_id, event_time, agent_id, action, details in
+    select r.mission_id, r.event_time, r.agent_id, r.action, r.details
+      from bridge.ask_nodes(
+             array(select (x ->> 'Server')::name from jsonb_array_elements(nodes) x),
+             array(select x ->> 'Remote SQL' from jsonb_array_elements(nodes) x)) answers,
+           jsonb_array_elements(answers.answer) with ordinality as row_json(value, place),
+           jsonb_to_record(row_json.value) as r(mission_id bigint, event_time timestamptz,
+             agent_id bigint, action text, details jsonb)
+     order by case when jsonb_array_length(nodes) = 1 then row_json.place end,
+              r.event_time desc, r.mission_id, r.agent_id, r.action, r.details
+     limit max_rows
+    offset case when jsonb_array_length(nodes) = 1 then 0 else coalesce(before_position, 0) end
   loop
     tie_position := case
       when event_time = previous_time then tie_position + 1
