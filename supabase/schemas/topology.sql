@@ -85,7 +85,7 @@ begin
 end;
 $$;
 
-revoke all on function bridge.check_slice(timestamptz, timestamptz, text, text[], text) from public, anon, authenticated, service_role;
+revoke all on function bridge.check_slice(timestamptz, timestamptz, text, text[]) from public, anon, authenticated, service_role;
 
 create or replace function bridge.attach_node(
   name text,
