@@ -255,9 +255,11 @@ async function seed(args: ReturnType<typeof parseCommandLine>) {
     });
   }
 
-  // The Supabase side plans pushdown from its own statistics of the foreign tables, which
-  // autovacuum never gathers: without them postgres_fdw may keep a LIMIT or a GROUP BY local.
-  // On a partitioned table, analyze also gathers each partition's.
+  // The nodes estimate their rows for the planner (use_remote_estimate), but the foreign tables'
+  // local statistics are made fresh too: the tests and the benchmark compare stale ones with
+  // them. This reads every row across the link, which seeded sizes allow and a deployment's
+  // runbook never asks (docs/operations.md, section 6). On a partitioned table, analyze also
+  // gathers each partition's.
   await psql(db.supabase, "vacuum (analyze) public.missions");
   await psql(db.supabase, "analyze bridge.events, bridge.activity_log");
   log(

@@ -5,7 +5,7 @@
  * statistics of the foreign tables.
  */
 import { applyMigrations, fail, type Finding, type OnNode, pass } from "./check.ts";
-import type { Column, ForeignTable } from "./nodes.ts";
+import type { Column, ForeignTable, Node } from "./nodes.ts";
 
 /**
  * pgvector on both nodes, 0.8 or later on the node (iterative index scans, which the link role's
@@ -259,21 +259,75 @@ export async function checkPii(on: OnNode): Promise<Finding> {
   );
 }
 
+/** Whether postgres_fdw asks the node for a table's row estimates: its option, else its server's. */
+const estimatedByNode = (node: Node, table: ForeignTable) =>
+  (table.options.use_remote_estimate ?? node.options.use_remote_estimate ?? "false") === "true";
+
+const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
+
 /**
- * The foreign tables have local statistics: postgres_fdw decides from them whether LIMIT and
- * GROUP BY ship, and autovacuum never gathers them for foreign tables.
+ * The rows the node's planner expects `table`'s remote relation to return, from the node's own
+ * statistics: a scratch foreign table in the catalog schema asks it with use_remote_estimate.
  */
-export function checkStatistics({ node: { tables } }: OnNode): Finding {
-  const never = tables.filter((t) => t.reltuples < 0).map((t) => t.name);
-  if (never.length > 0) {
-    return fail(
-      `never analyzed: ${never.join(", ")}, so the planner guesses their size`,
-      `analyze ${tables.map((t) => t.name).join(", ")} (again after large loads; on ` +
-        "PostgreSQL 15 this reads each whole remote table, docs/operations.md)",
+async function nodeEstimate({ tx, catalog, node }: OnNode, table: ForeignTable): Promise<number> {
+  const scratch = `${catalog}.estimate_${table.name.replace(/\W/g, "_")}`;
+  await tx.unsafe(
+    `create foreign table ${scratch} () server ${node.name} options (schema_name ` +
+      `${literal(table.remoteSchema)}, table_name ${literal(table.remoteTable)}, ` +
+      "use_remote_estimate 'true')",
+  );
+  const [row] = await tx.unsafe(`explain (format json) select from ${scratch}`);
+  return row["QUERY PLAN"][0].Plan["Plan Rows"];
+}
+
+/** Local and node row counts this far apart (and by this many rows) mislead the planner. */
+const staleFactor = 2, staleRows = 1000;
+
+/**
+ * The planner's row estimates of the foreign tables: asked of the node at plan time
+ * (use_remote_estimate, which the migrations set), or else taken from local statistics, which
+ * must then be close to the node's own: postgres_fdw decides from them whether LIMIT and GROUP BY
+ * ship, and autovacuum never gathers them for foreign tables.
+ */
+export async function checkStatistics(on: OnNode): Promise<Finding> {
+  const { node } = on;
+  const found: string[] = [], wrong: string[] = [], fixes = new Set<string>();
+  for (const table of node.tables) {
+    const local = Math.round(table.reltuples);
+    if (estimatedByNode(node, table)) {
+      found.push(`${table.name} is estimated by ${node.name} at plan time (use_remote_estimate)`);
+      continue;
+    }
+    if (local < 0) {
+      wrong.push(
+        `${table.name} on ${node.name} was never analyzed, so the planner guesses its size`,
+      );
+    } else {
+      const remote = Math.round(await nodeEstimate(on, table));
+      const [low, high] = [Math.min(local, remote), Math.max(local, remote)];
+      const line = `${table.name} on ${node.name}: local statistics ≈ ${local} rows, ` +
+        `the node's own ≈ ${remote}`;
+      if (high <= staleFactor * Math.max(low, 1) || high - low <= staleRows) {
+        found.push(line);
+        continue;
+      }
+      wrong.push(line);
+    }
+    fixes.add(
+      table.options.use_remote_estimate === undefined
+        ? `alter server ${node.name} options (` +
+          `${node.options.use_remote_estimate === undefined ? "add" : "set"} ` +
+          "use_remote_estimate 'true')"
+        : `alter foreign table ${table.name} options (drop use_remote_estimate)`,
     );
   }
-  return pass(
-    tables.map((t) => `${t.name} ≈ ${Math.round(t.reltuples)} rows`).join(", ") +
-      " in local statistics",
-  );
+  if (wrong.length > 0) {
+    return fail(
+      `${wrong.join("; ")}; postgres_fdw decides from these whether LIMIT and GROUP BY reach ` +
+        "the node",
+      `let the node estimate, which reads no rows: ${[...fixes].join("; ")} (an \`analyze\` of ` +
+        "the foreign tables reads every row of the node through the link, docs/operations.md)",
+    );
+  }
+  return pass(found.join("; "));
 }
