@@ -158,6 +158,24 @@ for (
              where oid = ${row.oid}`;
           }
         }
+        if (specs.length > 0) {
+          await t.step(
+            "a moved boundary: new partitions, 5-row statistics, the same shapes",
+            async () => {
+              // move_boundary lays the partitions out anew: foreign tables never analyzed.
+              await supabase`select bridge.move_boundary(${daysBefore(8)}, ${daysBefore(7)})`;
+              for (const table of await foreignTables()) {
+                await supabase.unsafe(states[1][1][0], [table]);
+              }
+              for (const { rpc, call, shape } of calls) {
+                (await statementsReceived(call, asked)).forEach((statements, i) => {
+                  assert.equal(statements.length, 1, `${rpc}: node ${i + 1} got ${statements}`);
+                  assert.match(statements[0], shape, `${rpc} after move_boundary: node ${i + 1}`);
+                });
+              }
+            },
+          );
+        }
       } finally {
         await detachAll();
       }
