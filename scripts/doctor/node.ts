@@ -1,8 +1,8 @@
 /**
  * What a Timescale node must hold for the pushed-down plans: pgvector as on Supabase, the
  * indexes the queries need, hypertables (advised), and the FDW contract: export views that
- * match the foreign tables column for column, no column named like personal data, and local
- * statistics of the foreign tables.
+ * match the foreign tables column for column, no column named like personal data, and row
+ * estimates of the foreign tables that follow the node's own.
  */
 import { applyMigrations, fail, type Finding, type OnNode, pass } from "./check.ts";
 import type { Column, ForeignTable, Node } from "./nodes.ts";
