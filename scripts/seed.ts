@@ -81,7 +81,7 @@ function connectionStrings() {
  * The Timescale nodes in the bridge's catalog: where the seed reaches each (all but the default
  * at their server's host, port and database) and whether a row lies in its slice. The default
  * node has none, and a list slice on a column the table lacks holds none of its rows
- * (activity_log and location_key: 20261127000200_node_layout.sql).
+ * (activity_log and location_key: supabase/schemas/nodes.sql).
  */
 async function readNodes(supabaseUrl: string, defaultUrl: string) {
   const json = await psql(
@@ -255,11 +255,9 @@ async function seed(args: ReturnType<typeof parseCommandLine>) {
     });
   }
 
-  // The nodes estimate their rows for the planner (use_remote_estimate), but the foreign tables'
-  // local statistics are made fresh too: the tests and the benchmark compare stale ones with
-  // them. This reads every row across the link, which seeded sizes allow and a deployment's
-  // runbook never asks (docs/operations.md, section 6). On a partitioned table, analyze also
-  // gathers each partition's.
+  // The Supabase side plans pushdown from its own statistics of the foreign tables, which
+  // autovacuum never gathers: without them postgres_fdw may keep a LIMIT or a GROUP BY local.
+  // On a partitioned table, analyze also gathers each partition's.
   await psql(db.supabase, "vacuum (analyze) public.missions");
   await psql(db.supabase, "analyze bridge.events, bridge.activity_log");
   log(

@@ -85,23 +85,20 @@ const breaks: Break[] = [
   {
     check: "statistics",
     apply: async () => {
-      // Local statistics taken when the node held 1% of its rows, and the planner reading them.
-      await supabase`alter server events_ts options (drop use_remote_estimate)`;
+      // Local statistics taken when the node held 1% of its rows.
       const [{ reltuples }] = await supabase`
         select reltuples from pg_class where oid = 'bridge.activity_log'::regclass`;
       await supabase`
         update pg_class set reltuples = ${reltuples / 100}
          where oid = 'bridge.activity_log'::regclass`;
-      return async () => {
-        await supabase`
+      return () =>
+        supabase`
           update pg_class set reltuples = ${reltuples} where oid = 'bridge.activity_log'::regclass`;
-        await supabase`alter server events_ts options (add use_remote_estimate 'true')`;
-      };
     },
     detail:
       /bridge\.activity_log on events_ts: local statistics ≈ 200 rows, the node's own ≈ \d{5}/,
     fix:
-      /^let the node estimate, which reads no rows: alter server events_ts options \(add use_remote_estimate 'true'\)/,
+      /^analyze bridge\.activity_log .*alter foreign table bridge\.activity_log options \(add use_remote_estimate 'true'\)/,
   },
   {
     check: "pushdown mission_activity",

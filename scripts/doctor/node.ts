@@ -284,14 +284,14 @@ async function nodeEstimate({ tx, catalog, node }: OnNode, table: ForeignTable):
 const staleFactor = 2, staleRows = 1000;
 
 /**
- * The planner's row estimates of the foreign tables: asked of the node at plan time
- * (use_remote_estimate, which the migrations set), or else taken from local statistics, which
- * must then be close to the node's own: postgres_fdw decides from them whether LIMIT and GROUP BY
- * ship, and autovacuum never gathers them for foreign tables.
+ * The planner's row estimates of the foreign tables: from local statistics, which must be close
+ * to the node's own (postgres_fdw decides from them whether LIMIT and GROUP BY ship, and
+ * autovacuum never gathers them for foreign tables), or asked of the node at plan time for a
+ * table or server with use_remote_estimate.
  */
 export async function checkStatistics(on: OnNode): Promise<Finding> {
   const { node } = on;
-  const found: string[] = [], wrong: string[] = [], fixes = new Set<string>();
+  const found: string[] = [], wrong: string[] = [], stale: string[] = [];
   for (const table of node.tables) {
     const local = Math.round(table.reltuples);
     if (estimatedByNode(node, table)) {
@@ -313,20 +313,16 @@ export async function checkStatistics(on: OnNode): Promise<Finding> {
       }
       wrong.push(line);
     }
-    fixes.add(
-      table.options.use_remote_estimate === undefined
-        ? `alter server ${node.name} options (` +
-          `${node.options.use_remote_estimate === undefined ? "add" : "set"} ` +
-          "use_remote_estimate 'true')"
-        : `alter foreign table ${table.name} options (drop use_remote_estimate)`,
-    );
+    stale.push(table.name);
   }
   if (wrong.length > 0) {
     return fail(
       `${wrong.join("; ")}; postgres_fdw decides from these whether LIMIT and GROUP BY reach ` +
         "the node",
-      `let the node estimate, which reads no rows: ${[...fixes].join("; ")} (an \`analyze\` of ` +
-        "the foreign tables reads every row of the node through the link, docs/operations.md)",
+      `analyze ${stale.join(", ")} (on PostgreSQL 15 and, through the export views, 16 and ` +
+        "later, this reads every row of the node across the link, docs/operations.md); or let " +
+        `the node estimate at plan time, a few round trips per statement: alter foreign table ` +
+        `${stale[0]} options (add use_remote_estimate 'true')`,
     );
   }
   return pass(found.join("; "));

@@ -57,13 +57,12 @@ async function representativeArguments(sql: Sql) {
 type Arguments = Awaited<ReturnType<typeof representativeArguments>>;
 
 /**
- * What an RPC's Remote SQL must carry. `fix` defaults to re-applying the RPC's migration;
+ * What an RPC's Remote SQL must carry. `fix` defaults to re-applying the RPC's schema file;
  * `needs` names an expectation this one cannot hold without (LIMIT ships only with ORDER BY).
  */
 type Expectation = { what: string; pattern: RegExp; fix?: string; needs?: string };
 
-/** LIMIT and GROUP BY ship only when the planner expects enough rows on the node. */
-const estimatesFix = "let the node estimate its rows: see the `statistics` line";
+const analyzeFix = "analyze bridge.events, bridge.activity_log (see `statistics`)";
 
 /** The caller's scope (bridge.events_in_scope), filtered on the node. */
 const scope: Expectation = {
@@ -102,7 +101,7 @@ export const probes = [
       {
         what: "LIMIT",
         pattern: /LIMIT \d+/,
-        fix: estimatesFix,
+        fix: analyzeFix,
         needs: "ORDER BY event_embedding <=>",
       },
     ],
@@ -117,11 +116,11 @@ export const probes = [
     expected: [
       { what: "mission_id = ANY", pattern: /mission_id = ANY \(/ },
       // For a few missions, newest first by an expression equal to event_time that keeps the
-      // node on the missions' index ranges (20261126000800).
+      // node on the missions' index ranges (docs/design.md § the node's best plan).
       {
         what: "ORDER BY event_time DESC",
         pattern: /ORDER BY date_bin\('00:00:00\.000001'::interval, event_time, [^)]+\) DESC/,
-        fix: estimatesFix,
+        fix: analyzeFix,
       },
     ],
   },
@@ -136,8 +135,8 @@ export const probes = [
     expected: [
       scope,
       { what: "date_bin", pattern: /date_bin\(/ },
-      { what: "count(*)", pattern: /count\(\*\)/, fix: estimatesFix },
-      { what: "GROUP BY", pattern: /GROUP BY/, fix: estimatesFix },
+      { what: "count(*)", pattern: /count\(\*\)/, fix: analyzeFix },
+      { what: "GROUP BY", pattern: /GROUP BY/, fix: analyzeFix },
       { what: "event_time >=", pattern: /event_time >= '/ },
     ],
   },
@@ -212,7 +211,7 @@ export function checkPushdown(
   node: Node,
   held: Set<string>,
 ): Finding {
-  const reapply = `re-apply the migration that defines public.${probe.rpc} (supabase/migrations/)`;
+  const reapply = `re-apply public.${probe.rpc} as supabase/schemas/${probe.rpc}.sql defines it`;
   if (!scans) {
     return fail(
       `the representative call failed: ${describeError(error)}`,
