@@ -19,6 +19,7 @@ import { multiNodeScenarios } from "./bench/nodes.ts";
 import { callBreakdowns } from "./bench/parts.ts";
 import * as report from "./bench/report.ts";
 import * as scenarios from "./bench/scenarios.ts";
+import { statisticsScenarios } from "./bench/statistics.ts";
 
 const DATASETS = {
   full: { events: 100_000, activity: 1_000_000, missions: 10_000 },
@@ -176,6 +177,7 @@ async function bench() {
     await callBreakdowns(run);
     await scenarios.naiveScenario(run, stack, ROUNDS.naive);
     await scenarios.activityScenarios(run);
+    await statisticsScenarios(run, stack);
     await functionScenarios(run, stack);
     results.sections.push(report.linkSection(results));
     await multiNodeScenarios(run, stack, seedArgs(data));

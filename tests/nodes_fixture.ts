@@ -85,10 +85,10 @@ export async function detachAll() {
   }
 }
 
-/** scripts/seed.ts with the test dataset: it splits the rows by the slices in the catalog. */
-export async function seed() {
+/** scripts/seed.ts, by default with the test dataset: it splits the rows by the slices in the catalog. */
+export async function seed(seedArgs = testDatasetSeedArgs) {
   const { code, stderr } = await new Deno.Command(join(repoRoot, "node_modules", ".bin", "deno"), {
-    args: ["run", "-A", "scripts/seed.ts", ...testDatasetSeedArgs],
+    args: ["run", "-A", "scripts/seed.ts", ...seedArgs],
     cwd: repoRoot,
     stdout: "null",
     stderr: "piped",

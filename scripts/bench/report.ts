@@ -98,6 +98,12 @@ const goals: Goal[] = [
   ...[2, 3].map((
     n,
   ): Goal => [`ratio_nodes_search_${n}_vs_1`, `search on ${n} nodes/1 node`, "≤", 1.3]),
+  ...["search", "activity", "histogram"].map((rpc): Goal => [
+    `ratio_stale_statistics_${rpc}`,
+    `${rpc}, statistics 100× stale/fresh`,
+    "≤",
+    1.1,
+  ]),
 ];
 
 /** Each goal with its value and status: met, MISSED, or not measured in this run. */
