@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { MAX_TIMESCALE_NODES, repoRoot } from "./stack/config.ts";
 import { findPgBin } from "./stack/postgres.ts";
 import * as throwaway from "./stack/throwaway.ts";
-import { testDatasetSeedArgs } from "../tests/dataset.ts";
+import { testDatasetSeedArgs } from "../tests/support/dataset.ts";
 
 /** What the suite, or one part of it, counted, and each failed test with its message. */
 type Tally = { passed: number; failed: number; failures: { test: string; message: string }[] };
@@ -117,7 +117,7 @@ function pgTapTally(output: string): Partial<Tally> {
 /**
  * Runs every test `runs` times on a throwaway stack (ports from TEST_PORT_BASE, default 25320),
  * a fresh one every `freshEvery` runs, torn down even on failure. Of its three Timescale nodes
- * only the first is attached: tests/nodes_test.ts attaches the others. Names each failure with
+ * only the first is attached: tests/nodes/nodes_test.ts attaches the others. Names each failure with
  * its message (and run, when there are several); ends with one line `N passed, N failed`.
  */
 export async function runSuite(runs: number, freshEvery: number, total = emptyTally()) {

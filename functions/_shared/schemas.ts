@@ -13,7 +13,7 @@ import { parseCursor } from "./page.ts";
 
 /**
  * The limits of a request. The RPCs enforce the same ones for callers that reach them directly
- * (supabase/migrations/); tests/limits_test.ts reads each from the database and fails if the two
+ * (supabase/migrations/); tests/rpc/limits_test.ts reads each from the database and fails if the two
  * differ.
  */
 export const LIMITS = {

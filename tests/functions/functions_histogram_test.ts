@@ -1,0 +1,78 @@
+/**
+ * event-histogram end to end: buckets equal public.event_histogram called directly, and their
+ * counts add up to the events the Timescale node holds in the range at the sites seed user 5
+ * may see (scripts/seed/scopes.ts).
+ */
+import assert from "node:assert/strict";
+import { createBridgeClient } from "../../functions/_shared/client.ts";
+import { demoSites } from "../../scripts/seed/scopes.ts";
+import type { HistogramRequest, HistogramResponse } from "../../functions/_shared/schemas.ts";
+import { asCaller, connect, dbTest } from "../support/fixture.ts";
+import { clientWith, invoke, seedUserId, userToken } from "../support/functions_fixture.ts";
+
+const supabase = connect("supabase");
+const timescale = connect("timescale");
+const client = clientWith(await userToken(5));
+
+async function histogram(request: HistogramRequest) {
+  const answer = await invoke<HistogramResponse>(client, "event-histogram", { body: request });
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  return answer.body;
+}
+
+dbTest("event-histogram answers as public.event_histogram does", async () => {
+  const request = {
+    bucket: "1 hour" as const,
+    from: "2026-10-20T00:00:00Z",
+    to: "2026-10-22T00:00:00Z",
+  };
+  const answer = await histogram(request);
+  const direct = await asCaller(
+    supabase,
+    { role: "authenticated", sub: seedUserId(5) },
+    (tx) =>
+      tx`select * from public.event_histogram(${request.bucket}::interval,
+           ${request.from}::timestamptz, ${request.to}::timestamptz)`,
+  );
+  assert.ok(direct.length > 0);
+  assert.deepEqual(
+    answer.buckets.map((b) => [Date.parse(b.bucketStart), b.eventType, b.events]),
+    direct.map((row) => [row.bucket_start.getTime(), row.event_type, Number(row.events)]),
+  );
+});
+
+dbTest("event-histogram counts add up to the node's events at the caller's sites", async () => {
+  const request = {
+    bucket: "6 hours" as const,
+    from: "2026-10-03T00:00:00Z",
+    to: "2026-10-30T12:00:00Z",
+    eventTypes: ["purchase", "view"],
+  };
+  const answer = await histogram(request);
+  const [{ events }] = await timescale`
+    select count(*)::int as events from public.events
+     where event_time >= ${request.from} and event_time < ${request.to}
+       and event_type = any(${request.eventTypes})
+       and location_key = any(${demoSites(5)}::text[])`;
+  assert.ok(events > 0);
+  assert.equal(answer.buckets.reduce((sum, b) => sum + b.events, 0), events);
+  assert.ok(answer.buckets.every((b) => request.eventTypes.includes(b.eventType)));
+  // Buckets are aligned to `from` and 6 hours apart.
+  assert.ok(
+    answer.buckets.every((b) =>
+      (Date.parse(b.bucketStart) - Date.parse(request.from)) % (6 * 3600_000) === 0
+    ),
+  );
+});
+
+dbTest("the app client's eventHistogram answers as the function does", async () => {
+  const request = {
+    bucket: "1 day" as const,
+    from: "2026-10-10T00:00:00Z",
+    to: "2026-10-17T00:00:00Z",
+  };
+  assert.deepEqual(
+    await createBridgeClient(client).eventHistogram(request),
+    await histogram(request),
+  );
+});

@@ -1,0 +1,111 @@
+/**
+ * A down Timescale node: the functions answer 503 within 5 s, whether the node refuses
+ * connections (stopped) or accepts them and never answers (hung); bridge-health says the node is
+ * unreachable, and everything answers normally again once the node is back, with nothing else
+ * restarted (postgres_fdw reconnects on its own).
+ */
+import assert from "node:assert/strict";
+import { healthResponse, searchResponse } from "../../functions/_shared/schemas.ts";
+import { connect, dbTest } from "../support/fixture.ts";
+import {
+  clientWith,
+  embedding,
+  errorOf,
+  invoke,
+  serviceClient,
+  startTimescale,
+  stopTimescale,
+  userToken,
+} from "../support/functions_fixture.ts";
+
+const search = { body: { embedding: embedding(3), k: 3 } };
+
+dbTest(
+  "a stopped Timescale node is a 503 within 5 s, and the bridge recovers when it returns",
+  async () => {
+    const client = clientWith(await userToken(6));
+    // Warm: the pool's connections hold cached links to the node, which the stop will cut.
+    assert.equal((await invoke(client, "events-search", search)).status, 200);
+
+    await stopTimescale();
+    try {
+      const started = performance.now();
+      const down = await invoke(client, "events-search", search);
+      const elapsed = performance.now() - started;
+      assert.equal(down.status, 503, JSON.stringify(down.body));
+      assert.deepEqual(errorOf(down), {
+        code: "unavailable",
+        message: "the Timescale node is not answering: try again shortly",
+      });
+      assert.ok(elapsed < 5000, `the 503 took ${Math.round(elapsed)} ms`);
+
+      const activity = await invoke(serviceClient(), "mission-activity", {
+        body: { missionIds: [10001] },
+      });
+      assert.equal(activity.status, 503);
+
+      const health = await invoke(serviceClient(), "bridge-health", { method: "GET" });
+      assert.equal(health.status, 200);
+      const report = healthResponse.parse(health.body);
+      assert.equal(report.ok, false);
+      assert.equal(report.timescale.reachable, false);
+      assert.match(report.timescale.problem ?? "", /could not connect/);
+    } finally {
+      await startTimescale();
+    }
+
+    const back = await invoke(client, "events-search", search);
+    assert.equal(back.status, 200, JSON.stringify(back.body));
+    assert.equal(searchResponse.parse(back.body).count, 3);
+    const health = healthResponse.parse(
+      (await invoke(serviceClient(), "bridge-health", { method: "GET" })).body,
+    );
+    assert.equal(health.ok, true);
+  },
+);
+
+/**
+ * A TCP listener on a free loopback port that accepts connections and never sends a byte, as a
+ * hung host would: a client's connect succeeds, then its handshake waits forever.
+ */
+function silentNode() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    async close() {
+      listener.close();
+      await accepting.catch(() => {});
+      for (const conn of held) conn.close();
+    },
+  };
+}
+
+dbTest("a Timescale node that accepts and never answers is a 503 within 5 s", async () => {
+  const supabase = connect("supabase");
+  const client = clientWith(await userToken(6));
+  const [{ port }] = await supabase`
+    select option_value as port from pg_catalog.pg_options_to_table(
+      (select srvoptions from pg_catalog.pg_foreign_server where srvname = 'events_ts'))
+     where option_name = 'port'`;
+  const node = silentNode();
+  try {
+    // Changing the server drops every session's cached link: the next call connects anew.
+    await supabase.unsafe(`alter server events_ts options (set port '${node.port}')`);
+    const started = performance.now();
+    const hung = await invoke(client, "events-search", search);
+    const elapsed = performance.now() - started;
+    assert.equal(hung.status, 503, JSON.stringify(hung.body));
+    assert.equal(errorOf(hung).code, "unavailable");
+    assert.ok(elapsed < 5000, `the 503 took ${Math.round(elapsed)} ms`);
+  } finally {
+    await supabase.unsafe(`alter server events_ts options (set port '${port}')`);
+    await node.close();
+    await supabase.end();
+  }
+  const back = await invoke(client, "events-search", search);
+  assert.equal(back.status, 200, JSON.stringify(back.body));
+});
