@@ -1,14 +1,16 @@
 /**
- * event-histogram end to end: buckets equal public.event_histogram called directly, and their
- * counts add up to the events the Timescale node holds in the range at the sites seed user 5
- * may see (scripts/seed/scopes.ts).
+ * event-histogram end to end: buckets equal an exact grouping on the Timescale node within the
+ * caller's grants, and their counts add up to the events the node holds in the range at the
+ * sites seed user 5 may see (scripts/seed/scopes.ts).
  */
 import assert from "node:assert/strict";
 import { createBridgeClient } from "../../functions/_shared/client.ts";
 import { demoSites } from "../../scripts/seed/scopes.ts";
 import type { HistogramRequest, HistogramResponse } from "../../functions/_shared/schemas.ts";
-import { asCaller, connect, dbTest } from "../support/fixture.ts";
+import { histogramRows } from "../support/answers.ts";
+import { connect, dbTest } from "../support/fixture.ts";
 import { clientWith, invoke, seedUserId, userToken } from "../support/functions_fixture.ts";
+import { assertSameRows, exactHistogram, grantsOf } from "../support/oracle.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");
@@ -20,26 +22,22 @@ async function histogram(request: HistogramRequest) {
   return answer.body;
 }
 
-dbTest("event-histogram answers as public.event_histogram does", async () => {
-  const request = {
-    bucket: "1 hour" as const,
-    from: "2026-10-20T00:00:00Z",
-    to: "2026-10-22T00:00:00Z",
-  };
-  const answer = await histogram(request);
-  const direct = await asCaller(
-    supabase,
-    { role: "authenticated", sub: seedUserId(5) },
-    (tx) =>
-      tx`select * from public.event_histogram(${request.bucket}::interval,
-           ${request.from}::timestamptz, ${request.to}::timestamptz)`,
-  );
-  assert.ok(direct.length > 0);
-  assert.deepEqual(
-    answer.buckets.map((b) => [Date.parse(b.bucketStart), b.eventType, b.events]),
-    direct.map((row) => [row.bucket_start.getTime(), row.event_type, Number(row.events)]),
-  );
-});
+dbTest(
+  "event-histogram answers as an exact grouping on the node in the caller's scope",
+  async () => {
+    const request = {
+      bucket: "1 hour" as const,
+      from: "2026-10-20T00:00:00Z",
+      to: "2026-10-22T00:00:00Z",
+    };
+    const answer = await histogram(request);
+    const expected = await exactHistogram(timescale, request.bucket, request.from, request.to, {
+      grants: await grantsOf(supabase, seedUserId(5)),
+    });
+    assert.ok(expected.length > 0);
+    assertSameRows(histogramRows(answer), expected);
+  },
+);
 
 dbTest("event-histogram counts add up to the node's events at the caller's sites", async () => {
   const request = {

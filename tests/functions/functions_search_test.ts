@@ -1,18 +1,20 @@
 /**
  * events-search end to end: supabase-js → the served function → public.search_events → the
- * Timescale node. Answers equal the RPC called directly as the same caller.
+ * Timescale node. Answers equal an exact scan on the node within the caller's grants.
  */
 import assert from "node:assert/strict";
 import { createBridgeClient } from "../../functions/_shared/client.ts";
 import { demoSites } from "../../scripts/seed/scopes.ts";
 import type { SearchRequest, SearchResponse } from "../../functions/_shared/schemas.ts";
-import { asCaller, connect, dbTest, fixture } from "../support/fixture.ts";
+import { searchRows } from "../support/answers.ts";
+import { connect, dbTest, fixture, type SearchFilters } from "../support/fixture.ts";
 import { clientWith, invoke, seedUserId, userToken } from "../support/functions_fixture.ts";
+import { assertSameRows, exactSearch, grantsOf } from "../support/oracle.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");
-const user = { role: "authenticated" as const, sub: seedUserId(1) };
 const client = clientWith(await userToken(1));
+const grants = await grantsOf(supabase, seedUserId(1));
 
 // Events seed user 1 may see (the demo grants of scripts/seed/scopes.ts): each is its own
 // nearest neighbour within the user's scope.
@@ -25,34 +27,20 @@ const [{ common_type }] = await timescale`
 
 type Filters = NonNullable<SearchRequest["filters"]>;
 
-/** public.search_events called directly as the same user, in the function's answer shape. */
-async function viaRpc(embedding: string, k: number, f: Filters = {}) {
-  const rows = await asCaller(supabase, user, (tx) =>
-    tx`
-    select * from public.search_events(${embedding}::extensions.vector, ${k},
-      event_types => ${f.eventTypes ?? null}::text[], user_token => ${f.userToken ?? null},
-      agent_key => ${f.agentKey ?? null}, device_key => ${f.deviceKey ?? null},
-      location_key => ${f.locationKey ?? null}, time_from => ${f.from ?? null}::timestamptz,
-      time_to => ${f.to ?? null}::timestamptz, max_distance => ${f.maxDistance ?? null})`);
-  return rows.map((row) => ({
-    eventTime: (row.event_time as Date).getTime(),
-    userToken: row.user_token,
-    agentKey: row.agent_key,
-    deviceKey: row.device_key,
-    locationKey: row.location_key,
-    eventType: row.event_type,
-    payload: row.data_payload_proc,
-    distance: (row.distance as number).toFixed(9),
-  }));
-}
-
-/** The function's results with times as epoch ms and distances rounded, to compare. */
-const comparable = (answer: SearchResponse) =>
-  answer.results.map((result) => ({
-    ...result,
-    eventTime: Date.parse(result.eventTime),
-    distance: result.distance.toFixed(9),
-  }));
+/** The exact top-k on the node within user 1's grants, the request's filters as the RPC's. */
+const onNode = (embedding: string, k: number, f: Filters = {}) => {
+  const filters: SearchFilters = {
+    event_types: f.eventTypes,
+    user_token: f.userToken,
+    agent_key: f.agentKey,
+    device_key: f.deviceKey,
+    location_key: f.locationKey,
+    time_from: f.from === undefined ? undefined : new Date(f.from),
+    time_to: f.to === undefined ? undefined : new Date(f.to),
+    max_distance: f.maxDistance,
+  };
+  return exactSearch(timescale, embedding, k, filters, grants);
+};
 
 async function search(request: SearchRequest) {
   const answer = await invoke<SearchResponse>(client, "events-search", { body: request });
@@ -60,21 +48,24 @@ async function search(request: SearchRequest) {
   return answer.body;
 }
 
-dbTest("events-search returns the k nearest events, nearest first, as the RPC does", async () => {
-  for (const { embedding, event_time } of stored) {
-    const answer = await search({ embedding: JSON.parse(embedding), k: 7 });
-    assert.equal(answer.count, 7);
-    assert.equal(answer.results.length, 7);
-    const distances = answer.results.map((result) => result.distance);
-    assert.deepEqual(distances, [...distances].sort((a, b) => a - b));
-    // The stored event is its own nearest neighbour.
-    assert.ok(distances[0] < 1e-6);
-    assert.equal(Date.parse(answer.results[0].eventTime), event_time.getTime());
-    assert.deepEqual(comparable(answer), await viaRpc(embedding, 7));
-  }
-});
+dbTest(
+  "events-search returns the k nearest events in the caller's scope, nearest first",
+  async () => {
+    for (const { embedding, event_time } of stored) {
+      const answer = await search({ embedding: JSON.parse(embedding), k: 7 });
+      assert.equal(answer.count, 7);
+      assert.equal(answer.results.length, 7);
+      const distances = answer.results.map((result) => result.distance);
+      assert.deepEqual(distances, [...distances].sort((a, b) => a - b));
+      // The stored event is its own nearest neighbour.
+      assert.ok(distances[0] < 1e-6);
+      assert.equal(Date.parse(answer.results[0].eventTime), event_time.getTime());
+      assertSameRows(searchRows(answer), await onNode(embedding, 7));
+    }
+  },
+);
 
-dbTest("events-search applies every filter as the RPC does", async () => {
+dbTest("events-search applies every filter as an exact scan on the node does", async () => {
   const [{ embedding }] = stored;
   const until = fixture.until.getTime();
   const filterTable: Filters[] = [
@@ -85,9 +76,9 @@ dbTest("events-search applies every filter as the RPC does", async () => {
   ];
   for (const filters of filterTable) {
     const answer = await search({ embedding: JSON.parse(embedding), k: 20, filters });
-    const expected = await viaRpc(embedding, 20, filters);
+    const expected = await onNode(embedding, 20, filters);
     assert.ok(expected.length > 0, `the fixture should match ${JSON.stringify(filters)}`);
-    assert.deepEqual(comparable(answer), expected, JSON.stringify(filters));
+    assertSameRows(searchRows(answer), expected, JSON.stringify(filters));
   }
 });
 

@@ -1,8 +1,9 @@
 /**
  * Event scopes: each events RPC answers a signed-in user within the scope public.event_scopes
- * grants them under its RLS, equal to the same question asked on the Timescale node with the
- * scope written out; no grant, no events; filters cannot reach past the scope; service_role and
- * the open mode are unscoped. Grants are made for fresh test users and removed at the end.
+ * grants them under its RLS, equal to an exact scan on the Timescale node within the scope the
+ * test reads from the grants table; no grant, no events; filters cannot reach past the scope;
+ * service_role and the open mode are unscoped. Each test grants fresh test users their scopes
+ * and removes the grants when it ends.
  */
 import assert from "node:assert/strict";
 import {
@@ -10,146 +11,144 @@ import {
   connect,
   dbTest,
   fixture,
+  type SearchFilters,
   searchViaBridge,
   type Sql,
 } from "../support/fixture.ts";
 import {
-  grantScope,
-  histogramKey,
-  nodeHistogram,
-  nodeSearch,
-  revokeScopes,
-  type Scope,
-  searchKey,
-} from "../support/scope_fixture.ts";
+  assertSameRows,
+  exactHistogram,
+  exactSearch,
+  type Grant,
+  grantsOf,
+} from "../support/oracle.ts";
+import { type Scope, withScopedUsers } from "../support/scope_fixture.ts";
 
 const supabase = connect("supabase");
-const reader = connect("reader");
 const timescale = connect("timescale");
 
 // Tokens by activity, dealt alternately to two users: disjoint scopes of similar weight.
 const tokens = (await timescale`
   select user_token from public.events group by 1 order by count(*) desc, 1 limit 200`)
   .map((row) => row.user_token as string);
-const alice = {
-  id: crypto.randomUUID(),
-  scope: { user_token: tokens.filter((_, i) => i % 2 === 0) },
-};
-const bob = {
-  id: crypto.randomUUID(),
-  scope: { user_token: tokens.filter((_, i) => i % 2 === 1) },
-};
-const nobody = crypto.randomUUID();
+const aliceScope = { user_token: tokens.filter((_, i) => i % 2 === 0) };
+const bobScope = { user_token: tokens.filter((_, i) => i % 2 === 1) };
 const queries = (await timescale`
   select event_embedding::text as embedding from public.events
    order by event_time limit 3 offset 1000`).map((row) => row.embedding as string);
 const from = new Date(fixture.until.getTime() - 10 * 86400_000);
 
-await revokeScopes(supabase, [alice.id, bob.id, nobody]);
-await grantScope(supabase, alice.id, alice.scope);
-await grantScope(supabase, bob.id, bob.scope);
-
 const as = (id: string) => ({ role: "authenticated" as const, sub: id });
 
 const histogram = (sql: Sql) =>
   sql`select * from public.event_histogram('1 day', ${from}, ${fixture.until})`;
+const exactDays = (grants: Grant[] | null) =>
+  exactHistogram(timescale, "1 day", from, fixture.until, { grants });
 
-/** The caller's search equals the node's within `scope`, and k rows came back when it has them. */
-async function assertSearchInScope(userId: string, scope: Scope, k = 10) {
+/** The caller's search equals the node's exact one within the grants, with k rows. */
+async function assertSearchInScope(userId: string, k = 10, f: SearchFilters = {}) {
+  const grants = await grantsOf(supabase, userId);
   for (const embedding of queries) {
-    const bridged = await asCaller(supabase, as(userId), (tx) => searchViaBridge(tx, embedding, k));
-    const expected = await nodeSearch(reader, embedding, k, scope);
+    const bridged = await asCaller(
+      supabase,
+      as(userId),
+      (tx) => searchViaBridge(tx, embedding, k, f),
+    );
+    const expected = await exactSearch(timescale, embedding, k, f, grants);
     assert.equal(expected.length, k, "the scope holds at least k events");
-    assert.deepEqual(bridged.map(searchKey), expected.map(searchKey));
+    assertSameRows(bridged, expected);
   }
 }
 
+/** Runs `fn` with Alice and Bob granted their disjoint scopes, and a user granted nothing. */
+const withAliceBobNobody = (fn: (ids: string[]) => Promise<void>) =>
+  withScopedUsers(supabase, [aliceScope, bobScope, {}], fn);
+
 dbTest(
   "two users with disjoint scopes each get the node's top-k within their own scope",
-  async () => {
-    await assertSearchInScope(alice.id, alice.scope);
-    await assertSearchInScope(bob.id, bob.scope);
-    const seen = async (id: string) =>
-      new Set(
-        (await asCaller(supabase, as(id), (tx) => searchViaBridge(tx, queries[0], 50)))
-          .map((row) => row.user_token as string),
-      );
-    const [mine, theirs] = [await seen(alice.id), await seen(bob.id)];
-    assert.ok([...mine].every((token) => alice.scope.user_token.includes(token)));
-    assert.ok([...theirs].every((token) => bob.scope.user_token.includes(token)));
-  },
+  () =>
+    withAliceBobNobody(async ([alice, bob]) => {
+      await assertSearchInScope(alice);
+      await assertSearchInScope(bob);
+      const seen = async (id: string) =>
+        new Set(
+          (await asCaller(supabase, as(id), (tx) => searchViaBridge(tx, queries[0], 50)))
+            .map((row) => row.user_token as string),
+        );
+      const [mine, theirs] = [await seen(alice), await seen(bob)];
+      assert.ok([...mine].every((token) => aliceScope.user_token.includes(token)));
+      assert.ok([...theirs].every((token) => bobScope.user_token.includes(token)));
+    }),
 );
 
-dbTest("event_histogram counts only the caller's scope, as the node does", async () => {
-  let total = 0;
-  for (const user of [alice, bob]) {
-    const bridged = await asCaller(supabase, as(user.id), histogram);
-    const expected = await nodeHistogram(reader, "1 day", from, fixture.until, user.scope);
-    assert.ok(expected.length > 0);
-    assert.deepEqual(bridged.map(histogramKey), expected.map(histogramKey));
-    total += bridged.reduce((sum, row) => sum + Number(row.events), 0);
-  }
-  const all = await asCaller(supabase, { role: "service_role" }, histogram);
-  assert.ok(total < all.reduce((sum, row) => sum + Number(row.events), 0), "scopes leave out rows");
-});
+dbTest(
+  "event_histogram counts only the caller's scope, as the node does",
+  () =>
+    withAliceBobNobody(async ([alice, bob]) => {
+      let total = 0;
+      for (const id of [alice, bob]) {
+        const bridged = await asCaller(supabase, as(id), histogram);
+        const expected = await exactDays(await grantsOf(supabase, id));
+        assert.ok(expected.length > 0, "the scope has events in the range");
+        assertSameRows(bridged, expected);
+        total += bridged.reduce((sum, row) => sum + Number(row.events), 0);
+      }
+      const all = await exactDays(null);
+      assert.ok(
+        total < all.reduce((sum, row) => sum + Number(row.events), 0),
+        "scopes leave out rows",
+      );
+    }),
+);
 
-dbTest("a user with no grant sees no events", async () => {
-  assert.equal(
-    (await asCaller(supabase, as(nobody), (tx) => searchViaBridge(tx, queries[0], 10))).length,
-    0,
-  );
-  assert.equal((await asCaller(supabase, as(nobody), histogram)).length, 0);
-  const [{ n }] = await asCaller(
-    supabase,
-    as(nobody),
-    (tx) => tx`select count(*)::int as n from bridge.events_in_scope`,
-  );
-  assert.equal(n, 0);
-});
+dbTest("a user with no grant sees no events", () =>
+  withAliceBobNobody(async ([, , nobody]) => {
+    assert.deepEqual(await grantsOf(supabase, nobody), []);
+    assert.equal(
+      (await asCaller(supabase, as(nobody), (tx) => searchViaBridge(tx, queries[0], 10))).length,
+      0,
+    );
+    assert.equal((await asCaller(supabase, as(nobody), histogram)).length, 0);
+    const [{ n }] = await asCaller(
+      supabase,
+      as(nobody),
+      (tx) => tx`select count(*)::int as n from bridge.events_in_scope`,
+    );
+    assert.equal(n, 0);
+  }));
 
 dbTest(
   "filtering on another user's token or site finds nothing outside the caller's scope",
-  async () => {
-    const [theirToken] = bob.scope.user_token;
-    const bySomeoneElse = await asCaller(
-      supabase,
-      as(alice.id),
-      (tx) => searchViaBridge(tx, queries[0], 10, { user_token: theirToken }),
-    );
-    assert.equal(bySomeoneElse.length, 0);
-    const [{ location_key }] = await timescale`
-    select location_key from public.events where user_token = ${theirToken} limit 1`;
-    const atTheirSite = await asCaller(
-      supabase,
-      as(alice.id),
-      (tx) => searchViaBridge(tx, queries[0], 10, { location_key }),
-    );
-    const expected = await nodeSearch(reader, queries[0], 10, alice.scope, { location_key });
-    assert.deepEqual(atTheirSite.map(searchKey), expected.map(searchKey));
-    assert.ok(atTheirSite.every((row) => alice.scope.user_token.includes(row.user_token)));
-  },
+  () =>
+    withAliceBobNobody(async ([alice]) => {
+      const [theirToken] = bobScope.user_token;
+      const bySomeoneElse = await asCaller(
+        supabase,
+        as(alice),
+        (tx) => searchViaBridge(tx, queries[0], 10, { user_token: theirToken }),
+      );
+      assert.equal(bySomeoneElse.length, 0);
+      const [{ location_key }] = await timescale`
+        select location_key from public.events where user_token = ${theirToken} limit 1`;
+      await assertSearchInScope(alice, 10, { location_key });
+    }),
 );
 
 dbTest("scopes of 1, 100 and 10,000 tokens give the node's answer", async () => {
   const fictitious = Array.from({ length: 9_900 }, (_, i) => `u_not_seeded_${i}`);
-  const sizes: [string, string[]][] = [
-    ["1", tokens.slice(0, 1)],
-    ["100", tokens.slice(0, 100)],
-    ["10,000", [...tokens.slice(100, 200), ...fictitious]],
+  const sizes: [number, string[]][] = [
+    [1, tokens.slice(0, 1)],
+    [100, tokens.slice(0, 100)],
+    [10_000, [...tokens.slice(100, 200), ...fictitious]],
   ];
   for (const [size, userTokens] of sizes) {
-    const id = crypto.randomUUID();
-    const scope = { user_token: userTokens };
-    await grantScope(supabase, id, scope);
-    try {
-      assert.equal(userTokens.length, Number(size.replace(",", "")));
-      await assertSearchInScope(id, scope, 5);
+    await withScopedUsers(supabase, [{ user_token: userTokens }], async ([id]) => {
+      const grants = await grantsOf(supabase, id);
+      assert.equal(grants.length, size, "the grants table holds the whole scope");
+      await assertSearchInScope(id, 5);
       const bridged = await asCaller(supabase, as(id), histogram);
-      const expected = await nodeHistogram(reader, "1 day", from, fixture.until, scope);
-      assert.deepEqual(bridged.map(histogramKey), expected.map(histogramKey), `${size} tokens`);
-    } finally {
-      await revokeScopes(supabase, [id]);
-    }
+      assertSameRows(bridged, await exactDays(grants), `${size} tokens`);
+    });
   }
 });
 
@@ -157,15 +156,10 @@ dbTest("grants of agents and of sites scope as grants of tokens do", async () =>
   const [{ agent_key, location_key }] = await timescale`
     select (select agent_key from public.events group by 1 order by count(*) desc limit 1),
            (select location_key from public.events group by 1 order by count(*) desc limit 1)`;
-  for (const scope of [{ agent_key: [agent_key] }, { location_key: [location_key] }]) {
-    const id = crypto.randomUUID();
-    await grantScope(supabase, id, scope);
-    try {
-      await assertSearchInScope(id, scope);
-    } finally {
-      await revokeScopes(supabase, [id]);
-    }
-  }
+  const scopes: Scope[] = [{ agent_key: [agent_key] }, { location_key: [location_key] }];
+  await withScopedUsers(supabase, scopes, async (ids) => {
+    for (const id of ids) await assertSearchInScope(id);
+  });
 });
 
 dbTest("service_role is not scoped", async () => {
@@ -174,44 +168,29 @@ dbTest("service_role is not scoped", async () => {
     { role: "service_role" },
     (tx) => searchViaBridge(tx, queries[1], 10),
   );
-  const expected = await reader`
-    select event_time, user_token, location_key,
-           event_embedding operator(extensions.<=>) ${queries[1]}::extensions.vector as distance
-      from export.events where event_embedding is not null
-     order by event_embedding operator(extensions.<=>) ${queries[1]}::extensions.vector limit 10`;
-  assert.deepEqual(bridged.map(searchKey), expected.map(searchKey));
+  assertSameRows(bridged, await exactSearch(timescale, queries[1], 10));
 });
 
 dbTest(
   "open access shows every signed-in user every event, and scoped access is restored",
-  async () => {
-    const unscoped = await asCaller(
-      supabase,
-      { role: "service_role" },
-      (tx) => searchViaBridge(tx, queries[2], 10),
-    );
-    await supabase`update bridge.event_access set mode = 'open'`;
-    try {
-      const open = await asCaller(
-        supabase,
-        as(nobody),
-        (tx) => searchViaBridge(tx, queries[2], 10),
-      );
-      assert.equal(open.length, 10);
-      assert.deepEqual(open.map(searchKey), unscoped.map(searchKey));
-    } finally {
-      await supabase`update bridge.event_access set mode = 'scoped'`;
-    }
-    const scoped = await asCaller(
-      supabase,
-      as(nobody),
-      (tx) => searchViaBridge(tx, queries[2], 10),
-    );
-    assert.equal(scoped.length, 0);
-  },
+  () =>
+    withAliceBobNobody(async ([, , nobody]) => {
+      const search = () =>
+        asCaller(supabase, as(nobody), (tx) => searchViaBridge(tx, queries[2], 10));
+      await supabase`update bridge.event_access set mode = 'open'`;
+      try {
+        const open = await search();
+        assert.equal(open.length, 10);
+        assertSameRows(open, await exactSearch(timescale, queries[2], 10));
+      } finally {
+        await supabase`update bridge.event_access set mode = 'scoped'`;
+      }
+      assert.equal((await search()).length, 0);
+    }),
 );
 
 dbTest("callers cannot widen their scope or open access", async () => {
+  const nobody = crypto.randomUUID();
   const attempts = [
     `insert into public.event_scopes (user_id, kind, key) values ('${nobody}', 'user_token', 'x')`,
     `update public.event_scopes set user_id = '${nobody}'`,
@@ -227,15 +206,24 @@ dbTest("callers cannot widen their scope or open access", async () => {
   }
 });
 
-dbTest("the search's inner step, called directly, sees only the caller's scope", async () => {
-  const direct = await asCaller(supabase, as(alice.id), (tx) =>
-    tx`
-    select event_time, user_token, location_key, distance
-      from bridge.nearest_events(${queries[0]}::extensions.vector, 10, null, null, null, null,
-        null, null, null, null)`);
-  const expected = await nodeSearch(reader, queries[0], 10, alice.scope);
-  assert.deepEqual(direct.map(searchKey), expected.map(searchKey));
-});
+dbTest(
+  "the search's inner step, called directly, sees only the caller's scope",
+  () =>
+    withAliceBobNobody(async ([alice]) => {
+      const direct = await asCaller(supabase, as(alice), (tx) =>
+        tx`
+      select * from bridge.nearest_events(${queries[0]}::extensions.vector, 10, null, null, null,
+        null, null, null, null, null)`);
+      const expected = await exactSearch(
+        timescale,
+        queries[0],
+        10,
+        {},
+        await grantsOf(supabase, alice),
+      );
+      assertSameRows(direct, expected);
+    }),
+);
 
 dbTest("the README's team pattern: members see their team's sites", async () => {
   const member = crypto.randomUUID();
@@ -260,23 +248,17 @@ dbTest("the README's team pattern: members see their team's sites", async () => 
         insert into public.teams values (7);
         insert into public.team_members values (7, '${member}');
         insert into public.event_scopes (team_id, kind, key) values (7, 'location_key', '${location_key}');`);
+      const teamGrants = (await tx`select kind, key from public.event_scopes where team_id = 7`)
+        .map(({ kind, key }) => ({ kind, key }));
       const caller = JSON.stringify(as(member));
       await tx.unsafe("set local role authenticated");
       await tx`select set_config('request.jwt.claims', ${caller}, true)`;
       const bridged = await searchViaBridge(tx as unknown as Sql, queries[0], 10);
-      const expected = await nodeSearch(reader, queries[0], 10, { location_key: [location_key] });
+      const expected = await exactSearch(timescale, queries[0], 10, {}, teamGrants);
       assert.equal(expected.length, 10);
-      assert.deepEqual(bridged.map(searchKey), expected.map(searchKey));
+      assertSameRows(bridged, expected);
       throw rollback;
     }),
     (error) => error === rollback,
   );
-});
-
-dbTest("the test users' grants are removed afterwards", async () => {
-  await revokeScopes(supabase, [alice.id, bob.id, nobody]);
-  const [{ n }] = await supabase`
-    select count(*)::int as n from public.event_scopes
-     where user_id = any(${[alice.id, bob.id, nobody]}::uuid[])`;
-  assert.equal(n, 0);
 });

@@ -102,52 +102,21 @@ export interface SearchFilters {
   event_types?: string[];
   user_token?: string;
   agent_key?: string;
+  device_key?: string;
   location_key?: string;
   time_from?: Date;
   time_to?: Date;
   max_distance?: number;
 }
 
-/** The search through the bridge, public.search_events, as the caller `tx` is. */
+/** The search through the bridge, public.search_events, as the caller `tx` is: every column. */
 export function searchViaBridge(tx: Sql, embedding: string, k: number, f: SearchFilters = {}) {
   return tx`
-    select event_time, user_token, agent_key, location_key, event_type, distance
-      from public.search_events(${embedding}::extensions.vector, ${k},
-        event_types => ${f.event_types ?? null}::text[], user_token => ${f.user_token ?? null},
-        agent_key => ${f.agent_key ?? null}, location_key => ${f.location_key ?? null},
-        time_from => ${f.time_from ?? null}, time_to => ${f.time_to ?? null},
-        max_distance => ${f.max_distance ?? null})`;
-}
-
-/**
- * The same search answered on a Timescale node with no code of the bridge: the k rows of
- * `table` nearest `embedding` that pass the filters and `also` (a scope, say), by the distance
- * written out here.
- */
-export function searchOnNode(
-  sql: Sql,
-  embedding: string,
-  k: number,
-  f: SearchFilters = {},
-  { table = "export.events", also = sql`true` }: {
-    table?: "export.events" | "public.events";
-    also?: postgres.PendingQuery<postgres.Row[]>;
-  } = {},
-) {
-  const distance = sql`event_embedding operator(extensions.<=>) ${embedding}::extensions.vector`;
-  return sql`
-    select event_time, user_token, agent_key, location_key, event_type, ${distance} as distance
-      from ${table === "export.events" ? sql`export.events` : sql`public.events`}
-     where event_embedding is not null and ${also}
-       and (${f.event_types ?? null}::text[] is null or event_type = any(${f.event_types ?? null}))
-       and (${f.user_token ?? null}::text is null or user_token = ${f.user_token ?? null})
-       and (${f.agent_key ?? null}::text is null or agent_key = ${f.agent_key ?? null})
-       and (${f.location_key ?? null}::text is null or location_key = ${f.location_key ?? null})
-       and (${f.time_from ?? null}::timestamptz is null or event_time >= ${f.time_from ?? null})
-       and (${f.time_to ?? null}::timestamptz is null or event_time < ${f.time_to ?? null})
-       and (${f.max_distance ?? null}::float8 is null or ${distance} <= ${f.max_distance ?? null})
-     order by ${distance}
-     limit ${k}`;
+    select * from public.search_events(${embedding}::extensions.vector, ${k},
+      event_types => ${f.event_types ?? null}::text[], user_token => ${f.user_token ?? null},
+      agent_key => ${f.agent_key ?? null}, device_key => ${f.device_key ?? null},
+      location_key => ${f.location_key ?? null}, time_from => ${f.time_from ?? null},
+      time_to => ${f.time_to ?? null}, max_distance => ${f.max_distance ?? null})`;
 }
 
 /** A vector literal for SQL, e.g. '[0.1,0.2,...]'. */
