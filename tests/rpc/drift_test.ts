@@ -276,19 +276,47 @@ dbTest(
       `create function public.drift_test_dependent() returns bigint language sql
        begin atomic select count(*) from bridge.events; end`,
     );
+    // Each foreign table the refresh drops is told as a notice, which reaches the client even
+    // though the failing transaction takes the drop back.
+    await supabase.unsafe(
+      `create function public.drift_test_tell_drops() returns event_trigger language plpgsql as $$
+       declare dropped record;
+       begin
+         for dropped in select object_identity from pg_event_trigger_dropped_objects()
+                         where object_type = 'foreign table' loop
+           raise notice 'drift test: dropped %', dropped.object_identity;
+         end loop;
+       end $$`,
+    );
+    await supabase.unsafe(
+      `create event trigger drift_test_tell_drops on sql_drop
+       execute function public.drift_test_tell_drops()`,
+    );
+    const dropped: string[] = [];
+    const told = connect("supabase", {
+      onnotice: ({ message }) => {
+        const table = message.match(/^drift test: dropped (.+)$/)?.[1];
+        if (table) dropped.push(table);
+      },
+    });
     try {
       const before = await bridgeTables();
-      const [refreshed] = await supabase`select 1 from pg_class where relname = 'activity_log'`;
-      assert.ok(refreshed);
-      await assert.rejects(refresh(), (error: { code?: string }) => {
-        assert.equal(error.code, "2BP01", "dependent objects still exist");
-        return true;
-      });
+      await assert.rejects(
+        asCaller(told, service, (tx) => tx`select * from bridge.refresh_foreign_tables()`),
+        (error: { code?: string }) => {
+          assert.equal(error.code, "2BP01", "dependent objects still exist");
+          return true;
+        },
+      );
+      assert.deepEqual(dropped, ["bridge.activity_log"], "the refresh failed after one drop");
       assert.deepEqual(await bridgeTables(), before);
       const [{ staging }] = await supabase`
       select count(*)::int as staging from pg_namespace where nspname = 'bridge_refresh_staging'`;
       assert.equal(staging, 0, "no staging schema is left behind");
     } finally {
+      await told.end();
+      await supabase.unsafe("drop event trigger drift_test_tell_drops");
+      await supabase.unsafe("drop function public.drift_test_tell_drops()");
       await supabase.unsafe("drop function public.drift_test_dependent()");
       await supabase.unsafe("alter foreign table bridge.activity_log options (drop fetch_size)");
       await supabase.unsafe("revoke all on bridge.activity_log from drift_test_reader");
