@@ -1,7 +1,7 @@
 /**
  * Tiers by time in operation (issue 13): a day moved from the hot node to a cold one by the
- * runbook's procedure while readers search and page, and a down node, named in its 503 while calls
- * its slice excludes still answer.
+ * runbook's procedure, read through the bridge before, between and after its steps, and a down
+ * node, named in its 503 while calls its slice excludes still answer.
  */
 import assert from "node:assert/strict";
 import { searchResponse } from "../../functions/_shared/schemas.ts";
@@ -10,102 +10,138 @@ import { startNode, stopNode } from "../../scripts/stack/lifecycle.ts";
 import { connect } from "../support/fixture.ts";
 import { embedding, errorOf, invoke, serviceClient } from "../support/functions_fixture.ts";
 import {
-  activityKey,
+  allData,
+  asService,
   attach,
+  day,
   daysBefore,
   detachAll,
-  expectedActivity,
-  expectedSearch,
   expectedSums,
   nodes,
   nodesTest,
   pagedActivity,
-  queries,
   restoreOneNode,
   search,
-  searchKey,
   seed,
   sqlTime,
   supabase,
   tableSums,
 } from "../support/nodes_fixture.ts";
+import { assertSameRows, exactActivity, exactHistogram, exactSearch } from "../support/oracle.ts";
+import type { Sql } from "../support/fixture.ts";
+
+const boundary = daysBefore(12), movedTo = daysBefore(11);
+const inMovedDay = (row: Record<string, unknown>) =>
+  (row.event_time as Date) >= boundary && (row.event_time as Date) < movedTo;
+
+// What the readers ask, and its answer from the node holding all the data, read before any node
+// is attached: searches and a histogram over the moved day and half a day on each side, and the
+// whole activity of the missions most active that day.
+const around = {
+  time_from: new Date(boundary.getTime() - day / 2),
+  time_to: new Date(movedTo.getTime() + day / 2),
+};
+const dayQueries = (await allData`
+  select event_embedding::text as embedding from public.events
+   where event_time >= ${boundary} and event_time < ${movedTo} and event_embedding is not null
+   order by event_time limit 2 offset 10`).map((row) => row.embedding as string);
+const dayMissions = (await allData`
+  select mission_id::int from public.activity_log
+   where event_time >= ${boundary} and event_time < ${movedTo}
+   group by 1 order by count(*) desc, 1 limit 6`).map((row) => row.mission_id as number);
+const expected = {
+  searches: await Promise.all(dayQueries.map((q) => exactSearch(allData, q, 10, around))),
+  histogram: await exactHistogram(allData, "1 hour", around.time_from, around.time_to),
+  activity: await exactActivity(allData, dayMissions),
+};
+
+/** Everything the readers ask, through the bridge on `sql`, as service_role. */
+async function read(sql: Sql) {
+  return {
+    searches: await Promise.all(dayQueries.map((q) => search(q, around, sql))),
+    histogram: await asService((tx) =>
+      tx`
+      select * from public.event_histogram('1 hour', ${around.time_from}, ${around.time_to})`, sql),
+    activity: await pagedActivity(7, null, null, sql, dayMissions),
+  };
+}
 
 nodesTest(
   "moving a day from the hot node to a cold one: no reader sees a row twice or misses one",
   async () => {
-    const boundary = daysBefore(12), movedTo = daysBefore(11);
+    const dayRows = expected.searches.flat().filter(inMovedDay);
+    const dayActivity = expected.activity.filter(inMovedDay);
+    assert.ok(dayRows.length >= 5, `the searches find ${dayRows.length} events of the moved day`);
+    assert.ok(
+      new Set(dayActivity.map((row) => row.mission_id)).size >= 3,
+      "the activity read holds rows of several missions in the moved day",
+    );
     await attach({ name: "cold", node: 2, slice_to: boundary });
     await seed();
     const [hot, cold] = nodes;
-    const pause = () => new Promise((resolve) => setTimeout(resolve, 200));
-    let moving = true;
-    // Readers on connections of their own search and page through activity, again and again,
-    // while the day moves; every answer must be the one of a node holding all the data.
-    const reader = async () => {
-      const sql = connect("supabase");
-      let rounds = 0;
-      try {
-        while (moving || rounds < 2) {
-          assert.deepEqual(
-            (await search(queries[0], {}, sql)).map(searchKey),
-            expectedSearch.get("no filter 0"),
-          );
-          assert.deepEqual(
-            (await pagedActivity(7, null, null, sql)).map(activityKey),
-            expectedActivity,
-          );
-          rounds++;
+    const readers = [connect("supabase"), connect("supabase")];
+    // Two readers on connections of their own read everything before the first step and after
+    // each one; every answer must be the one of the node holding all the data.
+    const readAll = async (stage: string) => {
+      const answers = await Promise.all(readers.map(read));
+      for (const [reader, answer] of answers.entries()) {
+        const where = `reader ${reader + 1}, ${stage}`;
+        for (const [i, rows] of answer.searches.entries()) {
+          assertSameRows(rows, expected.searches[i], `search ${i}, ${where}`);
         }
-      } finally {
-        await sql.end();
-      }
-      return rounds;
-    };
-    // The runbook's procedure (docs/operations.md): copy, move the boundary, delete the source.
-    const move = async () => {
-      try {
-        for (const table of ["events", "activity_log"]) {
-          const [{ rows }] = await hot.unsafe(
-            `select coalesce(json_agg(t), '[]') as rows from public.${table} t
-              where event_time >= $1 and event_time < $2`,
-            [boundary, movedTo],
-          );
-          const copied = await cold.unsafe(
-            `insert into public.${table}
-             select * from json_populate_recordset(null::public.${table}, $1::json)
-             returning 1`,
-            [rows],
-          );
-          assert.ok(copied.length > 0, `the day has ${table} rows to move`);
-          await pause();
-        }
-        await supabase`select bridge.move_boundary(${boundary}, ${movedTo})`;
-        await pause();
-        for (const table of ["events", "activity_log"]) {
-          await hot.unsafe(
-            `delete from public.${table} where event_time >= $1 and event_time < $2`,
-            [boundary, movedTo],
-          );
-          await pause();
-        }
-      } finally {
-        moving = false;
+        assertSameRows(answer.histogram, expected.histogram, `histogram, ${where}`);
+        assertSameRows(answer.activity, expected.activity, `activity, ${where}`);
       }
     };
+    const inDay = `where event_time >= $1 and event_time < $2`;
     try {
-      const [, ...rounds] = await Promise.all([move(), reader(), reader()]);
-      assert.ok(rounds.every((n) => n >= 2), `reader rounds: ${rounds}`);
+      await readAll("before the move");
+      // The runbook's procedure (docs/operations.md): copy, move the boundary, delete the source.
+      for (const table of ["events", "activity_log"]) {
+        const [{ rows }] = await hot.unsafe(
+          `select coalesce(json_agg(t), '[]') as rows from public.${table} t ${inDay}`,
+          [boundary, movedTo],
+        );
+        const copied = await cold.unsafe(
+          `insert into public.${table}
+           select * from json_populate_recordset(null::public.${table}, $1::json)
+           returning 1`,
+          [rows],
+        );
+        assert.ok(copied.length > 0, `the day has ${table} rows to move`);
+        await readAll(`with ${table} copied to the cold node`);
+      }
+      await supabase`select bridge.move_boundary(${boundary}, ${movedTo})`;
+      await readAll("with the boundary moved");
+      for (const table of ["events", "activity_log"]) {
+        await hot.unsafe(`delete from public.${table} ${inDay}`, [boundary, movedTo]);
+        await readAll(`with ${table} deleted from the hot node`);
+      }
+
       const [coldSlice] = await supabase`
         select slice from bridge.node_slices where name = 'cold'`;
       assert.equal(coldSlice.slice, `event_time in [-infinity, ${sqlTime(movedTo)})`);
       const [hotSums, coldSums] = (await Promise.all([hot, cold].map(tableSums)))
         .map(([row]) => row);
+      const sum = (key: "events_hash" | "activity_hash") =>
+        String(BigInt(hotSums[key]) + BigInt(coldSums[key]));
       assert.deepEqual(
-        [hotSums.events + coldSums.events, hotSums.activity + coldSums.activity],
-        [expectedSums.events, expectedSums.activity],
-        "no row lost or left twice",
+        [
+          hotSums.events + coldSums.events,
+          sum("events_hash"),
+          hotSums.activity + coldSums.activity,
+          sum("activity_hash"),
+        ],
+        [
+          expectedSums.events,
+          expectedSums.events_hash,
+          expectedSums.activity,
+          expectedSums.activity_hash,
+        ],
+        "the two nodes hold every row of the seed once, unchanged",
       );
     } finally {
+      await Promise.all(readers.map((reader) => reader.end()));
       await detachAll();
     }
   },

@@ -18,12 +18,13 @@ import {
   env,
   fixture,
   type SearchFilters,
-  searchOnNode,
   searchViaBridge,
   type Sql,
 } from "./fixture.ts";
+import { exactActivity, exactHistogram, exactSearch } from "./oracle.ts";
 
 export const supabase = connect("supabase");
+type Row = Record<string, unknown>;
 export const firstPort = Number(env("STACK_TIMESCALE_PORT"));
 /** Admin connections to Timescale nodes 1, 2 and 3. */
 export const nodes = [1, 2, 3].map((i) =>
@@ -112,24 +113,11 @@ export const searchFilters: [string, SearchFilters][] = [
   ["a distance bound and a type", { max_distance: 0.5, event_types: [common_type] }],
 ];
 
-export const searchKey = (row: Record<string, unknown>) =>
-  `${(row.event_time as Date).toISOString()}|${row.user_token}|` +
-  (row.distance as number).toFixed(9);
-
-/** Exact top-k on one node, by a sequential scan: no index, no code of the bridge. */
-function exactSearch(embedding: string, f: SearchFilters) {
-  return allData.begin(async (tx) => {
-    await tx`set local enable_indexscan = off`;
-    await tx`set local enable_bitmapscan = off`;
-    const sql = tx as unknown as Sql;
-    return (await searchOnNode(sql, embedding, 10, f, { table: "public.events" })).map(searchKey);
-  });
-}
-
-export const expectedSearch = new Map<string, string[]>();
+/** Exact top-10s on the node holding all the data, by filter and query ("no filter 0"). */
+export const expectedSearch = new Map<string, Row[]>();
 for (const [name, filters] of searchFilters) {
   for (const [i, embedding] of queries.entries()) {
-    expectedSearch.set(`${name} ${i}`, await exactSearch(embedding, filters));
+    expectedSearch.set(`${name} ${i}`, await exactSearch(allData, embedding, 10, filters));
   }
 }
 
@@ -138,44 +126,23 @@ export const histogramCalls: [string, string, Date, Date, string[] | null][] = [
   ["1 hour across a boundary, one type", "1 hour", daysBefore(13), daysBefore(11), [common_type]],
   ["7 days, boundaries inside buckets", "7 days", daysBefore(29), fixture.until, null],
 ];
-export const histogramKey = (row: Record<string, unknown>) =>
-  `${(row.bucket_start as Date).toISOString()}|${row.event_type}|${row.events}`;
-export const expectedHistogram = new Map<string, string[]>();
-for (const [name, bucket, from, to, types] of histogramCalls) {
-  expectedHistogram.set(
-    name,
-    (await allData`
-      select date_bin(${bucket}::interval, event_time, ${from}) as bucket_start, event_type,
-             count(*) as events
-        from public.events
-       where event_time >= ${from} and event_time < ${to}
-         and (${types}::text[] is null or event_type = any(${types}))
-       group by 1, 2 order by 1, 2`).map(histogramKey),
-  );
+export const expectedHistogram = new Map<string, Row[]>();
+for (const [name, bucket, from, to, event_types] of histogramCalls) {
+  expectedHistogram.set(name, await exactHistogram(allData, bucket, from, to, { event_types }));
 }
 
 // Missions spread over the seed's month (its missions are numbered in time order), so their
 // activity lies on every tier.
 export const missions = Array.from({ length: 12 }, (_, i) => fixture.firstMissionId + i * 250);
-export const activityKey = (row: Record<string, unknown>) =>
-  `${row.mission_id}|${(row.event_time as Date).toISOString()}|${row.agent_id}|${row.action}|` +
-  JSON.stringify(row.details);
 /** Every activity row of the missions in the documented order, from the node holding them all. */
-export const expectedActivity = (await allData`
-  select mission_id, event_time, agent_id, action, details from public.activity_log
-   where mission_id = any(${missions}::bigint[])
-   order by event_time desc, mission_id, agent_id, action, details`).map(activityKey);
-export const expectedInWindow = (await allData`
-  select mission_id, event_time, agent_id, action, details from public.activity_log
-   where mission_id = any(${missions}::bigint[])
-     and event_time >= ${daysBefore(16)} and event_time < ${daysBefore(4)}
-   order by event_time desc, mission_id, agent_id, action, details`).map(activityKey);
+export const expectedActivity = await exactActivity(allData, missions);
+export const expectedInWindow = await exactActivity(allData, missions, {
+  from: daysBefore(16),
+  to: daysBefore(4),
+});
 /** More than 50 missions: the step reads them newest first by event_time (20261126000800). */
 export const manyMissions = Array.from({ length: 60 }, (_, i) => fixture.firstMissionId + i * 49);
-export const expectedManyMissions = (await allData`
-  select mission_id, event_time, agent_id, action, details from public.activity_log
-   where mission_id = any(${manyMissions}::bigint[])
-   order by event_time desc, mission_id, agent_id, action, details limit 300`).map(activityKey);
+export const expectedManyMissions = await exactActivity(allData, manyMissions, { limit: 300 });
 
 /** Count and content of each table, over every node: the same seed must give the same rows. */
 export async function tableSums(sql: Sql) {
@@ -197,12 +164,13 @@ export const asService = <T>(fn: (tx: Sql) => Promise<T>, sql = supabase) =>
 export const search = (embedding: string, f: SearchFilters, sql = supabase) =>
   asService((tx) => searchViaBridge(tx, embedding, 10, f), sql);
 
-/** Every page of the missions' activity, max_rows at a time, following the cursor. */
+/** Every page of the activity of `ids`, max_rows at a time, following the cursor. */
 export async function pagedActivity(
   maxRows: number,
   from: Date | null = null,
   to: Date | null = null,
   sql = supabase,
+  ids = missions,
 ) {
   const rows: Record<string, unknown>[] = [];
   let before: Date | null = null, position: number | null = null;
@@ -210,7 +178,7 @@ export async function pagedActivity(
     const page = await asService((tx) =>
       tx`
       select mission_id, event_time, agent_id, action, details, tie_position
-        from public.mission_activity(${missions}::bigint[], time_from => ${from}::timestamptz,
+        from public.mission_activity(${ids}::bigint[], time_from => ${from}::timestamptz,
           time_to => ${to}::timestamptz, max_rows => ${maxRows}, before => ${before}::timestamptz,
           before_position => ${position}::int)`, sql);
     rows.push(...page);
