@@ -28,6 +28,11 @@ const calls = {
   "events-search": { body: { embedding: embedding(5), k: 5 } },
   "mission-activity": { body: { missionIds: [10001, 10002, 10003], limit: 50 } },
 };
+/** The export view each call's statement on the node reads, which tells the two calls apart. */
+const readsOnNode: Record<keyof typeof calls, string> = {
+  "events-search": "export.events",
+  "mission-activity": "export.activity_log",
+};
 
 /**
  * Holds an ACCESS EXCLUSIVE lock on the node's tables, as a long migration would, until the
@@ -45,11 +50,12 @@ async function lockNodeTables(): Promise<() => Promise<void>> {
   };
 }
 
-/** The link role's queries on the node that wait for a lock. */
-async function waitingLinkQueries(node: Sql): Promise<number> {
+/** The link role's statements on the node that read `view` and wait for a lock. */
+async function waitingLinkQueries(node: Sql, view: string): Promise<number> {
   const [{ n }] = await node`
     select count(*)::int as n from pg_stat_activity
-     where usename = 'bridge_reader' and state = 'active' and wait_event_type = 'Lock'`;
+     where usename = 'bridge_reader' and state = 'active' and wait_event_type = 'Lock'
+       and query ~ ${view.replace(".", "\\.") + "\\M"}`;
   return n;
 }
 
@@ -68,8 +74,8 @@ async function assertTimesOut(name: keyof typeof calls) {
   const started = performance.now();
   const answer: Promise<Answer> = invoke(serviceClient(), name, calls[name]);
   assert.ok(
-    await within(5000, async () => await waitingLinkQueries(timescale) > 0),
-    "the link role's query waits on the node",
+    await within(5000, async () => await waitingLinkQueries(timescale, readsOnNode[name]) > 0),
+    `${name}'s query on the node waits for the lock`,
   );
   const timedOut = await answer;
   const elapsed = performance.now() - started;
@@ -81,8 +87,8 @@ async function assertTimesOut(name: keyof typeof calls) {
   });
   assert.ok(elapsed < REQUEST_DEADLINE_MS, `the 504 took ${Math.round(elapsed)} ms`);
   assert.ok(
-    await within(2000, async () => await waitingLinkQueries(timescale) === 0),
-    "the query is cancelled on the node within 2 s",
+    await within(2000, async () => await waitingLinkQueries(timescale, readsOnNode[name]) === 0),
+    `${name}'s query is cancelled on the node within 2 s`,
   );
 }
 
