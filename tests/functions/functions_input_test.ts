@@ -6,13 +6,8 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
 import type { FunctionInvokeOptions } from "@supabase/supabase-js";
-import {
-  bridgeStatementCount,
-  embedding,
-  errorOf,
-  invoke,
-  serviceClient,
-} from "../support/functions_fixture.ts";
+import { embedding, errorOf, invoke, serviceClient } from "../support/functions_fixture.ts";
+import { supabaseStatementCount } from "../support/statements.ts";
 
 const vector = embedding(1);
 const withAt = (index: number, value: unknown) => vector.map((v, i) => i === index ? value : v);
@@ -242,7 +237,7 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     const client = serviceClient();
-    const before = await bridgeStatementCount();
+    const before = await supabaseStatementCount();
     for (const [what, [fn, options], status, message] of badRequests) {
       await t.step(`${what}: ${status}`, async () => {
         const answer = await invoke(client, fn, options);
@@ -261,11 +256,11 @@ Deno.test({
         assert.doesNotMatch(JSON.stringify(answer.body), /postgres(ql)?:\/\/|\bselect\b|\.ts:\d+/i);
       });
     }
-    assert.equal(await bridgeStatementCount(), before, "a bad request reached the database");
+    assert.equal(await supabaseStatementCount(), before, "a bad request reached the database");
 
     // The counter does see a good request.
     const good = await invoke(client, ...search({ embedding: vector, k: 1 }));
     assert.equal(good.status, 200);
-    assert.ok(await bridgeStatementCount() > before);
+    assert.ok(await supabaseStatementCount() > before);
   },
 });

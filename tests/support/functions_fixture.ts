@@ -1,7 +1,7 @@
 /**
  * What the Edge Function tests add to tests/support/fixture.ts: the stack's API keys and sessions signed
- * with its JWT signing key, supabase-js clients for them against the served functions, a count
- * of the statements that reached the Supabase node, and stopping and starting the Timescale node.
+ * with its JWT signing key, supabase-js clients for them against the served functions, and
+ * stopping and starting the Timescale node.
  */
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { type SignOptions, signSession } from "../../scripts/stack/auth.ts";
@@ -9,7 +9,7 @@ import { repoRoot, stackConfig } from "../../scripts/stack/config.ts";
 import { startNode, stopNode } from "../../scripts/stack/lifecycle.ts";
 import { type ErrorBody } from "../../functions/_shared/errors.ts";
 import { LIMITS } from "../../functions/_shared/schemas.ts";
-import { connect, env, seedUserId } from "./fixture.ts";
+import { env, seedUserId } from "./fixture.ts";
 
 export { seedUserId };
 
@@ -74,23 +74,6 @@ export function errorOf(answer: Answer): ErrorBody["error"] {
     throw new Error(`expected an error, got ${answer.status} ${JSON.stringify(answer.body)}`);
   }
   return error;
-}
-
-/**
- * How many statements that call a bridge RPC or take on a caller's JWT claims (every function
- * request's first statement) the Supabase node has run, from pg_stat_statements.
- */
-export async function bridgeStatementCount(): Promise<number> {
-  const sql = connect("supabase");
-  try {
-    const [{ calls }] = await sql`
-      select coalesce(sum(calls), 0)::int as calls
-        from extensions.pg_stat_statements
-       where query ~* ${"search_events|mission_activity|event_histogram|bridge_health|request\\.jwt\\.claims"}`;
-    return calls;
-  } finally {
-    await sql.end();
-  }
 }
 
 /** A unit-length embedding pointing along a deterministic direction chosen by `seed`. */

@@ -22,6 +22,7 @@ import {
   type Sql,
 } from "./fixture.ts";
 import { exactActivity, exactHistogram, exactSearch } from "./oracle.ts";
+import { linkStatementCount } from "./statements.ts";
 
 export const supabase = connect("supabase");
 type Row = Record<string, unknown>;
@@ -189,15 +190,8 @@ export async function pagedActivity(
 }
 
 /** The statements each node received whose text reads `relation`, counted per node. */
-export async function statementsPerNode(relation: string): Promise<number[]> {
-  return await Promise.all(nodes.map(async (node) => {
-    const [{ calls }] = await node`
-      select coalesce(sum(s.calls), 0)::int as calls
-        from pg_stat_statements s join pg_roles r on r.oid = s.userid
-       where r.rolname = 'bridge_reader' and s.query like ${"%" + relation + "%"}`;
-    return calls as number;
-  }));
-}
+export const statementsPerNode = (relation: string): Promise<number[]> =>
+  Promise.all(nodes.map((node) => linkStatementCount(node, relation)));
 
 export async function resetStatements() {
   for (const node of nodes) await node`select pg_stat_statements_reset()`;
