@@ -7,14 +7,26 @@ import assert from "node:assert/strict";
 import type { SupabaseClient } from "@supabase/supabase-js";
 import { createBridgeClient } from "../../functions/_shared/client.ts";
 import { healthResponse } from "../../functions/_shared/schemas.ts";
+import { activityRows } from "../support/answers.ts";
+import { connect, dbTest } from "../support/fixture.ts";
 import {
   clientWith,
   embedding,
   errorOf,
   invoke,
+  seedUserId,
   serviceClient,
   userToken,
 } from "../support/functions_fixture.ts";
+import { assertSameRows, exactActivity } from "../support/oracle.ts";
+
+const supabase = connect("supabase");
+const timescale = connect("timescale");
+// Missions of seed user 7, whose session calls below: both callers may read their activity.
+const missionIds = (await supabase`
+  select id::int from public.missions where owner = ${seedUserId(7)} order by id limit 3`)
+  .map((row) => row.id as number);
+const expectedActivity = await exactActivity(timescale, missionIds, { limit: 10 });
 
 const histogram = {
   bucket: "1 day" as const,
@@ -26,20 +38,21 @@ async function callEveryFunction(supabase: SupabaseClient) {
   const bridge = createBridgeClient(supabase);
   const search = await bridge.searchEvents({ embedding: embedding(5), k: 3 });
   assert.equal(search.count, 3);
-  const activity = await bridge.missionActivity({ missionIds: [10001, 10002, 10003], limit: 10 });
-  assert.ok(activity.rows.length <= 10);
+  const activity = await bridge.missionActivity({ missionIds, limit: 10 });
+  assert.equal(expectedActivity.length, 10, "user 7's missions have 10 rows of activity");
+  assertSameRows(activityRows(activity), expectedActivity);
   const { buckets } = await bridge.eventHistogram(histogram);
   assert.ok(buckets.length > 0);
   return await invoke(supabase, "bridge-health", { method: "GET" });
 }
 
-Deno.test("a signed-in user calls every function through supabase-js", async () => {
+dbTest("a signed-in user calls every function through supabase-js", async () => {
   const health = await callEveryFunction(clientWith(await userToken(7)));
   assert.equal(health.status, 403);
   assert.match(errorOf(health).message, /needs service_role/);
 });
 
-Deno.test("the secret key calls every function through supabase-js", async () => {
+dbTest("the secret key calls every function through supabase-js", async () => {
   const health = await callEveryFunction(serviceClient());
   assert.equal(health.status, 200, JSON.stringify(health.body));
   assert.equal(healthResponse.parse(health.body).ok, true);

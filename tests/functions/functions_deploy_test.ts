@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { repoRoot } from "../../scripts/stack/config.ts";
-import { hostedFunctionEnv } from "../../scripts/stack/env.ts";
+import { hostedFunctionEnvNames } from "../../scripts/stack/env.ts";
 import {
   embedding,
   publishableKey,
@@ -20,6 +20,7 @@ import {
   userToken,
   waitForServer,
 } from "../support/functions_fixture.ts";
+import { env } from "../support/fixture.ts";
 
 const deno = Deno.execPath();
 const functionsDir = join(repoRoot, "functions");
@@ -130,7 +131,28 @@ async function serveUpload(
   }
 }
 
-const hosted = () => hostedFunctionEnv(Deno.env.toObject());
+/**
+ * What a hosted project gives its Edge Functions, as Supabase documents it, written here and not
+ * taken from the product's list, so that a name missing from that list is caught.
+ */
+const hostedNames = [
+  "SUPABASE_URL",
+  "SUPABASE_DB_URL",
+  "SUPABASE_PUBLISHABLE_KEYS",
+  "SUPABASE_SECRET_KEYS",
+  "SUPABASE_JWKS",
+  "SUPABASE_ANON_KEY",
+  "SUPABASE_SERVICE_ROLE_KEY",
+];
+const hosted = () => Object.fromEntries(hostedNames.map((name) => [name, env(name)]));
+
+Deno.test("the local gateway passes functions the hosted variables, all and only them", () => {
+  assert.deepEqual(
+    [...hostedFunctionEnvNames].sort(),
+    [...hostedNames].sort(),
+    "the gateway's list of hosted variables",
+  );
+});
 
 Deno.test({
   name: "each function runs from a copy of its upload, with only the hosted variables",

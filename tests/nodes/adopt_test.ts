@@ -202,6 +202,13 @@ async function assertFoundingQueries(node: Sql) {
 }
 
 /** Points the bridge's server at `database` on the test node, with fresh statistics. */
+/** The database the bridge's server names on the node, as the stack set it up. */
+const [{ stackDatabase }] = await supabase`
+  select option_value as "stackDatabase"
+    from pg_catalog.pg_options_to_table(
+      (select srvoptions from pg_catalog.pg_foreign_server where srvname = 'events_ts'))
+   where option_name = 'dbname'`;
+
 async function pointBridgeAt(database: string) {
   await supabase.unsafe(`alter server events_ts options (set dbname '${database}')`);
   await supabase`analyze bridge.events, bridge.activity_log`;
@@ -300,7 +307,7 @@ for (const [variant, setup] of Object.entries(variants)) {
       }
     } finally {
       await node.end();
-      await pointBridgeAt("postgres");
+      await pointBridgeAt(stackDatabase);
       await timescale.unsafe(`drop database if exists ${database} with (force)`);
     }
   });
