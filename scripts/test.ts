@@ -1,7 +1,8 @@
 /**
  * `npm test`: static checks, then every Deno test and pgTAP file against a throwaway stack on its
  * own directory and ports (never the dev stack's data), then teardown, even on failure. Names
- * each failed test with its message, then ends with one line `N passed, N failed`.
+ * each failure with its message, prints the static checks' count on a line of its own, then ends
+ * with one line `N passed, N failed` that counts tests only.
  */
 import { join } from "node:path";
 import { MAX_TIMESCALE_NODES, repoRoot } from "./stack/config.ts";
@@ -118,9 +119,11 @@ function pgTapTally(output: string): Partial<Tally> {
  * Runs every test `runs` times on a throwaway stack (ports from TEST_PORT_BASE, default 25320),
  * a fresh one every `freshEvery` runs, torn down even on failure. Of its three Timescale nodes
  * only the first is attached: tests/nodes/nodes_test.ts attaches the others. Names each failure with
- * its message (and run, when there are several); ends with one line `N passed, N failed`.
+ * its message (and run, when there are several); ends with one line `N passed, N failed` over
+ * the tests, after a line of its own for `checks` (the static checks) when given.
  */
-export async function runSuite(runs: number, freshEvery: number, total = emptyTally()) {
+export async function runSuite(runs: number, freshEvery: number, checks?: Tally) {
+  const total = emptyTally();
   const summaries: string[] = [];
   let passedRuns = 0;
   try {
@@ -152,22 +155,27 @@ export async function runSuite(runs: number, freshEvery: number, total = emptyTa
   } finally {
     await throwaway.stopThrowawayStacks();
   }
-  if (total.failures.length > 0) console.log("\n== failures");
-  for (const { test, message } of total.failures) {
+  const failures = [...checks?.failures ?? [], ...total.failures];
+  if (failures.length > 0) console.log("\n== failures");
+  for (const { test, message } of failures) {
     console.log(`\nFAILED ${test}\n${message.replace(/^/gm, "    ")}`);
   }
   if (runs > 1) console.log(`\n${summaries.join("\n")}\n\n${passedRuns} of ${runs} runs passed`);
+  if (checks) {
+    console.log(
+      `\nstatic checks (fmt, lint, check): ${checks.passed} passed, ${checks.failed} failed`,
+    );
+  }
   console.log(`\n${total.passed} passed, ${total.failed} failed`);
-  Deno.exit(total.failed === 0 ? 0 : 1);
+  Deno.exit(total.failed === 0 && !checks?.failed ? 0 : 1);
 }
 
 if (import.meta.main) {
-  const total = emptyTally();
+  const checks = emptyTally();
   // What `npm run fmt`, `lint` and `check` run; deno.json says which files they cover.
-  const checks = [["fmt", "--check"], ["lint"], ["check"]];
-  for (const args of checks) {
+  for (const args of [["fmt", "--check"], ["lint"], ["check"]]) {
     const counted = (_: string, code: number) => code === 0 ? { passed: 1 } : { failed: 1 };
-    await runPart(total, `deno ${args.join(" ")}`, [deno, ...args], counted);
+    await runPart(checks, `deno ${args.join(" ")}`, [deno, ...args], counted);
   }
-  await runSuite(1, 1, total);
+  await runSuite(1, 1, checks);
 }
