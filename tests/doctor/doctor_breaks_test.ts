@@ -6,33 +6,15 @@
  * failed, 2 it could not run.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import postgres from "postgres";
-import type { CheckResult } from "../../scripts/doctor/check.ts";
-import { runDoctor } from "../../scripts/doctor/run.ts";
-import { connect, dbTest, env } from "../support/fixture.ts";
+import { doctorCli, doctorResult } from "../support/doctor.ts";
+import { connect, dbTest, env, serverOption } from "../support/fixture.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");
 const schemaSql = Deno.readTextFileSync(
   new URL("../../sql/timescale/01_schema.sql", import.meta.url),
 );
-
-/** The doctor's result for `check`. */
-async function resultOf(check: string): Promise<CheckResult> {
-  const result = (await runDoctor(env("SUPABASE_DB_URL"))).find((r) => r.name === check);
-  assert.ok(result, `the doctor reports ${check}`);
-  return result;
-}
-
-/** The value of one option of the link's server. */
-async function serverOption(name: string): Promise<string> {
-  const [{ value }] = await supabase`
-    select option_value as value from pg_options_to_table(
-      (select srvoptions from pg_foreign_server where srvname = 'events_ts'))
-     where option_name = ${name}`;
-  return value;
-}
 
 /** Points one column of a foreign table at another remote column; returns the undo. */
 async function remapColumn(table: string, column: string, remote: string) {
@@ -67,7 +49,7 @@ const breaks: Break[] = [
   {
     check: "link encrypted",
     apply: async () => {
-      const sslmode = await serverOption("sslmode");
+      const sslmode = await serverOption(supabase, "sslmode");
       await supabase.unsafe("alter server events_ts options (set sslmode 'prefer')");
       return () => supabase.unsafe(`alter server events_ts options (set sslmode '${sslmode}')`);
     },
@@ -113,17 +95,17 @@ for (const { check, apply, detail, fix } of breaks) {
   dbTest(
     `doctor's ${check} fails when broken, with its fix, and passes once repaired`,
     async () => {
-      assert.equal((await resultOf(check)).ok, true, "it passes before the break");
+      assert.equal((await doctorResult(check)).ok, true, "it passes before the break");
       const repair = await apply();
       try {
-        const broken = await resultOf(check);
+        const broken = await doctorResult(check);
         assert.equal(broken.ok, false, `${check} fails: ${broken.detail}`);
         assert.match(broken.detail, detail);
         assert.match(broken.fix ?? "", fix);
       } finally {
         await repair();
       }
-      const repaired = await resultOf(check);
+      const repaired = await doctorResult(check);
       assert.equal(repaired.ok, true, `${check} passes again: ${repaired.detail}`);
     },
   );
@@ -134,7 +116,7 @@ for (const { check, apply, detail, fix } of breaks) {
  * the real one, and drops the scratch database.
  */
 async function onScratchNode(prepare: string, fn: (node: postgres.Sql) => Promise<void>) {
-  const dbname = await serverOption("dbname");
+  const dbname = await serverOption(supabase, "dbname");
   await timescale.unsafe("drop database if exists doctor_scratch");
   await timescale.unsafe("create database doctor_scratch");
   const url = new URL(env("TIMESCALE_DB_URL"));
@@ -155,7 +137,7 @@ dbTest(
   "doctor's pgvector fails when the node lacks pgvector, and passes once installed",
   async () => {
     await onScratchNode("create schema extensions", async (node) => {
-      const missing = await resultOf("pgvector");
+      const missing = await doctorResult("pgvector");
       assert.equal(missing.ok, false);
       assert.match(missing.detail, /not installed on the node/);
       assert.match(
@@ -163,7 +145,7 @@ dbTest(
         /on the node: create extension vector with schema extensions/,
       );
       await node.unsafe("create extension vector with schema extensions");
-      assert.equal((await resultOf("pgvector")).ok, true);
+      assert.equal((await doctorResult("pgvector")).ok, true);
     });
   },
 );
@@ -178,26 +160,16 @@ dbTest(
         select extversion as version from pg_extension where extname = 'vector'`;
         // As a node with pgvector 0.7.4 reports itself (no older release is installed here).
         await node`update pg_extension set extversion = '0.7.4' where extname = 'vector'`;
-        const older = await resultOf("pgvector");
+        const older = await doctorResult("pgvector");
         assert.equal(older.ok, false);
         assert.match(older.detail, /node 0\.7\.4 .*needs 0\.8\.0 or later/);
         assert.match(older.fix ?? "", /install pgvector 0\.8 or later/);
         await node`update pg_extension set extversion = ${version} where extname = 'vector'`;
-        assert.equal((await resultOf("pgvector")).ok, true);
+        assert.equal((await doctorResult("pgvector")).ok, true);
       },
     );
   },
 );
-
-/** Runs the CLI as an operator would: its exit code and output. */
-async function doctorCli(...args: string[]) {
-  const { code, stdout, stderr } = await new Deno.Command(
-    join(Deno.cwd(), "node_modules", ".bin", "deno"),
-    { args: ["run", "-A", "scripts/doctor.ts", ...args], env: { NO_COLOR: "1" }, clearEnv: true },
-  ).output();
-  const text = new TextDecoder();
-  return { code, output: text.decode(stdout) + text.decode(stderr) };
-}
 
 dbTest(
   "doctor's CLI exits 2 when it cannot run: refused connection, no database, bad option",

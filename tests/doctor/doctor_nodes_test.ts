@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import type { CheckResult } from "../../scripts/doctor/check.ts";
 import { runDoctor } from "../../scripts/doctor/run.ts";
-import { connect, dbTest, doctorNodeChecks, env } from "../support/fixture.ts";
+import { doctorNodeChecks } from "../support/doctor.ts";
+import { connect, dbTest, env } from "../support/fixture.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");

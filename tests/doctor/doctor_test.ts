@@ -4,33 +4,20 @@
  * break is undone in `finally`: the other test files share this stack.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import postgres from "postgres";
 import type { CheckResult } from "../../scripts/doctor/check.ts";
 import { availableMethod } from "../../scripts/doctor/pushdown.ts";
 import { runDoctor } from "../../scripts/doctor/run.ts";
-import { connect, dbTest, doctorNodeChecks, env, remoteWorkOf } from "../support/fixture.ts";
+import { doctorCli, doctorNodeChecks } from "../support/doctor.ts";
+import { connect, dbTest, env, remoteWorkOf, restoreExportViews } from "../support/fixture.ts";
 import { healthResponse } from "../../functions/_shared/schemas.ts";
-import { invoke, serviceClient } from "../support/functions_fixture.ts";
+import { invoke, serviceClient } from "../support/functions.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");
 const sqlFolder = new URL("../../sql/timescale/", import.meta.url);
 
 const allChecks = [...doctorNodeChecks, "not exposed to API roles", "event access"];
-
-/** Runs the CLI as an operator would, returning its exit code and output. */
-async function doctorCli(...args: string[]) {
-  const { code, stdout, stderr } = await new Deno.Command(
-    join(Deno.cwd(), "node_modules", ".bin", "deno"),
-    {
-      args: ["run", "-A", "scripts/doctor.ts", "--db-url", env("SUPABASE_DB_URL"), ...args],
-      env: { NO_COLOR: "1" },
-    },
-  ).output();
-  const text = new TextDecoder();
-  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
-}
 
 /** The doctor's failed checks, keyed by name. */
 async function failures(): Promise<Map<string, CheckResult>> {
@@ -54,22 +41,15 @@ async function assertPassAgain(...checks: string[]) {
   }
 }
 
-/** The export views exactly as sql/timescale/02_export.sql defines them, readable by the link. */
-async function restoreExportViews() {
-  await timescale.unsafe("drop view if exists export.events, export.activity_log");
-  await timescale.unsafe(Deno.readTextFileSync(new URL("02_export.sql", sqlFolder)));
-  await timescale.unsafe("grant select on all tables in schema export to bridge_reader");
-}
-
 dbTest("doctor passes every check on a healthy stack and exits 0", async () => {
-  const json = await doctorCli("--json");
+  const json = await doctorCli("--db-url", env("SUPABASE_DB_URL"), "--json");
   assert.equal(json.code, 0, json.stdout + json.stderr);
   const report = JSON.parse(json.stdout);
   assert.equal(report.ok, true);
   assert.deepEqual(report.checks.map((c: CheckResult) => c.name), allChecks);
   assert.ok(report.checks.every((c: CheckResult) => c.ok && !c.fix));
 
-  const text = await doctorCli();
+  const text = await doctorCli("--db-url", env("SUPABASE_DB_URL"));
   assert.equal(text.code, 0);
   const lines = text.stdout.split("\n").filter((line) => /^(ok|FAIL) /.test(line));
   assert.equal(lines.length, allChecks.length, "one line per check");
@@ -104,7 +84,7 @@ dbTest("doctor names a server without extensions 'vector', and exits 1", async (
     assertNamed(failed, "server", /lacks extensions 'vector'/);
     assert.match(failed.get("server")!.fix!, /add extensions 'vector'/);
     assertNamed(failed, "pushdown search_events", /lacks ORDER BY event_embedding <=>/);
-    const cli = await doctorCli();
+    const cli = await doctorCli("--db-url", env("SUPABASE_DB_URL"));
     assert.equal(cli.code, 1);
     assert.match(cli.stdout, /FAIL {2}server/);
   } finally {
@@ -151,7 +131,7 @@ dbTest("doctor names a column added to an export view, and one named like PII", 
     assertNamed(failed, "drift", /export\.events has contact_email \(text\), bridge\.events lacks/);
     assertNamed(failed, "no PII by name", /export\.events\.contact_email/);
   } finally {
-    await restoreExportViews();
+    await restoreExportViews(timescale);
   }
   await assertPassAgain("drift", "no PII by name");
 });
@@ -165,14 +145,14 @@ dbTest("doctor names data_payload_raw if the export view lets it cross the link"
   try {
     const failed = await failures();
     assertNamed(failed, "no PII by name", /export\.events\.data_payload_raw/);
-    const cli = await doctorCli();
+    const cli = await doctorCli("--db-url", env("SUPABASE_DB_URL"));
     assert.equal(cli.code, 1);
     assert.match(
       cli.stdout,
       /FAIL {2}no PII by name +columns that look like personal data: .*data_payload_raw/,
     );
   } finally {
-    await restoreExportViews();
+    await restoreExportViews(timescale);
   }
   await assertPassAgain("no PII by name");
 });

@@ -9,14 +9,8 @@ import { createBridgeClient } from "../../functions/_shared/client.ts";
 import type { ActivityRequest, ActivityResponse } from "../../functions/_shared/schemas.ts";
 import { activityRows } from "../support/answers.ts";
 import { connect, dbTest, fixture } from "../support/fixture.ts";
-import {
-  clientWith,
-  invoke,
-  seedUserId,
-  serviceClient,
-  userToken,
-} from "../support/functions_fixture.ts";
-import { assertSameRows, exactActivity } from "../support/oracle.ts";
+import { okBody, seedUserId, serviceClient, userClient } from "../support/functions.ts";
+import * as oracle from "../support/oracle.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");
@@ -28,20 +22,20 @@ const owners = new Map<number, string>(missions.map((row) => [row.id, row.owner]
 const outcomes = new Map<number, string | null>(missions.map((row) => [row.id, row.outcome]));
 const ownedBy = (i: number) => missionIds.filter((id) => owners.get(id) === seedUserId(i));
 
-async function activity(client: SupabaseClient, request: ActivityRequest) {
-  const answer = await invoke<ActivityResponse>(client, "mission-activity", { body: request });
-  assert.equal(answer.status, 200, JSON.stringify(answer.body));
-  return answer.body;
-}
+const activity = (client: SupabaseClient, request: ActivityRequest) =>
+  okBody<ActivityResponse>(client, "mission-activity", request);
 
 dbTest("a user gets activity only of the missions they own, as the node holds it", async () => {
   const mine = ownedBy(1);
   assert.ok(mine.length > 0 && mine.length < missionIds.length);
-  const answer = await activity(clientWith(await userToken(1)), { missionIds, limit: 1000 });
+  const answer = await activity(await userClient(1), { missionIds, limit: 1000 });
   assert.ok(answer.rows.length > 0);
   // activity_log.agent_id is bigint: the seed's ids lie past 2^32 and arrive as exact numbers.
   assert.ok(answer.rows.every((row) => Number.isSafeInteger(row.agentId) && row.agentId > 2 ** 32));
-  assertSameRows(activityRows(answer), await exactActivity(timescale, mine, { limit: 1000 }));
+  oracle.assertSameRows(
+    activityRows(answer),
+    await oracle.exactActivity(timescale, mine, { limit: 1000 }),
+  );
   assert.deepEqual(
     answer.rows.filter((row) => row.outcome !== outcomes.get(row.missionId)),
     [],
@@ -51,7 +45,7 @@ dbTest("a user gets activity only of the missions they own, as the node holds it
 
 dbTest("a user asking only for other users' missions gets no rows", async () => {
   const others = missionIds.filter((id) => owners.get(id) !== seedUserId(2));
-  const answer = await activity(clientWith(await userToken(2)), { missionIds: others });
+  const answer = await activity(await userClient(2), { missionIds: others });
   assert.deepEqual(answer, { rows: [], nextCursor: null });
 });
 
@@ -64,7 +58,7 @@ dbTest("the service role gets the activity of every requested mission", async ()
 });
 
 dbTest("rows come newest first and nextCursor pages through all of them", async () => {
-  const client = clientWith(await userToken(3));
+  const client = await userClient(3);
   const request = { missionIds: ownedBy(3) };
   const all = await activity(client, { ...request, limit: 1000 });
   assert.equal(all.nextCursor, null);
@@ -84,7 +78,7 @@ dbTest("rows come newest first and nextCursor pages through all of them", async 
 });
 
 dbTest("the app client's missionActivity answers as the function does", async () => {
-  const client = clientWith(await userToken(4));
+  const client = await userClient(4);
   const request = { missionIds: ownedBy(4), limit: 5, from: "2026-10-05T00:00:00Z" };
   assert.deepEqual(
     await createBridgeClient(client).missionActivity(request),

@@ -17,7 +17,7 @@ import {
   spareTestPort,
   startGateway,
   userToken,
-} from "../support/functions_fixture.ts";
+} from "../support/functions.ts";
 
 /** Each function and a request it answers with 200 for an allowed caller. */
 const functions: [name: string, init: RequestInit][] = [

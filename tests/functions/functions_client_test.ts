@@ -8,17 +8,9 @@ import type { SupabaseClient } from "@supabase/supabase-js";
 import { createBridgeClient } from "../../functions/_shared/client.ts";
 import { healthResponse } from "../../functions/_shared/schemas.ts";
 import { activityRows } from "../support/answers.ts";
-import { connect, dbTest } from "../support/fixture.ts";
-import {
-  clientWith,
-  embedding,
-  errorOf,
-  invoke,
-  seedUserId,
-  serviceClient,
-  userToken,
-} from "../support/functions_fixture.ts";
-import { assertSameRows, exactActivity } from "../support/oracle.ts";
+import { connect, dbTest, seedUserId } from "../support/fixture.ts";
+import { embedding, errorOf, invoke, serviceClient, userClient } from "../support/functions.ts";
+import * as oracle from "../support/oracle.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");
@@ -26,7 +18,7 @@ const timescale = connect("timescale");
 const missionIds = (await supabase`
   select id::int from public.missions where owner = ${seedUserId(7)} order by id limit 3`)
   .map((row) => row.id as number);
-const expectedActivity = await exactActivity(timescale, missionIds, { limit: 10 });
+const expectedActivity = await oracle.exactActivity(timescale, missionIds, { limit: 10 });
 
 const histogram = {
   bucket: "1 day" as const,
@@ -40,14 +32,14 @@ async function callEveryFunction(supabase: SupabaseClient) {
   assert.equal(search.count, 3);
   const activity = await bridge.missionActivity({ missionIds, limit: 10 });
   assert.equal(expectedActivity.length, 10, "user 7's missions have 10 rows of activity");
-  assertSameRows(activityRows(activity), expectedActivity);
+  oracle.assertSameRows(activityRows(activity), expectedActivity);
   const { buckets } = await bridge.eventHistogram(histogram);
   assert.ok(buckets.length > 0);
   return await invoke(supabase, "bridge-health", { method: "GET" });
 }
 
 dbTest("a signed-in user calls every function through supabase-js", async () => {
-  const health = await callEveryFunction(clientWith(await userToken(7)));
+  const health = await callEveryFunction(await userClient(7));
   assert.equal(health.status, 403);
   assert.match(errorOf(health).message, /needs service_role/);
 });

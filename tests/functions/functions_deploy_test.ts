@@ -19,7 +19,7 @@ import {
   stopChild,
   userToken,
   waitForServer,
-} from "../support/functions_fixture.ts";
+} from "../support/functions.ts";
 import { env } from "../support/fixture.ts";
 
 const deno = Deno.execPath();

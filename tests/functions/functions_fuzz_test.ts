@@ -16,7 +16,7 @@ import {
   valid,
 } from "../support/bad_requests.ts";
 import { dbTest, env } from "../support/fixture.ts";
-import { secretKey } from "../support/functions_fixture.ts";
+import { secretKey } from "../support/functions.ts";
 import { statementCounts } from "../support/statements.ts";
 
 const RUNS_PER_FUNCTION = 500;

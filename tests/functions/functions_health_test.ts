@@ -1,13 +1,7 @@
 /** bridge-health end to end: what it reports about the link, and who may ask. */
 import assert from "node:assert/strict";
 import { healthResponse } from "../../functions/_shared/schemas.ts";
-import {
-  clientWith,
-  errorOf,
-  invoke,
-  serviceClient,
-  userToken,
-} from "../support/functions_fixture.ts";
+import { clientWith, errorOf, invoke, serviceClient, userClient } from "../support/functions.ts";
 
 Deno.test("bridge-health reports a reachable node and a pushed-down search", async () => {
   const answer = await invoke(serviceClient(), "bridge-health", { method: "GET" });
@@ -22,7 +16,7 @@ Deno.test("bridge-health reports a reachable node and a pushed-down search", asy
 });
 
 Deno.test("bridge-health is for the service role only", async () => {
-  const asUser = await invoke(clientWith(await userToken(1)), "bridge-health", { method: "GET" });
+  const asUser = await invoke(await userClient(1), "bridge-health", { method: "GET" });
   assert.equal(asUser.status, 403);
   assert.match(errorOf(asUser).message, /needs service_role/);
   const beforeSignIn = await invoke(clientWith(), "bridge-health", { method: "GET" });

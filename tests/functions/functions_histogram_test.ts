@@ -9,18 +9,15 @@ import { demoSites } from "../../scripts/seed/scopes.ts";
 import type { HistogramRequest, HistogramResponse } from "../../functions/_shared/schemas.ts";
 import { histogramRows } from "../support/answers.ts";
 import { connect, dbTest } from "../support/fixture.ts";
-import { clientWith, invoke, seedUserId, userToken } from "../support/functions_fixture.ts";
-import { assertSameRows, exactHistogram, grantsOf } from "../support/oracle.ts";
+import { okBody, seedUserId, userClient } from "../support/functions.ts";
+import * as oracle from "../support/oracle.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");
-const client = clientWith(await userToken(5));
+const client = await userClient(5);
 
-async function histogram(request: HistogramRequest) {
-  const answer = await invoke<HistogramResponse>(client, "event-histogram", { body: request });
-  assert.equal(answer.status, 200, JSON.stringify(answer.body));
-  return answer.body;
-}
+const histogram = (request: HistogramRequest) =>
+  okBody<HistogramResponse>(client, "event-histogram", request);
 
 dbTest(
   "event-histogram answers as an exact grouping on the node in the caller's scope",
@@ -31,11 +28,11 @@ dbTest(
       to: "2026-10-22T00:00:00Z",
     };
     const answer = await histogram(request);
-    const expected = await exactHistogram(timescale, request.bucket, request.from, request.to, {
-      grants: await grantsOf(supabase, seedUserId(5)),
-    });
+    const grants = await oracle.grantsOf(supabase, seedUserId(5));
+    const { bucket, from, to } = request;
+    const expected = await oracle.exactHistogram(timescale, bucket, from, to, grants);
     assert.ok(expected.length > 0);
-    assertSameRows(histogramRows(answer), expected);
+    oracle.assertSameRows(histogramRows(answer), expected);
   },
 );
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
 import type { FunctionInvokeOptions } from "@supabase/supabase-js";
-import { embedding, errorOf, invoke, serviceClient } from "../support/functions_fixture.ts";
+import { embedding, errorOf, invoke, serviceClient } from "../support/functions.ts";
 import { supabaseStatementCount } from "../support/statements.ts";
 
 const vector = embedding(1);

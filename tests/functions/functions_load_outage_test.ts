@@ -16,14 +16,16 @@ import {
   searchResponse,
 } from "../../functions/_shared/schemas.ts";
 import { activityRows, histogramRows, searchRows } from "../support/answers.ts";
-import { connect, dbTest, env, fixture, vectorLiteral } from "../support/fixture.ts";
 import {
-  embedding,
-  secretKey,
-  startTimescale,
-  stopTimescale,
-} from "../support/functions_fixture.ts";
-import { assertSameRows, exactActivity, exactHistogram, exactSearch } from "../support/oracle.ts";
+  connect,
+  dbTest,
+  env,
+  fixture,
+  vectorLiteral,
+  withNodeStopped,
+} from "../support/fixture.ts";
+import { embedding, secretKey } from "../support/functions.ts";
+import * as oracle from "../support/oracle.ts";
 
 const CLIENTS = 32;
 const OUTAGE_MS = 10_000;
@@ -61,19 +63,19 @@ async function questions() {
     {
       name: "events-search",
       body: { embedding: query, k: 5 },
-      expected: await exactSearch(timescale, vectorLiteral(query), 5),
+      expected: await oracle.exactSearch(timescale, vectorLiteral(query), 5),
       rows: (body: unknown) => searchRows(searchResponse.parse(body)),
     },
     {
       name: "mission-activity",
       body: { missionIds, limit: 20 },
-      expected: await exactActivity(timescale, missionIds, { limit: 20 }),
+      expected: await oracle.exactActivity(timescale, missionIds, { limit: 20 }),
       rows: (body: unknown) => activityRows(activityResponse.parse(body)),
     },
     {
       name: "event-histogram",
       body: { bucket: "6 hours", ...window },
-      expected: await exactHistogram(timescale, "6 hours", window.from, window.to),
+      expected: await oracle.exactHistogram(timescale, "6 hours", window.from, window.to),
       rows: (body: unknown) => histogramRows(histogramResponse.parse(body)),
     },
   ];
@@ -134,7 +136,7 @@ dbTest(
         };
         if (status === 200) {
           try {
-            assertSameRows(q.rows(body), q.expected);
+            oracle.assertSameRows(q.rows(body), q.expected);
           } catch {
             outcome.problem = `wrong answer: ${JSON.stringify(body).slice(0, 200)}`;
           }
@@ -154,31 +156,22 @@ dbTest(
 
     const clients = clientIds.map(client);
     let stopped = Infinity, back = Infinity;
-    try {
-      await until(
-        "a 200 for every client before the stop",
-        () => each(clientIds, (n) => outcomes.some((o) => o.client === n && o.status === 200)),
-      );
-      stopped = performance.now();
-      await stopTimescale();
-      await Promise.all([
+    await until(
+      "a 200 for every client before the stop",
+      () => each(clientIds, (n) => outcomes.some((o) => o.client === n && o.status === 200)),
+    );
+    stopped = performance.now();
+    await withNodeStopped(() =>
+      Promise.all([
         new Promise((resolve) => setTimeout(resolve, OUTAGE_MS)),
-        until(
-          "a 503 for every question while the node is down",
-          () =>
-            each(
-              asked,
-              (q) =>
-                outcomes.some((o) =>
-                  o.question === q.name && o.started >= stopped && o.status === 503
-                ),
-            ),
-        ),
-      ]);
-    } finally {
-      await startTimescale();
-      back = performance.now();
-    }
+        until("a 503 for every question while the node is down", () =>
+          each(asked, (q) =>
+            outcomes.some((o) =>
+              o.question === q.name && o.started >= stopped && o.status === 503
+            ))),
+      ])
+    );
+    back = performance.now();
     try {
       await new Promise((resolve) => setTimeout(resolve, RECOVERY_MS));
       await until(

@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import type { HistogramResponse, SearchResponse } from "../../functions/_shared/schemas.ts";
 import { histogramRows, searchRows } from "../support/answers.ts";
 import { connect, dbTest } from "../support/fixture.ts";
-import { clientWith, errorOf, invoke, sessionFor } from "../support/functions_fixture.ts";
-import { assertSameRows, exactHistogram, exactSearch, grantsOf } from "../support/oracle.ts";
-import { type Scope, withScopedUsers } from "../support/scope_fixture.ts";
+import { clientWith, errorOf, invoke, okBody, sessionFor } from "../support/functions.ts";
+import * as oracle from "../support/oracle.ts";
+import { type Scope, withScopedUsers } from "../support/scopes.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");
@@ -42,47 +42,42 @@ const [{ embedding }] = await timescale`
    order by event_time limit 1 offset 2000`;
 const range = { bucket: "1 day", from: "2026-10-15T00:00:00Z", to: "2026-11-01T00:00:00Z" };
 
-async function search(client: Client, filters = {}) {
-  const answer = await invoke<SearchResponse>(client, "events-search", {
-    body: { embedding: JSON.parse(embedding), k: 10, filters },
+const search = (client: Client, filters = {}) =>
+  okBody<SearchResponse>(client, "events-search", {
+    embedding: JSON.parse(embedding),
+    k: 10,
+    filters,
   });
-  assert.equal(answer.status, 200, JSON.stringify(answer.body));
-  return answer.body;
-}
+const histogram = (client: Client) => okBody<HistogramResponse>(client, "event-histogram", range);
 
-async function histogram(client: Client) {
-  const answer = await invoke<HistogramResponse>(client, "event-histogram", { body: range });
-  assert.equal(answer.status, 200, JSON.stringify(answer.body));
-  return answer.body;
-}
+/** Runs `check` for each of the two scoped users: their client and their grants. */
+const forEachScopedUser = (check: (client: Client, grants: oracle.Grant[]) => Promise<void>) =>
+  withClients(async (clients, ids) => {
+    for (const [i, client] of clients.slice(0, 2).entries()) {
+      await check(client, await oracle.grantsOf(supabase, ids[i]));
+    }
+  });
 
 dbTest(
   "events-search answers two users each within their own scope, as the node does",
   () =>
-    withClients(async (clients, ids) => {
-      for (const [i, client] of clients.slice(0, 2).entries()) {
-        const answer = await search(client);
-        const grants = await grantsOf(supabase, ids[i]);
-        const expected = await exactSearch(timescale, embedding, 10, {}, grants);
-        assert.equal(expected.length, 10);
-        assert.equal(answer.count, 10);
-        assertSameRows(searchRows(answer), expected);
-      }
+    forEachScopedUser(async (client, grants) => {
+      const answer = await search(client);
+      const expected = await oracle.exactSearch(timescale, embedding, 10, {}, grants);
+      assert.equal(expected.length, 10);
+      assert.equal(answer.count, 10);
+      oracle.assertSameRows(searchRows(answer), expected);
     }),
 );
 
 dbTest(
   "event-histogram answers two users each within their own scope, as the node does",
   () =>
-    withClients(async (clients, ids) => {
-      for (const [i, client] of clients.slice(0, 2).entries()) {
-        const answer = await histogram(client);
-        const expected = await exactHistogram(timescale, range.bucket, range.from, range.to, {
-          grants: await grantsOf(supabase, ids[i]),
-        });
-        assert.ok(expected.length > 0);
-        assertSameRows(histogramRows(answer), expected);
-      }
+    forEachScopedUser(async (client, grants) => {
+      const { bucket, from, to } = range;
+      const expected = await oracle.exactHistogram(timescale, bucket, from, to, grants);
+      assert.ok(expected.length > 0);
+      oracle.assertSameRows(histogramRows(await histogram(client)), expected);
     }),
 );
 

@@ -8,13 +8,13 @@ import { demoSites } from "../../scripts/seed/scopes.ts";
 import type { SearchRequest, SearchResponse } from "../../functions/_shared/schemas.ts";
 import { searchRows } from "../support/answers.ts";
 import { connect, dbTest, fixture, type SearchFilters } from "../support/fixture.ts";
-import { clientWith, invoke, seedUserId, userToken } from "../support/functions_fixture.ts";
-import { assertSameRows, exactSearch, grantsOf } from "../support/oracle.ts";
+import { okBody, seedUserId, userClient } from "../support/functions.ts";
+import * as oracle from "../support/oracle.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");
-const client = clientWith(await userToken(1));
-const grants = await grantsOf(supabase, seedUserId(1));
+const client = await userClient(1);
+const grants = await oracle.grantsOf(supabase, seedUserId(1));
 
 // Events seed user 1 may see (the demo grants of scripts/seed/scopes.ts): each is its own
 // nearest neighbour within the user's scope.
@@ -39,14 +39,10 @@ const onNode = (embedding: string, k: number, f: Filters = {}) => {
     time_to: f.to === undefined ? undefined : new Date(f.to),
     max_distance: f.maxDistance,
   };
-  return exactSearch(timescale, embedding, k, filters, grants);
+  return oracle.exactSearch(timescale, embedding, k, filters, grants);
 };
 
-async function search(request: SearchRequest) {
-  const answer = await invoke<SearchResponse>(client, "events-search", { body: request });
-  assert.equal(answer.status, 200, JSON.stringify(answer.body));
-  return answer.body;
-}
+const search = (request: SearchRequest) => okBody<SearchResponse>(client, "events-search", request);
 
 dbTest(
   "events-search returns the k nearest events in the caller's scope, nearest first",
@@ -60,7 +56,7 @@ dbTest(
       // The stored event is its own nearest neighbour.
       assert.ok(distances[0] < 1e-6);
       assert.equal(Date.parse(answer.results[0].eventTime), event_time.getTime());
-      assertSameRows(searchRows(answer), await onNode(embedding, 7));
+      oracle.assertSameRows(searchRows(answer), await onNode(embedding, 7));
     }
   },
 );
@@ -78,7 +74,7 @@ dbTest("events-search applies every filter as an exact scan on the node does", a
     const answer = await search({ embedding: JSON.parse(embedding), k: 20, filters });
     const expected = await onNode(embedding, 20, filters);
     assert.ok(expected.length > 0, `the fixture should match ${JSON.stringify(filters)}`);
-    assertSameRows(searchRows(answer), expected, JSON.stringify(filters));
+    oracle.assertSameRows(searchRows(answer), expected, JSON.stringify(filters));
   }
 });
 

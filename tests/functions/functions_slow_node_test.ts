@@ -8,18 +8,8 @@
 import assert from "node:assert/strict";
 import { REQUEST_DEADLINE_MS } from "../../functions/_shared/http.ts";
 import { activityResponse, searchResponse } from "../../functions/_shared/schemas.ts";
-import { connect, dbTest, type Sql } from "../support/fixture.ts";
-import {
-  type Answer,
-  clientWith,
-  embedding,
-  errorOf,
-  invoke,
-  serviceClient,
-  startTimescale,
-  stopTimescale,
-  userToken,
-} from "../support/functions_fixture.ts";
+import { connect, dbTest, type Sql, withNodeStopped } from "../support/fixture.ts";
+import { embedding, errorOf, invoke, serviceClient, userClient } from "../support/functions.ts";
 
 const timescale = connect("timescale");
 const supabase = connect("supabase");
@@ -72,7 +62,7 @@ async function within(ms: number, probe: () => Promise<boolean>): Promise<boolea
 /** Calls `name` while the node's tables are locked: asserts the 504, its timing and the cancel. */
 async function assertTimesOut(name: keyof typeof calls) {
   const started = performance.now();
-  const answer: Promise<Answer> = invoke(serviceClient(), name, calls[name]);
+  const answer = invoke(serviceClient(), name, calls[name]);
   assert.ok(
     await within(5000, async () => await waitingLinkQueries(timescale, readsOnNode[name]) > 0),
     `${name}'s query on the node waits for the lock`,
@@ -94,7 +84,7 @@ async function assertTimesOut(name: keyof typeof calls) {
 
 /** Both functions answer again, with the rows the node holds. */
 async function assertRecovered() {
-  const client = clientWith(await userToken(6));
+  const client = await userClient(6);
   const search = await invoke(client, "events-search", calls["events-search"]);
   assert.equal(search.status, 200, JSON.stringify(search.body));
   assert.equal(searchResponse.parse(search.body).count, 5);
@@ -160,14 +150,11 @@ dbTest(
       }
       await assertSlowNodeTimesOut();
 
-      await stopTimescale();
-      try {
+      await withNodeStopped(async () => {
         const down = await invoke(serviceClient(), "mission-activity", calls["mission-activity"]);
         assert.equal(down.status, 503, JSON.stringify(down.body));
         assert.equal(errorOf(down).code, "unavailable");
-      } finally {
-        await startTimescale();
-      }
+      });
       await assertRecovered();
     } finally {
       await speakGerman(false);

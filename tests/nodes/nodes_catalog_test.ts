@@ -5,14 +5,7 @@
 import assert from "node:assert/strict";
 import type postgres from "postgres";
 import { asCaller } from "../support/fixture.ts";
-import {
-  attach,
-  daysBefore,
-  detachAll,
-  firstPort,
-  nodesTest,
-  supabase,
-} from "../support/nodes_fixture.ts";
+import { attach, daysBefore, detachAll, firstPort, nodesTest, supabase } from "../support/nodes.ts";
 
 nodesTest(
   "attach_node and detach_node refuse bad input with 22023 and change nothing",

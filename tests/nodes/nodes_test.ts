@@ -1,14 +1,14 @@
 /**
  * Several Timescale nodes (issue 13): for 1 node, 2 and 3 nodes by time and 3 nodes by site, the
  * nodes are attached, the same seed is split across them, and every RPC must give the answers of
- * one node holding all the data (tests/support/nodes_fixture.ts), each node running its own statement
+ * one node holding all the data (tests/support/nodes.ts), each node running its own statement
  * (Remote SQL) with its slice, the nodes scanned asynchronously, and only the nodes whose slice can
  * match contacted (pg_stat_statements on the nodes).
  */
 import assert from "node:assert/strict";
 import { runDoctor } from "../../scripts/doctor/run.ts";
 import { env, fixture, remoteWorkOf } from "../support/fixture.ts";
-import { assertSameRows } from "../support/oracle.ts";
+import * as oracle from "../support/oracle.ts";
 import {
   activityPlan,
   allData,
@@ -42,7 +42,7 @@ import {
   supabase,
   tableSums,
   topologies,
-} from "../support/nodes_fixture.ts";
+} from "../support/nodes.ts";
 
 for (const [topology, specs] of topologies) {
   nodesTest(`${topology}: every RPC answers as one node holding all the data`, async (t) => {
@@ -83,7 +83,7 @@ async function checkTopology(t: Deno.TestContext, specs: NodeSpec[]) {
       for (const [i, embedding] of queries.entries()) {
         const expected = expectedSearch.get(`${name} ${i}`)!;
         assert.ok(expected.length > 0, "the fixture has rows for this filter");
-        assertSameRows(await search(embedding, filters), expected);
+        oracle.assertSameRows(await search(embedding, filters), expected);
       }
     });
   }
@@ -95,12 +95,12 @@ async function checkTopology(t: Deno.TestContext, specs: NodeSpec[]) {
           select bucket_start, event_type, events
             from public.event_histogram(${bucket}::interval, ${from}, ${to}, ${types}::text[])`
       );
-      assertSameRows(rows, expectedHistogram.get(name)!);
+      oracle.assertSameRows(rows, expectedHistogram.get(name)!);
     });
   }
 
   await t.step("activity, paged 7 rows at a time through every page", async () => {
-    assertSameRows(await pagedActivity(7), expectedActivity);
+    oracle.assertSameRows(await pagedActivity(7), expectedActivity);
   });
   await t.step("activity of 60 missions, newest 300 rows", async () => {
     const rows = await asService((tx) =>
@@ -108,12 +108,12 @@ async function checkTopology(t: Deno.TestContext, specs: NodeSpec[]) {
       select mission_id, event_time, agent_id, action, details
         from public.mission_activity(${manyMissions}::bigint[], max_rows => 300)`
     );
-    assertSameRows(rows, expectedManyMissions);
+    oracle.assertSameRows(rows, expectedManyMissions);
   });
 
   await t.step("activity in a window across tiers, paged 5 at a time", async () => {
     assert.ok(expectedInWindow.length > 5);
-    assertSameRows(await pagedActivity(5, daysBefore(16), daysBefore(4)), expectedInWindow);
+    oracle.assertSameRows(await pagedActivity(5, daysBefore(16), daysBefore(4)), expectedInWindow);
   });
 
   await t.step(
@@ -208,7 +208,7 @@ async function checkTopology(t: Deno.TestContext, specs: NodeSpec[]) {
         select count(*)::int as n from pg_inherits where inhparent = 'bridge.events'::regclass`;
       assert.equal(partitions[0].n, contacted);
       const [name, filters] = searchFilters[0];
-      assertSameRows(await search(queries[0], filters), expectedSearch.get(`${name} 0`)!);
+      oracle.assertSameRows(await search(queries[0], filters), expectedSearch.get(`${name} 0`)!);
     });
 
     await t.step("only the nodes whose slice can match are contacted", async () => {

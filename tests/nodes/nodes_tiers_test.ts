@@ -5,10 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { searchResponse } from "../../functions/_shared/schemas.ts";
-import { stackConfig } from "../../scripts/stack/config.ts";
-import { startNode, stopNode } from "../../scripts/stack/lifecycle.ts";
-import { connect } from "../support/fixture.ts";
-import { embedding, errorOf, invoke, serviceClient } from "../support/functions_fixture.ts";
+import { connect, type Sql, withNodeStopped } from "../support/fixture.ts";
+import { assertUnavailable, embedding, invoke, serviceClient } from "../support/functions.ts";
 import {
   allData,
   asService,
@@ -26,9 +24,8 @@ import {
   sqlTime,
   supabase,
   tableSums,
-} from "../support/nodes_fixture.ts";
-import { assertSameRows, exactActivity, exactHistogram, exactSearch } from "../support/oracle.ts";
-import type { Sql } from "../support/fixture.ts";
+} from "../support/nodes.ts";
+import * as oracle from "../support/oracle.ts";
 
 const boundary = daysBefore(12), movedTo = daysBefore(11);
 const inMovedDay = (row: Record<string, unknown>) =>
@@ -50,9 +47,9 @@ const dayMissions = (await allData`
    where event_time >= ${boundary} and event_time < ${movedTo}
    group by 1 order by count(*) desc, 1 limit 6`).map((row) => row.mission_id as number);
 const expected = {
-  searches: await Promise.all(dayQueries.map((q) => exactSearch(allData, q, 10, around))),
-  histogram: await exactHistogram(allData, "1 hour", around.time_from, around.time_to),
-  activity: await exactActivity(allData, dayMissions),
+  searches: await Promise.all(dayQueries.map((q) => oracle.exactSearch(allData, q, 10, around))),
+  histogram: await oracle.exactHistogram(allData, "1 hour", around.time_from, around.time_to),
+  activity: await oracle.exactActivity(allData, dayMissions),
 };
 
 /** Everything the readers ask, through the bridge on `sql`, as service_role. */
@@ -87,10 +84,10 @@ nodesTest(
       for (const [reader, answer] of answers.entries()) {
         const where = `reader ${reader + 1}, ${stage}`;
         for (const [i, rows] of answer.searches.entries()) {
-          assertSameRows(rows, expected.searches[i], `search ${i}, ${where}`);
+          oracle.assertSameRows(rows, expected.searches[i], `search ${i}, ${where}`);
         }
-        assertSameRows(answer.histogram, expected.histogram, `histogram, ${where}`);
-        assertSameRows(answer.activity, expected.activity, `activity, ${where}`);
+        oracle.assertSameRows(answer.histogram, expected.histogram, `histogram, ${where}`);
+        oracle.assertSameRows(answer.activity, expected.activity, `activity, ${where}`);
       }
     };
     const inDay = `where event_time >= $1 and event_time < $2`;
@@ -152,27 +149,22 @@ nodesTest(
   async () => {
     await attach({ name: "cold", node: 2, slice_to: daysBefore(12) });
     await seed();
-    await stopNode(stackConfig(), "timescale-2");
     try {
-      const started = performance.now();
-      const down = await invoke(serviceClient(), "events-search", {
-        body: { embedding: embedding(3), k: 5 },
-      });
-      const elapsed = performance.now() - started;
-      assert.equal(down.status, 503, JSON.stringify(down.body));
-      assert.deepEqual(errorOf(down), {
-        code: "unavailable",
-        message: 'the Timescale node "cold" is not answering: try again shortly',
-      });
-      assert.ok(elapsed < 5000, `the 503 took ${Math.round(elapsed)} ms`);
+      await withNodeStopped(async () => {
+        await assertUnavailable(
+          serviceClient(),
+          "events-search",
+          { embedding: embedding(3), k: 5 },
+          'the Timescale node "cold" is not answering: try again shortly',
+        );
 
-      const recent = await invoke(serviceClient(), "events-search", {
-        body: { embedding: embedding(3), k: 5, filters: { from: daysBefore(3).toISOString() } },
-      });
-      assert.equal(recent.status, 200, JSON.stringify(recent.body));
-      assert.equal(searchResponse.parse(recent.body).count, 5);
+        const recent = await invoke(serviceClient(), "events-search", {
+          body: { embedding: embedding(3), k: 5, filters: { from: daysBefore(3).toISOString() } },
+        });
+        assert.equal(recent.status, 200, JSON.stringify(recent.body));
+        assert.equal(searchResponse.parse(recent.body).count, 5);
+      }, "timescale-2");
     } finally {
-      await startNode(stackConfig(), "timescale-2");
       await detachAll();
     }
   },

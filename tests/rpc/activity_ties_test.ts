@@ -2,16 +2,18 @@
  * Mission-activity pages never lose or repeat a row, however many rows share a timestamp: for
  * every limit from 1 to 5, 2 × limit + 1 rows at one instant (some of them identical), between
  * a newer and an older row, paged through the Edge Function with nextCursor and through the RPC
- * with before and before_position. Both must give exactly the rows the node holds.
+ * with before and before_position. Both must give exactly the rows the node holds, every
+ * column compared with an exact scan on the node.
  */
 import assert from "node:assert/strict";
 import type { ActivityResponse } from "../../functions/_shared/schemas.ts";
 import { asCaller, connect, dbTest, fixture } from "../support/fixture.ts";
-import { invoke, serviceClient } from "../support/functions_fixture.ts";
+import { activityRows } from "../support/answers.ts";
+import { invoke, serviceClient } from "../support/functions.ts";
+import * as oracle from "../support/oracle.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");
-const reader = connect("reader");
 
 // After the fixture's data ends, so these rows are the only ones from `from` on.
 const from = new Date(fixture.until.getTime() + 3600_000);
@@ -34,16 +36,11 @@ async function insertTiedRows(limit: number) {
 
 const removeTiedRows = () => timescale`delete from public.activity_log where action = ${marker}`;
 
-/** The node's own rows, as sorted "time|agent|details" keys. */
-async function onTheNode(): Promise<string[]> {
-  const rows = await reader`
-    select event_time, agent_id, details from export.activity_log
-     where mission_id = ${mission} and event_time >= ${from}`;
-  return rows.map((row) =>
-    `${row.event_time.toISOString()}|${row.agent_id}|${JSON.stringify(row.details)}`
-  )
-    .sort();
-}
+/** The rows as sorted keys of every column the node holds: rows at one instant in any order. */
+const sortedKeys = (rows: readonly Record<string, unknown>[]) =>
+  rows.map((row) =>
+    oracle.rowKey(row, ["mission_id", "event_time", "agent_id", "action", "details"])
+  ).sort();
 
 async function pagedByFunction(limit: number): Promise<ActivityResponse["rows"]> {
   const client = serviceClient();
@@ -69,8 +66,7 @@ async function pagedByRpc(limit: number): Promise<Record<string, unknown>[]> {
   for (let page = 0; page < 50; page++) {
     const found = await asCaller(supabase, { role: "service_role" }, (tx) =>
       tx`
-      select event_time, agent_id, details, tie_position
-        from public.mission_activity(array[${mission}]::bigint[], time_from => ${from},
+      select * from public.mission_activity(array[${mission}]::bigint[], time_from => ${from},
           max_rows => ${limit}, before => ${before}, before_position => ${position})`);
     rows.push(...found);
     if (found.length < limit) return rows;
@@ -84,26 +80,17 @@ for (let limit = 1; limit <= 5; limit++) {
   dbTest(`${2 * limit + 1} rows at one instant page whole at limit ${limit}`, async () => {
     await insertTiedRows(limit);
     try {
-      const expected = await onTheNode();
-      assert.equal(expected.length, 2 * limit + 3);
+      const onTheNode = await oracle.exactActivity(timescale, [mission], { from });
+      assert.equal(onTheNode.length, 2 * limit + 3);
+      const expected = sortedKeys(onTheNode);
 
       const viaFunction = await pagedByFunction(limit);
-      assert.deepEqual(
-        viaFunction.map((row) =>
-          `${new Date(row.eventTime).toISOString()}|${row.agentId}|${JSON.stringify(row.details)}`
-        ).sort(),
-        expected,
-      );
+      assert.deepEqual(sortedKeys(activityRows({ rows: viaFunction })), expected);
       const times = viaFunction.map((row) => Date.parse(row.eventTime));
       assert.deepEqual(times, [...times].sort((a, b) => b - a), "newest first");
 
       const viaRpc = await pagedByRpc(limit);
-      assert.deepEqual(
-        viaRpc.map((row) =>
-          `${(row.event_time as Date).toISOString()}|${row.agent_id}|${JSON.stringify(row.details)}`
-        ).sort(),
-        expected,
-      );
+      assert.deepEqual(sortedKeys(viaRpc), expected);
       assert.deepEqual(
         viaRpc.filter((row) => (row.event_time as Date).getTime() === instant.getTime())
           .map((row) => row.tie_position),

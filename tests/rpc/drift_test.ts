@@ -6,14 +6,11 @@
  * stack, and a refresh drops the statistics the planner's pushdown decisions rest on.
  */
 import assert from "node:assert/strict";
-import { runDoctor } from "../../scripts/doctor/run.ts";
-import { asCaller, connect, dbTest, env, fixture, seedUserId } from "../support/fixture.ts";
+import { doctorResult } from "../support/doctor.ts";
+import { asCaller, connect, dbTest, fixture, restoreExportViews } from "../support/fixture.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");
-const exportSql = Deno.readTextFileSync(
-  new URL("../../sql/timescale/02_export.sql", import.meta.url),
-);
 
 const service = { role: "service_role" as const };
 const refresh = () =>
@@ -25,9 +22,7 @@ const changes = (rows: Record<string, string>[]) =>
 
 /** The export views as sql/timescale/02_export.sql defines them, the foreign tables re-imported. */
 async function restore() {
-  await timescale.unsafe("drop view if exists export.events, export.activity_log");
-  await timescale.unsafe(exportSql);
-  await timescale.unsafe("grant select on all tables in schema export to bridge_reader");
+  await restoreExportViews(timescale);
   await refresh();
   await supabase.unsafe("analyze bridge.events, bridge.activity_log");
 }
@@ -46,15 +41,21 @@ const calls = {
 };
 const call = (name: keyof typeof calls) => asCaller(supabase, service, calls[name]);
 
-const drift = async () =>
-  (await runDoctor(env("SUPABASE_DB_URL"))).find((r) => r.name === "drift")!;
+const drift = () => doctorResult("drift");
+
+/** export.events with a column added at the end: event_kind, a copy of event_type. */
+const eventsWithEventKind = `
+  create or replace view export.events as
+    select event_time, user_token, agent_key, device_key, location_key, event_type,
+           data_payload_proc, event_embedding, event_type as event_kind
+      from public.events`;
 
 dbTest("refresh_foreign_tables may be called by service_role, not by API callers", async () => {
   try {
     for (
       const caller of [{ role: "anon" as const }, {
         role: "authenticated" as const,
-        sub: seedUserId(1),
+        sub: crypto.randomUUID(),
       }]
     ) {
       await assert.rejects(
@@ -117,11 +118,7 @@ dbTest("RPCs keep working or name the change when export views change", async ()
   assert.ok((await call("activity")).length > 0);
   try {
     // A column added to export.events, and details dropped from export.activity_log.
-    await timescale.unsafe(`
-      create or replace view export.events as
-        select event_time, user_token, agent_key, device_key, location_key, event_type,
-               data_payload_proc, event_embedding, event_type as event_kind
-          from public.events`);
+    await timescale.unsafe(eventsWithEventKind);
     await timescale.unsafe(`
       drop view export.activity_log;
       create view export.activity_log as
@@ -242,11 +239,7 @@ dbTest("a refresh keeps NOT NULL on columns that remain, and table options", asy
   const before = await tableOf("events");
   await supabase.unsafe("alter foreign table bridge.events options (add fetch_size '250')");
   try {
-    await timescale.unsafe(`
-      create or replace view export.events as
-        select event_time, user_token, agent_key, device_key, location_key, event_type,
-               data_payload_proc, event_embedding, event_type as event_kind
-          from public.events`);
+    await timescale.unsafe(eventsWithEventKind);
     assert.equal(changes(await refresh())["bridge.events"], "added event_kind text");
     const after = await tableOf("events");
     assert.notEqual(after!.oid, before!.oid, "the table was replaced");

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { connect, dbTest, fixture, remoteWorkOf } from "../support/fixture.ts";
-import { invoke, serviceClient } from "../support/functions_fixture.ts";
+import { invoke, serviceClient } from "../support/functions.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");

@@ -3,23 +3,16 @@
  * (tests/support/oracle.ts), over a table of filter combinations, within each caller's grants.
  */
 import assert from "node:assert/strict";
+import type { SearchFilters } from "../support/fixture.ts";
 import {
   asCaller,
   connect,
   dbTest,
   fixture,
-  type SearchFilters,
   searchViaBridge,
   seedUserId,
 } from "../support/fixture.ts";
-import {
-  assertSameRows,
-  exactActivity,
-  exactHistogram,
-  exactSearch,
-  grantsOf,
-  rowKey,
-} from "../support/oracle.ts";
+import * as oracle from "../support/oracle.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");
@@ -52,9 +45,9 @@ for (const [name, filters] of filterTable) {
   dbTest(`search with ${name} equals the same query on the node`, async () => {
     for (const { embedding } of queries.slice(0, 5)) {
       const bridged = await viaBridge(embedding, 10, filters);
-      const expected = await exactSearch(timescale, embedding, 10, filters);
+      const expected = await oracle.exactSearch(timescale, embedding, 10, filters);
       assert.ok(expected.length > 0, "the fixture should have rows for this filter");
-      assertSameRows(bridged, expected);
+      oracle.assertSameRows(bridged, expected);
       const distances = bridged.map((row) => row.distance as number);
       assert.deepEqual(distances, [...distances].sort((a, b) => a - b), "ordered by distance");
     }
@@ -74,11 +67,11 @@ async function recallAtTen(filters: SearchFilters) {
   let found = 0;
   let total = 0;
   for (const { embedding } of queries) {
-    const truth = await exactSearch(timescale, embedding, 10, filters);
+    const truth = await oracle.exactSearch(timescale, embedding, 10, filters);
     const columns = Object.keys(truth[0]);
-    const truthKeys = new Set(truth.map((row) => rowKey(row, columns)));
+    const truthKeys = new Set(truth.map((row) => oracle.rowKey(row, columns)));
     const bridged = await viaBridge(embedding, 10, filters);
-    found += bridged.filter((row) => truthKeys.has(rowKey(row, columns))).length;
+    found += bridged.filter((row) => truthKeys.has(oracle.rowKey(row, columns))).length;
     total += truth.length;
   }
   return found / total;
@@ -105,9 +98,9 @@ dbTest("mission_activity returns the caller's missions' activity, as on the node
   const rows = await asCaller(supabase, { role: "authenticated", sub: seedUserId(1) }, (tx) =>
     tx`
     select * from public.mission_activity(${[...mine, ...others]}::bigint[], max_rows => 200)`);
-  const expected = await exactActivity(timescale, mine, { limit: 200 });
+  const expected = await oracle.exactActivity(timescale, mine, { limit: 200 });
   assert.ok(expected.length > 0);
-  assertSameRows(rows, expected);
+  oracle.assertSameRows(rows, expected);
   assert.ok(rows.every((row) => mine.includes(Number(row.mission_id))), "only visible missions");
   const outcomes = new Map(
     (await supabase`select id, outcome from public.missions where id = any(${mine}::bigint[])`)
@@ -139,7 +132,7 @@ dbTest("service_role sees the activity of every mission", async () => {
     tx`
     select distinct mission_id from public.mission_activity(${ids}::bigint[], max_rows => 1000)`);
   const expected = new Set(
-    (await exactActivity(timescale, ids)).map((row) => Number(row.mission_id)),
+    (await oracle.exactActivity(timescale, ids)).map((row) => Number(row.mission_id)),
   );
   assert.ok(expected.size > 5, "the missions of two owners have activity");
   assert.deepEqual(rows.map((row) => Number(row.mission_id)).sort(), [...expected].sort());
@@ -155,9 +148,9 @@ for (const count of [50, 51]) {
       const rows = await asCaller(supabase, { role: "service_role" }, (tx) =>
         tx`
       select * from public.mission_activity(${ids}::bigint[], max_rows => 300)`);
-      const expected = await exactActivity(timescale, ids, { limit: 300 });
+      const expected = await oracle.exactActivity(timescale, ids, { limit: 300 });
       assert.equal(expected.length, 300);
-      assertSameRows(rows, expected);
+      oracle.assertSameRows(rows, expected);
     },
   );
 }
@@ -170,11 +163,10 @@ dbTest(
       tx`
     select bucket_start, event_type, events
       from public.event_histogram('6 hours', ${from}, ${fixture.until})`);
-    const expected = await exactHistogram(timescale, "6 hours", from, fixture.until, {
-      grants: await grantsOf(supabase, seedUserId(1)),
-    });
+    const grants = await oracle.grantsOf(supabase, seedUserId(1));
+    const expected = await oracle.exactHistogram(timescale, "6 hours", from, fixture.until, grants);
     assert.ok(expected.length > 10);
-    assertSameRows(rows, expected);
+    oracle.assertSameRows(rows, expected);
   },
 );
 
@@ -188,8 +180,8 @@ dbTest("the canonical queries work through the RPCs", async () => {
   const activity = await asCaller(supabase, { role: "service_role" }, (tx) =>
     tx`
     select * from public.mission_activity(array[12345]::bigint[])`);
-  const expected = await exactActivity(timescale, [12345], { limit: 100 });
+  const expected = await oracle.exactActivity(timescale, [12345], { limit: 100 });
   assert.ok(expected.length > 0, "mission 12345 has activity");
-  assertSameRows(activity, expected);
+  oracle.assertSameRows(activity, expected);
   assert.ok(activity.every((row) => Number(row.mission_id) === 12345));
 });

@@ -15,14 +15,8 @@ import {
   searchViaBridge,
   type Sql,
 } from "../support/fixture.ts";
-import {
-  assertSameRows,
-  exactHistogram,
-  exactSearch,
-  type Grant,
-  grantsOf,
-} from "../support/oracle.ts";
-import { type Scope, withScopedUsers } from "../support/scope_fixture.ts";
+import * as oracle from "../support/oracle.ts";
+import { type Scope, withScopedUsers } from "../support/scopes.ts";
 
 const supabase = connect("supabase");
 const timescale = connect("timescale");
@@ -42,21 +36,21 @@ const as = (id: string) => ({ role: "authenticated" as const, sub: id });
 
 const histogram = (sql: Sql) =>
   sql`select * from public.event_histogram('1 day', ${from}, ${fixture.until})`;
-const exactDays = (grants: Grant[] | null) =>
-  exactHistogram(timescale, "1 day", from, fixture.until, { grants });
+const exactDays = (grants: oracle.Grant[] | null) =>
+  oracle.exactHistogram(timescale, "1 day", from, fixture.until, grants);
 
 /** The caller's search equals the node's exact one within the grants, with k rows. */
 async function assertSearchInScope(userId: string, k = 10, f: SearchFilters = {}) {
-  const grants = await grantsOf(supabase, userId);
+  const grants = await oracle.grantsOf(supabase, userId);
   for (const embedding of queries) {
     const bridged = await asCaller(
       supabase,
       as(userId),
       (tx) => searchViaBridge(tx, embedding, k, f),
     );
-    const expected = await exactSearch(timescale, embedding, k, f, grants);
+    const expected = await oracle.exactSearch(timescale, embedding, k, f, grants);
     assert.equal(expected.length, k, "the scope holds at least k events");
-    assertSameRows(bridged, expected);
+    oracle.assertSameRows(bridged, expected);
   }
 }
 
@@ -88,9 +82,9 @@ dbTest(
       let total = 0;
       for (const id of [alice, bob]) {
         const bridged = await asCaller(supabase, as(id), histogram);
-        const expected = await exactDays(await grantsOf(supabase, id));
+        const expected = await exactDays(await oracle.grantsOf(supabase, id));
         assert.ok(expected.length > 0, "the scope has events in the range");
-        assertSameRows(bridged, expected);
+        oracle.assertSameRows(bridged, expected);
         total += bridged.reduce((sum, row) => sum + Number(row.events), 0);
       }
       const all = await exactDays(null);
@@ -103,7 +97,7 @@ dbTest(
 
 dbTest("a user with no grant sees no events", () =>
   withAliceBobNobody(async ([, , nobody]) => {
-    assert.deepEqual(await grantsOf(supabase, nobody), []);
+    assert.deepEqual(await oracle.grantsOf(supabase, nobody), []);
     assert.equal(
       (await asCaller(supabase, as(nobody), (tx) => searchViaBridge(tx, queries[0], 10))).length,
       0,
@@ -143,11 +137,11 @@ dbTest("scopes of 1, 100 and 10,000 tokens give the node's answer", async () => 
   ];
   for (const [size, userTokens] of sizes) {
     await withScopedUsers(supabase, [{ user_token: userTokens }], async ([id]) => {
-      const grants = await grantsOf(supabase, id);
+      const grants = await oracle.grantsOf(supabase, id);
       assert.equal(grants.length, size, "the grants table holds the whole scope");
       await assertSearchInScope(id, 5);
       const bridged = await asCaller(supabase, as(id), histogram);
-      assertSameRows(bridged, await exactDays(grants), `${size} tokens`);
+      oracle.assertSameRows(bridged, await exactDays(grants), `${size} tokens`);
     });
   }
 });
@@ -168,7 +162,7 @@ dbTest("service_role is not scoped", async () => {
     { role: "service_role" },
     (tx) => searchViaBridge(tx, queries[1], 10),
   );
-  assertSameRows(bridged, await exactSearch(timescale, queries[1], 10));
+  oracle.assertSameRows(bridged, await oracle.exactSearch(timescale, queries[1], 10));
 });
 
 dbTest(
@@ -181,7 +175,7 @@ dbTest(
       try {
         const open = await search();
         assert.equal(open.length, 10);
-        assertSameRows(open, await exactSearch(timescale, queries[2], 10));
+        oracle.assertSameRows(open, await oracle.exactSearch(timescale, queries[2], 10));
       } finally {
         await supabase`update bridge.event_access set mode = 'scoped'`;
       }
@@ -214,14 +208,14 @@ dbTest(
         tx`
       select * from bridge.nearest_events(${queries[0]}::extensions.vector, 10, null, null, null,
         null, null, null, null, null)`);
-      const expected = await exactSearch(
+      const expected = await oracle.exactSearch(
         timescale,
         queries[0],
         10,
         {},
-        await grantsOf(supabase, alice),
+        await oracle.grantsOf(supabase, alice),
       );
-      assertSameRows(direct, expected);
+      oracle.assertSameRows(direct, expected);
     }),
 );
 
@@ -254,9 +248,9 @@ dbTest("the README's team pattern: members see their team's sites", async () => 
       await tx.unsafe("set local role authenticated");
       await tx`select set_config('request.jwt.claims', ${caller}, true)`;
       const bridged = await searchViaBridge(tx as unknown as Sql, queries[0], 10);
-      const expected = await exactSearch(timescale, queries[0], 10, {}, teamGrants);
+      const expected = await oracle.exactSearch(timescale, queries[0], 10, {}, teamGrants);
       assert.equal(expected.length, 10);
-      assertSameRows(bridged, expected);
+      oracle.assertSameRows(bridged, expected);
       throw rollback;
     }),
     (error) => error === rollback,

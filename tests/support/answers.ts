@@ -20,7 +20,7 @@ export const searchRows = (answer: SearchResponse) =>
     distance: r.distance,
   }));
 
-export const activityRows = (answer: ActivityResponse) =>
+export const activityRows = (answer: Pick<ActivityResponse, "rows">) =>
   answer.rows.map((r) => ({
     mission_id: r.missionId,
     outcome: r.outcome,

@@ -5,7 +5,7 @@
  * NUL or by length where the field takes free text). Each prints as what is wrong with it.
  */
 import fc from "fast-check";
-import { embedding } from "./functions_fixture.ts";
+import { embedding } from "./functions.ts";
 
 /** One generated request: what is wrong with it, its content type and its body's bytes. */
 export interface BadRequest {
@@ -77,16 +77,20 @@ const textFields: Record<string, [path: string[], free: boolean][]> = {
   ],
 };
 
+/** Whole numbers below `min` or above `max`, and fractions between them. */
+const notWholeIn = (min: number, max: number) =>
+  fc.oneof(
+    fc.integer({ max: min - 1 }),
+    fc.integer({ min: max + 1 }),
+    fc.double({ min: min + 0.01, max: max - 0.01, noInteger: true }),
+  );
+
 /** Each function's numeric fields with values outside their range or not numbers at all. */
 const numberFields: Record<string, [string[], fc.Arbitrary<unknown>][]> = {
   "events-search": [
     [
       ["k"],
-      fc.oneof(
-        fc.integer({ max: 0 }),
-        fc.integer({ min: 101 }),
-        fc.double({ min: 1.01, max: 99.99, noInteger: true }),
-      ),
+      notWholeIn(1, 100),
     ],
     [
       ["filters", "maxDistance"],
@@ -100,11 +104,7 @@ const numberFields: Record<string, [string[], fc.Arbitrary<unknown>][]> = {
   "mission-activity": [
     [
       ["limit"],
-      fc.oneof(
-        fc.integer({ max: 0 }),
-        fc.integer({ min: 1001 }),
-        fc.double({ min: 1.5, max: 999.5, noInteger: true }),
-      ),
+      notWholeIn(1, 1000),
     ],
     [
       ["missionIds", "0"],

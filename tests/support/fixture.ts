@@ -7,6 +7,8 @@ import postgres from "postgres";
 import { FIRST_MISSION_ID, seedUserId } from "../../scripts/seed/generate.ts";
 import { testDataset } from "./dataset.ts";
 import { logPlans, planCollector } from "../../scripts/plans.ts";
+import { stackConfig } from "../../scripts/stack/config.ts";
+import { startNode, stopNode } from "../../scripts/stack/lifecycle.ts";
 
 /** A required environment variable, or a clear error saying to run the tests through npm. */
 export function env(name: string): string {
@@ -122,20 +124,33 @@ export function searchViaBridge(tx: Sql, embedding: string, k: number, f: Search
 /** A vector literal for SQL, e.g. '[0.1,0.2,...]'. */
 export const vectorLiteral = (values: number[]) => `[${values.join(",")}]`;
 
-/** The doctor's lines for one node, in report order, as the doctor tests expect them. */
-export const doctorNodeChecks = [
-  "server",
-  "link",
-  "link encrypted",
-  "link read-only",
-  "pgvector",
-  "node index for search",
-  "node index for activity",
-  "hypertables",
-  "drift",
-  "no PII by name",
-  "statistics",
-  "pushdown search_events",
-  "pushdown mission_activity",
-  "pushdown event_histogram",
-];
+/**
+ * Runs `fn` with the stack's Timescale node `name` stopped (a fast shutdown: open connections
+ * are cut), and starts it again afterwards, whether `fn` passed or failed, waiting until it
+ * accepts connections.
+ */
+export async function withNodeStopped<T>(fn: () => Promise<T>, name = "timescale"): Promise<T> {
+  await stopNode(stackConfig(), name);
+  try {
+    return await fn();
+  } finally {
+    await startNode(stackConfig(), name);
+  }
+}
+
+/** The export views on the node exactly as sql/timescale/02_export.sql defines them. */
+export async function restoreExportViews(timescale: Sql) {
+  const exportSql = new URL("../../sql/timescale/02_export.sql", import.meta.url);
+  await timescale.unsafe("drop view if exists export.events, export.activity_log");
+  await timescale.unsafe(Deno.readTextFileSync(exportSql));
+  await timescale.unsafe("grant select on all tables in schema export to bridge_reader");
+}
+
+/** The value of one option of the link's server, events_ts, on the Supabase node. */
+export async function serverOption(supabase: Sql, name: string): Promise<string> {
+  const [{ value }] = await supabase`
+    select option_value as value from pg_catalog.pg_options_to_table(
+      (select srvoptions from pg_catalog.pg_foreign_server where srvname = 'events_ts'))
+     where option_name = ${name}`;
+  return value;
+}

@@ -72,16 +72,14 @@ export function exactSearch(
   });
 }
 
-/** Events per bucket of `bucket` from `from` and event type, within the types and the scope. */
+/** Events per bucket of `bucket` from `from` and event type, within the scope and the types. */
 export function exactHistogram(
   node: Sql,
   bucket: string,
   from: Date | string,
   to: Date | string,
-  { event_types = null, grants = null }: {
-    event_types?: string[] | null;
-    grants?: Grant[] | null;
-  } = {},
+  grants: Grant[] | null = null,
+  event_types: string[] | null = null,
 ) {
   return exactly(node, (tx) =>
     tx`

@@ -21,7 +21,7 @@ import {
   searchViaBridge,
   type Sql,
 } from "./fixture.ts";
-import { exactActivity, exactHistogram, exactSearch } from "./oracle.ts";
+import * as oracle from "./oracle.ts";
 import { linkStatementCount } from "./statements.ts";
 
 export const supabase = connect("supabase");
@@ -118,7 +118,7 @@ export const searchFilters: [string, SearchFilters][] = [
 export const expectedSearch = new Map<string, Row[]>();
 for (const [name, filters] of searchFilters) {
   for (const [i, embedding] of queries.entries()) {
-    expectedSearch.set(`${name} ${i}`, await exactSearch(allData, embedding, 10, filters));
+    expectedSearch.set(`${name} ${i}`, await oracle.exactSearch(allData, embedding, 10, filters));
   }
 }
 
@@ -129,21 +129,26 @@ export const histogramCalls: [string, string, Date, Date, string[] | null][] = [
 ];
 export const expectedHistogram = new Map<string, Row[]>();
 for (const [name, bucket, from, to, event_types] of histogramCalls) {
-  expectedHistogram.set(name, await exactHistogram(allData, bucket, from, to, { event_types }));
+  expectedHistogram.set(
+    name,
+    await oracle.exactHistogram(allData, bucket, from, to, null, event_types),
+  );
 }
 
 // Missions spread over the seed's month (its missions are numbered in time order), so their
 // activity lies on every tier.
 export const missions = Array.from({ length: 12 }, (_, i) => fixture.firstMissionId + i * 250);
 /** Every activity row of the missions in the documented order, from the node holding them all. */
-export const expectedActivity = await exactActivity(allData, missions);
-export const expectedInWindow = await exactActivity(allData, missions, {
+export const expectedActivity = await oracle.exactActivity(allData, missions);
+export const expectedInWindow = await oracle.exactActivity(allData, missions, {
   from: daysBefore(16),
   to: daysBefore(4),
 });
 /** More than 50 missions: the step reads them newest first by event_time (20261126000800). */
 export const manyMissions = Array.from({ length: 60 }, (_, i) => fixture.firstMissionId + i * 49);
-export const expectedManyMissions = await exactActivity(allData, manyMissions, { limit: 300 });
+export const expectedManyMissions = await oracle.exactActivity(allData, manyMissions, {
+  limit: 300,
+});
 
 /** Count and content of each table, over every node: the same seed must give the same rows. */
 export async function tableSums(sql: Sql) {

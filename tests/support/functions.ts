@@ -1,12 +1,12 @@
 /**
- * What the Edge Function tests add to tests/support/fixture.ts: the stack's API keys and sessions signed
- * with its JWT signing key, supabase-js clients for them against the served functions, and
- * stopping and starting the Timescale node.
+ * What the Edge Function tests add to tests/support/fixture.ts: the stack's API keys, sessions
+ * signed with its JWT signing key, supabase-js clients for them against the served functions, and
+ * calls that expect a 200 or a 503.
  */
+import assert from "node:assert/strict";
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { type SignOptions, signSession } from "../../scripts/stack/auth.ts";
-import { repoRoot, stackConfig } from "../../scripts/stack/config.ts";
-import { startNode, stopNode } from "../../scripts/stack/lifecycle.ts";
+import { repoRoot } from "../../scripts/stack/config.ts";
 import { type ErrorBody } from "../../functions/_shared/errors.ts";
 import { LIMITS } from "../../functions/_shared/schemas.ts";
 import { env, seedUserId } from "./fixture.ts";
@@ -40,6 +40,9 @@ export function clientWith(session?: string, url = env("SUPABASE_URL")): Supabas
     ...(session === undefined ? {} : { accessToken: () => Promise.resolve(session) }),
   });
 }
+
+/** A supabase-js client signed in as seed user `i`. */
+export const userClient = async (i: number) => clientWith(await userToken(i));
 
 /** The client of the service role, as a server of the app's would hold it: the secret key. */
 export const serviceClient = (url = env("SUPABASE_URL")) =>
@@ -76,6 +79,28 @@ export function errorOf(answer: Answer): ErrorBody["error"] {
   return error;
 }
 
+/** The body of `name`'s 200 answer to `body`, or a failure naming the status and body. */
+export async function okBody<T>(client: SupabaseClient, name: string, body: unknown): Promise<T> {
+  const answer = await invoke<T>(client, name, { body: body as Record<string, unknown> });
+  assert.equal(answer.status, 200, `${name}: ${answer.status} ${JSON.stringify(answer.body)}`);
+  return answer.body;
+}
+
+/** Asserts that `name` answers `body` within 5 s with a 503 `unavailable` saying `message`. */
+export async function assertUnavailable(
+  client: SupabaseClient,
+  name: string,
+  body: unknown,
+  message: string,
+) {
+  const started = performance.now();
+  const down = await invoke(client, name, { body: body as Record<string, unknown> });
+  const elapsed = performance.now() - started;
+  assert.equal(down.status, 503, JSON.stringify(down.body));
+  assert.deepEqual(errorOf(down), { code: "unavailable", message });
+  assert.ok(elapsed < 5000, `the 503 took ${Math.round(elapsed)} ms`);
+}
+
 /** A unit-length embedding pointing along a deterministic direction chosen by `seed`. */
 export function embedding(seed: number): number[] {
   const values = Array.from(
@@ -85,12 +110,6 @@ export function embedding(seed: number): number[] {
   const norm = Math.hypot(...values);
   return values.map((value) => value / norm);
 }
-
-/** Stops the stack's Timescale node (fast shutdown: open connections are cut). */
-export const stopTimescale = () => stopNode(stackConfig(), "timescale");
-
-/** Starts the stack's Timescale node again and waits until it accepts connections. */
-export const startTimescale = () => startNode(stackConfig(), "timescale");
 
 /**
  * A port for a test's own server, beside the test stack's: its functions port plus 2 + n (the
