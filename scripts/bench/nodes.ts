@@ -1,5 +1,5 @@
 /**
- * The bridge on 1, 2 and 3 Timescale nodes holding the same rows (issue 13): the run's own stack
+ * The bridge on 1, 2 and 3 Timescale nodes holding the same rows: the run's own stack
  * is the one-node layout; two more stacks get the same seed split into 10-day time tiers, as
  * `npm run stack:up -- --timescale-nodes N` lays them out, counted back from the data's end. Each
  * query runs on the three layouts interleaved, on the same parameters, so machine load hits all

@@ -74,7 +74,7 @@ export class Report {
 /** A goal: the metric, its label, and a maximum it must not exceed or a minimum it must reach. */
 type Goal = [metric: string, label: string, kind: "≤" | "≥", target: number];
 
-/** The goals, checked against every run. */
+/** The bridge's performance goals, checked against every run. */
 const goals: Goal[] = [
   ["ratio_search_bridge_vs_direct", "search bridge/direct", "≤", 1.25],
   ["ratio_naive_vs_bridge", "naive/bridge", "≥", 100],

@@ -10,7 +10,8 @@ import type { Column, ForeignTable } from "./nodes.ts";
 /**
  * pgvector on both nodes, 0.8 or later on the node (iterative index scans, which the link role's
  * settings rely on), with a `vector` type in Supabase's schema of it: postgres_fdw ships
- * `OPERATOR(<schema>.<=>)`, which fails on a node without it (DESIGN.md fact 2).
+ * `OPERATOR(<schema>.<=>)`, which fails on a node without it (docs/design.md § operator schemas
+ * match on both sides).
  */
 export async function checkPgvector({ tx, catalog }: OnNode): Promise<Finding> {
   const vectorIn = async (catalogs: string) =>
@@ -131,7 +132,7 @@ export async function checkIndex(
 /**
  * Whether the tables behind the foreign tables are hypertables. It passes either way: an adopted
  * node may keep plain tables (sql/timescale/ never converts one); it says what that costs
- * (DESIGN.md fact 5) and how to convert.
+ * (docs/design.md § HNSW per chunk) and how to convert.
  */
 export async function checkHypertables(on: OnNode): Promise<Finding> {
   const tables = new Set<string>();
@@ -210,7 +211,7 @@ export async function checkDrift(on: OnNode): Promise<Finding> {
     }
   }
   // A node may hold a relation the bridge reads from another node only (activity on the default
-  // node when the others are sliced by a column activity_log lacks, 20261127000200).
+  // node when the others are sliced by a column activity_log lacks).
   for (const relation of relations.keys()) {
     if (!on.read.has(relation)) found.push(`${relation} has no foreign table on Supabase`);
   }
@@ -236,7 +237,10 @@ const piiParts = new Set(
     "street ip ipv4 ipv6 ipaddr raw").split(" "),
 );
 
-/** No column of the contract is named like personal data: foreign tables ignore RLS (fact 6). */
+/**
+ * No column of the contract is named like personal data: foreign tables ignore RLS
+ * (docs/design.md § foreign tables ignore RLS).
+ */
 export async function checkPii(on: OnNode): Promise<Finding> {
   const relations = await nodeRelations(on);
   const columns = [

@@ -36,7 +36,7 @@ export interface Node {
 /**
  * Every node, by name, with its foreign tables under their remote names (options defaulting as
  * postgres_fdw does) and the user mapping postgres_fdw uses for this session (the current
- * user's, DESIGN.md fact 7). Contacts no node.
+ * user's: docs/design.md § user mapping of the current user). Contacts no node.
  */
 export async function listNodes(sql: Sql): Promise<Node[]> {
   const option = (options: string, name: string) =>

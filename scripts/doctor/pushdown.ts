@@ -57,7 +57,7 @@ async function representativeArguments(sql: Sql) {
 type Arguments = Awaited<ReturnType<typeof representativeArguments>>;
 
 /**
- * What an RPC's Remote SQL must carry. `fix` defaults to re-applying the RPC's migration;
+ * What an RPC's Remote SQL must carry. `fix` defaults to re-applying the RPC's schema file;
  * `needs` names an expectation this one cannot hold without (LIMIT ships only with ORDER BY).
  */
 type Expectation = { what: string; pattern: RegExp; fix?: string; needs?: string };
@@ -116,7 +116,7 @@ export const probes = [
     expected: [
       { what: "mission_id = ANY", pattern: /mission_id = ANY \(/ },
       // For a few missions, newest first by an expression equal to event_time that keeps the
-      // node on the missions' index ranges (20261126000800).
+      // node on the missions' index ranges (docs/design.md § the node's best plan).
       {
         what: "ORDER BY event_time DESC",
         pattern: /ORDER BY date_bin\('00:00:00\.000001'::interval, event_time, [^)]+\) DESC/,
@@ -211,7 +211,7 @@ export function checkPushdown(
   node: Node,
   held: Set<string>,
 ): Finding {
-  const reapply = `re-apply the migration that defines public.${probe.rpc} (supabase/migrations/)`;
+  const reapply = `re-apply public.${probe.rpc} as supabase/schemas/${probe.rpc}.sql defines it`;
   if (!scans) {
     return fail(
       `the representative call failed: ${describeError(error)}`,

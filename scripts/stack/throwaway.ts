@@ -6,6 +6,7 @@ import { existsSync as exists } from "node:fs";
 import { join } from "node:path";
 import { repoRoot, type StackConfig } from "./config.ts";
 import { envFile, readEnvFile } from "./env.ts";
+import { deployFunctions } from "./deploy.ts";
 import { clusters, stackDown, stackUp } from "./lifecycle.ts";
 
 const log = (message: string) => console.error(`stack: ${message}`);
@@ -122,7 +123,10 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-/** Starts the gateway and waits until it listens. */
+/**
+ * Starts the gateway, waits until it listens, then deploys every function through it with the
+ * real CLI (`supabase functions deploy`): the gateway serves what the CLI uploaded.
+ */
 export async function startGateway(stack: ThrowawayStack): Promise<Gateway> {
   const child = spawnScript(stack, ["scripts/serve-functions.ts"], {
     stdin: "null",
@@ -156,5 +160,9 @@ export async function startGateway(stack: ThrowawayStack): Promise<Gateway> {
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+  const deployStarted = performance.now();
+  await deployFunctions(stack.config);
+  const seconds = ((performance.now() - deployStarted) / 1000).toFixed(1);
+  log(`functions deployed with supabase functions deploy in ${seconds} s`);
   return gateway;
 }

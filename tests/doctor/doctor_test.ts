@@ -157,17 +157,35 @@ dbTest("doctor names data_payload_raw if the export view lets it cross the link"
   await assertPassAgain("no PII by name");
 });
 
-dbTest("doctor names a bridge table granted to authenticated", async () => {
-  await supabase.unsafe("grant select on bridge.events to authenticated");
+/**
+ * Runs `grant` on the Supabase node: the exposure check alone fails, naming what `pattern`
+ * matches; after `revoke` it passes again.
+ */
+async function assertExposureNamed(grant: string, revoke: string, pattern: RegExp) {
+  await supabase.unsafe(grant);
   try {
     const failed = await failures();
-    assertNamed(failed, "not exposed to API roles", /authenticated can SELECT bridge\.events/);
+    assertNamed(failed, "not exposed to API roles", pattern);
     assert.equal(failed.size, 1, [...failed.keys()].join(", "));
   } finally {
-    await supabase.unsafe("revoke select on bridge.events from authenticated");
+    await supabase.unsafe(revoke);
   }
   await assertPassAgain("not exposed to API roles");
-});
+}
+
+dbTest("doctor names a bridge table granted to authenticated", () =>
+  assertExposureNamed(
+    "grant select on bridge.events to authenticated",
+    "revoke select on bridge.events from authenticated",
+    /authenticated can SELECT bridge\.events/,
+  ));
+
+dbTest("doctor names a definer function anon may run", () =>
+  assertExposureNamed(
+    "grant execute on function bridge.refresh_foreign_tables() to anon",
+    "revoke execute on function bridge.refresh_foreign_tables() from anon",
+    /anon can EXECUTE bridge\.refresh_foreign_tables\(\)/,
+  ));
 
 dbTest("doctor names a write privilege of the link role on the node", async () => {
   await timescale.unsafe("grant insert on export.activity_log to bridge_reader");

@@ -162,9 +162,9 @@ async function assertFoundingQueries(node: Sql) {
   const nodeNearest = await node.begin(async (tx) => {
     // The node's own answer, with its HNSW index as the link role runs it
     // (sql/timescale/03_bridge_reader.sql), not an exact scan: this table's embeddings lie within
-    // 0.01 of one another from the query, where approximate search and exact search give
-    // different top-10s (seen: 7 of 10 differ). What is proven is that the bridge answers the
-    // founding query as the node does, so the oracle runs the node's own plan.
+    // 0.01 of one another from the query, where approximate and exact search differ (seen: 7 of
+    // 10; docs/design.md § iterative scans keep k rows under a filter). What is proven is that
+    // the bridge answers the founding query as the node does.
     await tx`set local hnsw.ef_search = 100`;
     await tx`set local hnsw.iterative_scan = strict_order`;
     await tx`set local search_path = public, extensions`;

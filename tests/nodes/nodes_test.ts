@@ -1,5 +1,5 @@
 /**
- * Several Timescale nodes (issue 13): for 1 node, 2 and 3 nodes by time and 3 nodes by site, the
+ * Several Timescale nodes: for 1 node, 2 and 3 nodes by time and 3 nodes by site, the
  * nodes are attached, the same seed is split across them, and every RPC must give the answers of
  * one node holding all the data (tests/support/nodes.ts), each node running its own statement
  * (Remote SQL) with its slice, the nodes scanned asynchronously, and only the nodes whose slice can

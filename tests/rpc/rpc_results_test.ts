@@ -3,15 +3,8 @@
  * (tests/support/oracle.ts), over a table of filter combinations, within each caller's grants.
  */
 import assert from "node:assert/strict";
-import type { SearchFilters } from "../support/fixture.ts";
-import {
-  asCaller,
-  connect,
-  dbTest,
-  fixture,
-  searchViaBridge,
-  seedUserId,
-} from "../support/fixture.ts";
+import { asCaller, connect, dbTest, fixture, seedUserId } from "../support/fixture.ts";
+import { bridgeSearch, type SearchFilters } from "../support/fixture.ts";
 import * as oracle from "../support/oracle.ts";
 
 const supabase = connect("supabase");
@@ -39,7 +32,7 @@ const filterTable: [string, SearchFilters][] = [
 
 /** The search through the bridge as service_role, whom no scope limits (tests/rpc/scope_test.ts). */
 const viaBridge = (embedding: string, k: number, f: SearchFilters) =>
-  asCaller(supabase, { role: "service_role" }, (tx) => searchViaBridge(tx, embedding, k, f));
+  asCaller(supabase, { role: "service_role" }, (tx) => bridgeSearch(tx, embedding, k, f));
 
 for (const [name, filters] of filterTable) {
   dbTest(`search with ${name} equals the same query on the node`, async () => {
@@ -139,7 +132,7 @@ dbTest("service_role sees the activity of every mission", async () => {
 });
 
 // Up to 50 missions are read by mission ranges on the node, more by its event_time index
-// (20261126000800): both must give the node's rows in the one total order.
+// (docs/design.md § the node's best plan): both must give the node's rows in the one total order.
 for (const count of [50, 51]) {
   dbTest(
     `mission_activity for ${count} missions returns the node's newest rows in order`,

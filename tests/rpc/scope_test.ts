@@ -8,11 +8,11 @@
 import assert from "node:assert/strict";
 import {
   asCaller,
+  bridgeSearch,
   connect,
   dbTest,
   fixture,
   type SearchFilters,
-  searchViaBridge,
   type Sql,
 } from "../support/fixture.ts";
 import * as oracle from "../support/oracle.ts";
@@ -46,7 +46,7 @@ async function assertSearchInScope(userId: string, k = 10, f: SearchFilters = {}
     const bridged = await asCaller(
       supabase,
       as(userId),
-      (tx) => searchViaBridge(tx, embedding, k, f),
+      (tx) => bridgeSearch(tx, embedding, k, f),
     );
     const expected = await oracle.exactSearch(timescale, embedding, k, f, grants);
     assert.equal(expected.length, k, "the scope holds at least k events");
@@ -66,7 +66,7 @@ dbTest(
       await assertSearchInScope(bob);
       const seen = async (id: string) =>
         new Set(
-          (await asCaller(supabase, as(id), (tx) => searchViaBridge(tx, queries[0], 50)))
+          (await asCaller(supabase, as(id), (tx) => bridgeSearch(tx, queries[0], 50)))
             .map((row) => row.user_token as string),
         );
       const [mine, theirs] = [await seen(alice), await seen(bob)];
@@ -99,7 +99,7 @@ dbTest("a user with no grant sees no events", () =>
   withAliceBobNobody(async ([, , nobody]) => {
     assert.deepEqual(await oracle.grantsOf(supabase, nobody), []);
     assert.equal(
-      (await asCaller(supabase, as(nobody), (tx) => searchViaBridge(tx, queries[0], 10))).length,
+      (await asCaller(supabase, as(nobody), (tx) => bridgeSearch(tx, queries[0], 10))).length,
       0,
     );
     assert.equal((await asCaller(supabase, as(nobody), histogram)).length, 0);
@@ -119,7 +119,7 @@ dbTest(
       const bySomeoneElse = await asCaller(
         supabase,
         as(alice),
-        (tx) => searchViaBridge(tx, queries[0], 10, { user_token: theirToken }),
+        (tx) => bridgeSearch(tx, queries[0], 10, { user_token: theirToken }),
       );
       assert.equal(bySomeoneElse.length, 0);
       const [{ location_key }] = await timescale`
@@ -160,7 +160,7 @@ dbTest("service_role is not scoped", async () => {
   const bridged = await asCaller(
     supabase,
     { role: "service_role" },
-    (tx) => searchViaBridge(tx, queries[1], 10),
+    (tx) => bridgeSearch(tx, queries[1], 10),
   );
   oracle.assertSameRows(bridged, await oracle.exactSearch(timescale, queries[1], 10));
 });
@@ -169,8 +169,7 @@ dbTest(
   "open access shows every signed-in user every event, and scoped access is restored",
   () =>
     withAliceBobNobody(async ([, , nobody]) => {
-      const search = () =>
-        asCaller(supabase, as(nobody), (tx) => searchViaBridge(tx, queries[2], 10));
+      const search = () => asCaller(supabase, as(nobody), (tx) => bridgeSearch(tx, queries[2], 10));
       await supabase`update bridge.event_access set mode = 'open'`;
       try {
         const open = await search();
@@ -247,7 +246,7 @@ dbTest("the README's team pattern: members see their team's sites", async () => 
       const caller = JSON.stringify(as(member));
       await tx.unsafe("set local role authenticated");
       await tx`select set_config('request.jwt.claims', ${caller}, true)`;
-      const bridged = await searchViaBridge(tx as unknown as Sql, queries[0], 10);
+      const bridged = await bridgeSearch(tx as unknown as Sql, queries[0], 10);
       const expected = await oracle.exactSearch(timescale, queries[0], 10, {}, teamGrants);
       assert.equal(expected.length, 10);
       oracle.assertSameRows(bridged, expected);

@@ -112,7 +112,7 @@ export interface SearchFilters {
 }
 
 /** The search through the bridge, public.search_events, as the caller `tx` is: every column. */
-export function searchViaBridge(tx: Sql, embedding: string, k: number, f: SearchFilters = {}) {
+export function bridgeSearch(tx: Sql, embedding: string, k: number, f: SearchFilters = {}) {
   return tx`
     select * from public.search_events(${embedding}::extensions.vector, ${k},
       event_types => ${f.event_types ?? null}::text[], user_token => ${f.user_token ?? null},

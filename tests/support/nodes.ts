@@ -1,5 +1,5 @@
 /**
- * The fixture for tests on several Timescale nodes (issue 13). The test stack runs three, the
+ * The fixture for tests on several Timescale nodes. The test stack runs three, the
  * bridge starts with the first alone. What one node holding all the data answers is read here,
  * directly on that node by queries of its own, before any test attaches another node; the tests
  * then attach nodes, split the same seed across them (scripts/seed.ts) and compare every RPC with
@@ -14,11 +14,11 @@ import { timescaleNodeUrl } from "../../scripts/stack/lifecycle.ts";
 import { testDatasetSeedArgs } from "./dataset.ts";
 import {
   asCaller,
+  bridgeSearch,
   connect,
   env,
   fixture,
   type SearchFilters,
-  searchViaBridge,
   type Sql,
 } from "./fixture.ts";
 import * as oracle from "./oracle.ts";
@@ -144,7 +144,10 @@ export const expectedInWindow = await oracle.exactActivity(allData, missions, {
   from: daysBefore(16),
   to: daysBefore(4),
 });
-/** More than 50 missions: the step reads them newest first by event_time (20261126000800). */
+/**
+ * More than 50 missions: the step reads them newest first by event_time (docs/design.md § the
+ * node's best plan).
+ */
 export const manyMissions = Array.from({ length: 60 }, (_, i) => fixture.firstMissionId + i * 49);
 export const expectedManyMissions = await oracle.exactActivity(allData, manyMissions, {
   limit: 300,
@@ -168,7 +171,7 @@ export const asService = <T>(fn: (tx: Sql) => Promise<T>, sql = supabase) =>
   asCaller(sql, { role: "service_role" }, fn);
 
 export const search = (embedding: string, f: SearchFilters, sql = supabase) =>
-  asService((tx) => searchViaBridge(tx, embedding, 10, f), sql);
+  asService((tx) => bridgeSearch(tx, embedding, 10, f), sql);
 
 /** Every page of the activity of `ids`, max_rows at a time, following the cursor. */
 export async function pagedActivity(

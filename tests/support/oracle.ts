@@ -4,7 +4,8 @@
  * reads) with index scans off, so neither an approximate index nor a plan the bridge pushes down
  * shapes the expected answer. A caller's scope is written here from the rows of
  * public.event_scopes, in a form of its own, never in the shape the bridge sends. Rows carry the
- * columns, and the names, the RPCs return.
+ * columns, and the names, the RPCs return. On the tests' dataset the bridge's approximate search
+ * finds the exact top-k (docs/design.md § iterative scans keep k rows under a filter).
  */
 import assert from "node:assert/strict";
 import type { SearchFilters, Sql } from "./fixture.ts";

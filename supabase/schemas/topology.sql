@@ -1,12 +1,13 @@
--- bridge.attach_node, bridge.detach_node and bridge.move_boundary: the topology by SQL calls, as
--- the owner or service_role, each in one transaction.
+-- bridge.attach_node, bridge.detach_node and bridge.move_boundary: the nodes behind the bridge
+-- (nodes.sql) changed by SQL calls, as the owner or service_role, each in one transaction.
 --
 -- attach_node links a Timescale node as bridge.configure does the default one (its own server,
 -- with the default server's options and async_capable, and a user mapping for the owner, the
--- role every definer step runs as: DESIGN.md fact 7), records its slice and lays the tables out
--- again (bridge.lay_out_nodes). Bad input is refused with 22023 before anything changes.
+-- role every definer step runs as: docs/design.md § user mapping of the current user), records its slice and lays
+-- the tables out again (bridge.lay_out_nodes). Bad input is refused with 22023 before anything changes.
 --
--- Each call first locks the catalog against every reader: the steps read it (through
+-- A call that adds a node creates its server and user mapping at run time, so neither is part of
+-- the schema. Each call first locks the catalog against every reader: the steps read it (through
 -- bridge.node_branches) to compose their statement, and hold that lock to the end of their
 -- transaction, so a reader sees either the topology before a call or the one after it, never
 -- the slices of one with the tables of the other.
@@ -232,3 +233,4 @@ $$;
 
 revoke all on function bridge.move_boundary(timestamptz, timestamptz) from public, anon, authenticated;
 grant execute on function bridge.move_boundary(timestamptz, timestamptz) to service_role;
+

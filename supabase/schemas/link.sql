@@ -1,22 +1,29 @@
--- The private schema `bridge` and the link to the Timescale node.
+-- The link to the Timescale node: the private schema `bridge`, the server events_ts (the default
+-- node), the foreign tables that read the node's export views, and bridge.configure, which
+-- points the link at a node.
 --
--- `bridge` is not in the API's exposed schemas and no API role may read from it: foreign tables
--- ignore RLS (DESIGN.md fact 6), so the only way in is through the RPC functions in public.
+-- `bridge` is not in the API's exposed schemas and no API role may read its tables: foreign
+-- tables ignore RLS (docs/design.md § foreign tables ignore RLS), so the only way in is through the
+-- RPC functions in public.
 --
--- The server carries no host or secret: `bridge.configure(...)` sets them at deploy time from
+-- The server carries no host or secret: bridge.configure sets them at deploy time from
 -- configuration, so nothing secret is ever in a migration. Until it is called, queries fail with
 -- a clear connection error naming the placeholder host.
 
-create schema if not exists bridge;
+create schema bridge;
 revoke all on schema bridge from public;
 grant usage on schema bridge to authenticated, service_role;
 
 -- extensions 'vector': without it pgvector's operators are not shipped and a top-k search pulls
---   every remote row to sort it locally (DESIGN.md fact 1).
+--   every remote row to sort it locally (docs/design.md § vector pushdown needs the extensions option).
 -- fetch_size 1000: one round trip for the largest page mission_activity returns.
--- connect_timeout 5: a down node fails the caller within seconds instead of hanging.
+-- connect_timeout 3: libpq counts it in whole seconds of the wall clock, so '3' waits 2 to 3 s,
+--   and a node that accepts connections but never answers fails its caller within the 5 s the
+--   functions promise for a down node, with time left for the call's own work.
 -- updatable false: the link only reads, whatever grants exist on either side.
-create server if not exists events_ts
+-- async_capable true: postgres_fdw scans a node while the others are scanned only when its
+--   server allows it; the servers bridge.attach_node adds get the same option.
+create server events_ts
   foreign data wrapper postgres_fdw
   options (
     host 'bridge-not-configured.invalid',
@@ -26,14 +33,44 @@ create server if not exists events_ts
     extensions 'vector',
     fetch_size '1000',
     keep_connections 'on',
-    connect_timeout '5',
+    connect_timeout '3',
     updatable 'false',
-    application_name 'supabase-fdw-bridge'
+    application_name 'supabase-fdw-bridge',
+    async_capable 'true'
   );
+
+-- Foreign tables for the Timescale node's export views (sql/timescale/02_export.sql), column for
+-- column, with activity_log's agent_id a bigint as the node's table declares it. Declared here
+-- rather than imported, because a migration must not need the node to be reachable or
+-- configured. Readable only by the owner: callers go through the RPC functions. With other nodes
+-- attached, bridge.lay_out_nodes turns them into partitioned tables (nodes.sql).
+
+create foreign table bridge.events (
+  event_time        timestamptz not null,
+  user_token        text not null,
+  agent_key         text not null,
+  device_key        text not null,
+  location_key      text not null,
+  event_type        text not null,
+  data_payload_proc jsonb not null,
+  event_embedding   extensions.vector(768)
+) server events_ts options (schema_name 'export', table_name 'events');
+
+revoke all on bridge.events from public, anon, authenticated, service_role;
+
+create foreign table bridge.activity_log (
+  event_time timestamptz not null,
+  mission_id bigint not null,
+  agent_id   bigint not null,
+  action     text not null,
+  details    jsonb not null
+) server events_ts options (schema_name 'export', table_name 'activity_log');
+
+revoke all on bridge.activity_log from public, anon, authenticated, service_role;
 
 -- Sets the link's address and credentials. SECURITY DEFINER so that service_role can call it;
 -- the user mapping it writes is for the function's owner, the role every definer step of the
--- bridge runs as (postgres_fdw uses the current user's mapping, DESIGN.md fact 7).
+-- bridge runs as (postgres_fdw uses the current user's mapping: docs/design.md § user mapping of the current user).
 create or replace function bridge.configure(
   host text,
   port int,
@@ -97,3 +134,4 @@ $$;
 
 revoke all on function bridge.configure(text, int, text, text, text, text) from public, anon, authenticated;
 grant execute on function bridge.configure(text, int, text, text, text, text) to service_role;
+
