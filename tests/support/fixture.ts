@@ -1,7 +1,8 @@
 /**
- * The shared fixture for tests on the two-node stack that `npm test` starts and seeds
- * (scripts/test.ts): connections to both nodes, calls made as an API caller, and the Remote
- * SQL that postgres_fdw sent for a call.
+ * The shared fixture for tests on the stack that `npm test` starts and seeds (scripts/test.ts):
+ * connections to the Supabase node and the Timescale node, calls made as an API caller, the
+ * Remote SQL that postgres_fdw sent for a call, a node stopped for a while, the export views
+ * restored, and the link server's options.
  */
 import postgres from "postgres";
 import { FIRST_MISSION_ID, seedUserId } from "../../scripts/seed/generate.ts";
