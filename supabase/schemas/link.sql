@@ -123,6 +123,9 @@ declare
   options text[];
   setting text;
   reason text;
+  -- Named through a variable: the probe exists only while this runs, and plpgsql_check would
+  -- look for a table named in a constant statement ahead of time.
+  probe constant text := 'bridge.link_probe';
 begin
   select s.srvoptions into options from pg_catalog.pg_foreign_server s
    where s.srvname = server_name;
@@ -132,11 +135,10 @@ begin
     return;
   end if;
   begin
-    execute format('create foreign table bridge.link_probe () server %I
-                      options (schema_name %L, table_name %L)', server_name, 'pg_catalog', 'pg_am');
-    execute 'select from bridge.link_probe limit 1';
-    -- Dynamic, as the probe exists only while this runs (plpgsql_check reads static SQL ahead).
-    execute 'drop foreign table bridge.link_probe';
+    execute format('create foreign table %s () server %I options (schema_name %L, table_name %L)',
+      probe, server_name, 'pg_catalog', 'pg_am');
+    execute format('select from %s limit 1', probe);
+    execute format('drop foreign table %s', probe);
   exception when sqlclient_unable_to_establish_sqlconnection then
     get stacked diagnostics reason = pg_exception_detail;
     raise exception using errcode = '08001',
