@@ -172,7 +172,10 @@ export async function rttScenarios(run: Run, layouts: Layout[], rtts: number[]) 
       await assertThroughProxies(delayed, queries[0][2][0]);
       for (const rtt of rtts) {
         for (const proxy of delayed.proxies) proxy.oneWayMs = rtt / 2;
-        links.push({ layout: layout.name, rtt, ...await linkItself(delayed, rtt) });
+        const link = await linkItself(delayed, rtt);
+        links.push({ layout: layout.name, rtt, ...link });
+        run.report.metric(`rtt_${rtt}_select_1_${layout.nodes}_p50_ms`, link.through);
+        run.report.metric(`rtt_${rtt}_select_1_${layout.nodes}_without_proxy_p50_ms`, link.without);
         for (const query of queries) {
           const cell = await measureCell(delayed, query, statements.get(query[0])!, rtt);
           cells.set(key(query[0], layout, rtt), cell);
@@ -200,14 +203,14 @@ function addSection(
   links: { layout: string; rtt: number; through: number; without: number }[],
   key: (query: string, layout: Layout, rtt: number) => string,
 ) {
-  const rows = [[
-    "`select 1` on the node, directly: through the proxy (without it)",
-    layouts[0].name,
+  const rows = layouts.map((layout) => [
+    "`select 1` on the first node, directly: through the proxy (without it)",
+    layout.name,
     ...rtts.map((rtt) => {
-      const link = links.find((l) => l.layout === layouts[0].name && l.rtt === rtt)!;
+      const link = links.find((l) => l.layout === layout.name && l.rtt === rtt)!;
       return `${num(link.through)} (${num(link.without)})`;
     }),
-  ]];
+  ]);
   for (const [id, title] of queries) {
     for (const layout of layouts) {
       rows.push([
@@ -255,9 +258,9 @@ function addSection(
       "(the Remote SQL of its own plan), sent by a client as the link role over the same delayed " +
       "link, to every node at once: one round trip plus the nodes' work. " +
       `${ROUNDS.count} timed rounds after ${ROUNDS.warmup} warm-up rounds, interleaved; p50 in ` +
-      "ms, bridge / direct, and their ratio. The first row is the link itself: `select 1` on " +
-      "the first node through the proxy and, in brackets, without it (the proxy's own cost at " +
-      "0 ms is the difference).",
+      "ms, bridge / direct, and their ratio. The first rows are the link itself: `select 1` on " +
+      "the layout's first node through the proxy and, in brackets, without it (the proxy's own " +
+      "cost at 0 ms is the difference).",
     header: ["query", "layout", ...rtts.map((rtt) => `RTT ${rtt} ms`)],
     rows,
     notes,
