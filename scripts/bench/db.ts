@@ -147,12 +147,26 @@ export async function prepare(db: Connections, calls: Call[]): Promise<Prepared[
  */
 export const scopeParams = (tokens?: string) => [tokens === undefined, tokens ?? "{}", "{}", "{}"];
 
-/** Runs a Remote SQL statement on a node connection, with the scope when it takes one. */
+/** A value as a quoted SQL literal; the statement's own cast (`$1::boolean`) types it. */
+const literal = (value: unknown) => `'${String(value).replace(/'/g, "''")}'`;
+
+/**
+ * Runs a Remote SQL statement on a node connection, the scope written in as literals where it
+ * takes one ($1..$4), so it is sent in one round trip as postgres_fdw sends it: postgres.js sends
+ * a statement with parameters in two, asking the node for their types first. The node plans
+ * either alike: an unnamed statement is planned with its parameters' values.
+ */
 export const onNode = (
   sql: postgres.Sql | postgres.TransactionSql,
   text: string,
   scope = scopeParams(),
-) => sql.unsafe<postgres.Row[]>(text, text.includes("$1") ? scope as never[] : []);
+) =>
+  sql.unsafe<postgres.Row[]>(
+    text.replace(/\$(\d+)\b/g, (_, n) => {
+      if (Number(n) > scope.length) throw new Error(`the statement takes $${n}: not a scope`);
+      return literal(scope[Number(n) - 1]);
+    }),
+  );
 
 /**
  * `count` unit query vectors as pgvector literals: stored embeddings spread evenly over time,
