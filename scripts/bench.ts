@@ -1,6 +1,7 @@
 /**
- * `npm run bench [-- --quick | --scale] [--out DIR]`: the bridge's performance, measured side by
- * side in one run on a stack of its own (a temporary directory, ports from BENCH_PORT_BASE),
+ * `npm run bench [-- --quick | --scale] [--out DIR] [--supabase-pg 15|17]`: the bridge's
+ * performance, measured side by side in one run on a stack of its own (a temporary directory,
+ * ports from BENCH_PORT_BASE, the Supabase side on PostgreSQL 17 unless asked for 15),
  * seeded with a fixed dataset and torn down at the end, even on failure or Ctrl-C. Its last part
  * starts two more stacks with the same rows on 2 and 3 Timescale nodes (scripts/bench/nodes.ts).
  * --quick measures the same on smaller data; --scale, searches and activity at three sizes.
@@ -11,7 +12,7 @@
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { EMBEDDING_DIMS } from "./seed/generate.ts";
-import { repoRoot } from "./stack/config.ts";
+import { DEFAULT_SUPABASE_PG, repoRoot, supabasePgVersion } from "./stack/config.ts";
 import * as throwaway from "./stack/throwaway.ts";
 import { type Connections, openConnections, queryVectors } from "./bench/db.ts";
 import { functionScenarios } from "./bench/functions.ts";
@@ -21,6 +22,7 @@ import { callBreakdowns } from "./bench/parts.ts";
 import * as report from "./bench/report.ts";
 import { rttScenarios } from "./bench/rtt.ts";
 import * as scenarios from "./bench/scenarios.ts";
+import { statisticsScenarios } from "./bench/statistics.ts";
 
 const DATASETS = {
   full: { events: 100_000, activity: 1_000_000, missions: 10_000 },
@@ -50,10 +52,12 @@ const { values: options } = parseArgs({
     scale: { type: "boolean", default: false },
     rtt: { type: "string", default: "" },
     out: { type: "string", default: join(repoRoot, "bench-out") },
+    "supabase-pg": { type: "string", default: String(DEFAULT_SUPABASE_PG) },
     help: { type: "boolean", default: false },
   },
 });
-const usage = "usage: npm run bench [-- --quick | --scale] [--rtt MS,MS,...] [--out DIR]";
+const usage =
+  "usage: npm run bench [-- --quick | --scale] [--rtt MS,MS,...] [--out DIR] [--supabase-pg 15|17]";
 if (options.help) {
   console.log(usage);
   Deno.exit(0);
@@ -172,7 +176,8 @@ async function machine(db: Connections) {
 async function bench() {
   const startedAt = new Date().toISOString(), started = performance.now();
   log(`${mode} run: ${JSON.stringify(data)}, results to ${out}`);
-  const stack = await throwaway.startThrowawayStack("bench", BENCH_PORTS);
+  const supabasePg = supabasePgVersion(options["supabase-pg"]);
+  const stack = await throwaway.startThrowawayStack("bench", BENCH_PORTS, 1, supabasePg);
   const results = new report.Report();
   let headline: report.Section;
   if (mode === "scale") {
@@ -184,6 +189,7 @@ async function bench() {
     await callBreakdowns(run);
     await scenarios.naiveScenario(run, stack, ROUNDS.naive);
     await scenarios.activityScenarios(run);
+    await statisticsScenarios(run, stack);
     await functionScenarios(run, stack);
     results.sections.push(report.linkSection(results));
     await multiNodeScenarios(

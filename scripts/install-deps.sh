@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Ensures the local stack's system dependencies: PostgreSQL 15+ server, pgvector 0.8+,
-# TimescaleDB (Apache build), pgTAP and pg_prove, and the de_DE.UTF-8 locale (a test runs the
+# TimescaleDB (Apache build), plpgsql_check, pgTAP and pg_prove, and the de_DE.UTF-8 locale (a test runs the
 # nodes with German messages, to prove no error is recognised by its English words). Uses what
 # is installed; otherwise, on Debian or Ubuntu as root, installs with apt and builds pgvector and
 # TimescaleDB from Debian source packages when the release has no binary package for them.
@@ -24,10 +24,13 @@ need() { missing+=("  $1"); } # what is missing, and how to install it
 have_extension vector 0.8.0 || need "pgvector 0.8+: apt-get install postgresql-15-pgvector where packaged, else build pgvector from source (make && make install)"
 have_extension timescaledb || need "TimescaleDB (Apache build): apt-get install timescaledb-2-postgresql-15 where packaged, else build from source with -DAPACHE_ONLY=1"
 have_extension pgtap || need "pgTAP: apt-get install postgresql-15-pgtap"
+have_extension plpgsql_check || need "plpgsql_check (supabase db lint needs it): apt-get install postgresql-15-plpgsql-check"
 command -v pg_prove >/dev/null || need "pg_prove: apt-get install libtap-parser-sourcehandler-pgtap-perl"
 locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8' ||
   need "the de_DE.UTF-8 locale: apt-get install locales && localedef -i de_DE -f UTF-8 de_DE.UTF-8"
-[ ${#missing[@]} -gt 0 ] || exit 0
+# PostgreSQL 17, the Supabase side's default, is its own script: it runs last, whatever 15 needed.
+pg17="$(dirname "$0")/install-deps-pg17.sh"
+[ ${#missing[@]} -gt 0 ] || exec bash "$pg17"
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   echo "The local stack needs software that is not installed:" >&2
@@ -91,6 +94,13 @@ if ! have_extension timescaledb; then
     build_from_source timescaledb
   fi
 fi
+# `supabase db lint` checks PL/pgSQL with plpgsql_check, as hosted projects offer it; Debian packages
+# it for 15.
+if ! have_extension plpgsql_check; then
+  apt-get install -y -qq "postgresql-$major-plpgsql-check" >/dev/null
+fi
+have_extension plpgsql_check || { log "could not install plpgsql_check"; exit 1; }
 have_extension vector 0.8.0 || { log "could not install vector 0.8.0"; exit 1; }
 have_extension timescaledb || { log "could not install timescaledb"; exit 1; }
 log "done"
+exec bash "$pg17"

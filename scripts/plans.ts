@@ -48,6 +48,34 @@ export function foreignScansIn(node: PlanNode): ForeignScan[] {
   return [...own, ...(node.Plans ?? []).flatMap(foreignScansIn)];
 }
 
+/** One node's statement as a step that asks through dblink lists it (`{ "Nodes": [...] }`). */
+interface NodeStatement {
+  Node: string;
+  Server: string;
+  Relation: string;
+  "Remote SQL": string;
+}
+
+/**
+ * What a step's `explain_only` plan says it sends, as foreign scans: an EXPLAIN's (the events
+ * steps, through postgres_fdw), or one per node statement of a step that asks through dblink
+ * (mission_activity_rows), which sends every node its statement before it reads any answer, so
+ * each counts as asked at once.
+ *
+ * @example
+ * const [{ plan }] = await sql`select plan from bridge.event_counts(..., explain_only => true)`;
+ * const remoteSql = scansOfStepPlan(plan).map((scan) => scan.remoteSql);
+ */
+export function scansOfStepPlan(plan: unknown): ForeignScan[] {
+  if (Array.isArray(plan)) return plan.flatMap((explained) => foreignScansIn(explained.Plan));
+  const { Nodes: nodes = [] } = plan as { Nodes?: NodeStatement[] };
+  return nodes.map((node) => ({
+    remoteSql: node["Remote SQL"],
+    relations: [node.Relation],
+    async: true,
+  }));
+}
+
 /** The foreign scans of one auto_explain notice in JSON; none for any other notice. */
 function foreignScansOfNotice(message: string): ForeignScan[] {
   const start = message.indexOf("{");

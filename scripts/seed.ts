@@ -81,7 +81,7 @@ function connectionStrings() {
  * The Timescale nodes in the bridge's catalog: where the seed reaches each (all but the default
  * at their server's host, port and database) and whether a row lies in its slice. The default
  * node has none, and a list slice on a column the table lacks holds none of its rows
- * (activity_log and location_key: 20261127000200_node_layout.sql).
+ * (activity_log and location_key: supabase/schemas/nodes.sql).
  */
 async function readNodes(supabaseUrl: string, defaultUrl: string) {
   const json = await psql(

@@ -1,10 +1,19 @@
 /**
- * `npm test`: static checks, then every Deno test and pgTAP file against a throwaway stack on its
- * own directory and ports (never the dev stack's data), then teardown, even on failure. Names
- * each failed test with its message, then ends with one line `N passed, N failed`.
+ * `npm test [-- --supabase-pg 15|17 | --both]`: static checks, then every Deno test and pgTAP
+ * file against a throwaway stack on its own directory and ports (never the dev stack's data),
+ * the Supabase side on PostgreSQL 17 (or 15 when asked; --both runs the tests on 17, then on 15),
+ * then teardown, even on failure. Names each failed test with its message, then ends with one
+ * line `N passed, N failed` for everything run.
  */
 import { join } from "node:path";
-import { MAX_TIMESCALE_NODES, repoRoot } from "./stack/config.ts";
+import { parseArgs } from "node:util";
+import {
+  DEFAULT_SUPABASE_PG,
+  MAX_TIMESCALE_NODES,
+  repoRoot,
+  type SupabasePg,
+  supabasePgVersion,
+} from "./stack/config.ts";
 import { findPgBin } from "./stack/postgres.ts";
 import * as throwaway from "./stack/throwaway.ts";
 import { testDatasetSeedArgs } from "../tests/dataset.ts";
@@ -115,13 +124,53 @@ function pgTapTally(output: string): Partial<Tally> {
 }
 
 /**
- * Runs every test `runs` times on a throwaway stack (ports from TEST_PORT_BASE, default 25320),
- * a fresh one every `freshEvery` runs, torn down even on failure. Of its three Timescale nodes
- * only the first is attached: tests/nodes_test.ts attaches the others. Names each failure with
- * its message (and run, when there are several); ends with one line `N passed, N failed`.
+ * Runs every test `runs` times on a throwaway stack (ports from TEST_PORT_BASE, default 25320)
+ * with the Supabase side on each of `versions` in turn, a fresh stack every `freshEvery` runs,
+ * torn down even on failure. Of its three Timescale nodes only the first is attached:
+ * tests/nodes_test.ts attaches the others. Names each failure with its message (and run and
+ * version, when there are several); ends with one line `N passed, N failed`.
  */
-export async function runSuite(runs: number, freshEvery: number, total = emptyTally()) {
+export async function runSuite(
+  runs: number,
+  freshEvery: number,
+  total = emptyTally(),
+  versions: SupabasePg[] = [DEFAULT_SUPABASE_PG],
+) {
   const summaries: string[] = [];
+  let passedRuns = 0;
+  for (const version of versions) {
+    const leg = versions.length > 1 ? `PostgreSQL ${version}: ` : "";
+    const legTotal = emptyTally();
+    const started = performance.now();
+    passedRuns += await runLeg(runs, freshEvery, legTotal, version, summaries);
+    const seconds = ((performance.now() - started) / 1000).toFixed(0);
+    if (versions.length > 1) {
+      summaries.push(
+        `PostgreSQL ${version}: ${legTotal.passed} passed, ${legTotal.failed} failed (${seconds} s)`,
+      );
+    }
+    add(total, legTotal, leg);
+  }
+  if (total.failures.length > 0) console.log("\n== failures");
+  for (const { test, message } of total.failures) {
+    console.log(`\nFAILED ${test}\n${message.replace(/^/gm, "    ")}`);
+  }
+  const allRuns = runs * versions.length;
+  if (allRuns > 1) {
+    console.log(`\n${summaries.join("\n")}\n\n${passedRuns} of ${allRuns} runs passed`);
+  }
+  console.log(`\n${total.passed} passed, ${total.failed} failed`);
+  Deno.exit(total.failed === 0 ? 0 : 1);
+}
+
+/** One version's runs, added to `total`; returns how many runs passed. */
+async function runLeg(
+  runs: number,
+  freshEvery: number,
+  total: Tally,
+  version: SupabasePg,
+  summaries: string[],
+): Promise<number> {
   let passedRuns = 0;
   try {
     let env: Record<string, string> = {};
@@ -129,7 +178,12 @@ export async function runSuite(runs: number, freshEvery: number, total = emptyTa
       if ((run - 1) % freshEvery === 0) {
         await throwaway.stopThrowawayStacks();
         const ports = throwaway.portsFromBase("TEST_PORT_BASE", 25320);
-        const stack = await throwaway.startThrowawayStack("test", ports, MAX_TIMESCALE_NODES);
+        const stack = await throwaway.startThrowawayStack(
+          "test",
+          ports,
+          MAX_TIMESCALE_NODES,
+          version,
+        );
         await throwaway.seedStack(stack, testDatasetSeedArgs);
         await throwaway.startGateway(stack);
         env = stack.env;
@@ -139,7 +193,8 @@ export async function runSuite(runs: number, freshEvery: number, total = emptyTa
       await runTests(tally, env);
       const seconds = ((performance.now() - started) / 1000).toFixed(0);
       summaries.push(
-        `run ${run}/${runs}: ${tally.passed} passed, ${tally.failed} failed (${seconds} s)`,
+        `PostgreSQL ${version}, run ${run}/${runs}: ${tally.passed} passed, ` +
+          `${tally.failed} failed (${seconds} s)`,
       );
       console.log(`\n== ${summaries.at(-1)}`);
       if (tally.failed === 0) passedRuns++;
@@ -152,16 +207,15 @@ export async function runSuite(runs: number, freshEvery: number, total = emptyTa
   } finally {
     await throwaway.stopThrowawayStacks();
   }
-  if (total.failures.length > 0) console.log("\n== failures");
-  for (const { test, message } of total.failures) {
-    console.log(`\nFAILED ${test}\n${message.replace(/^/gm, "    ")}`);
-  }
-  if (runs > 1) console.log(`\n${summaries.join("\n")}\n\n${passedRuns} of ${runs} runs passed`);
-  console.log(`\n${total.passed} passed, ${total.failed} failed`);
-  Deno.exit(total.failed === 0 ? 0 : 1);
+  return passedRuns;
 }
 
 if (import.meta.main) {
+  const options = { "supabase-pg": { type: "string" }, both: { type: "boolean" } } as const;
+  const { values } = parseArgs({ args: Deno.args, options });
+  const versions: SupabasePg[] = values.both
+    ? [17, 15]
+    : [supabasePgVersion(values["supabase-pg"] ?? String(DEFAULT_SUPABASE_PG))];
   const total = emptyTally();
   // What `npm run fmt`, `lint` and `check` run; deno.json says which files they cover.
   const checks = [["fmt", "--check"], ["lint"], ["check"]];
@@ -169,5 +223,5 @@ if (import.meta.main) {
     const counted = (_: string, code: number) => code === 0 ? { passed: 1 } : { failed: 1 };
     await runPart(total, `deno ${args.join(" ")}`, [deno, ...args], counted);
   }
-  await runSuite(1, 1, total);
+  await runSuite(1, 1, total, versions);
 }

@@ -85,19 +85,32 @@ const breaks: Break[] = [
   {
     check: "statistics",
     apply: async () => {
-      // A refresh replaces the foreign tables, and their statistics go with them.
-      await supabase`select * from bridge.refresh_foreign_tables()`;
-      return () => supabase.unsafe("analyze bridge.events, bridge.activity_log");
+      // Local statistics taken when the node held 1% of its rows.
+      const [{ reltuples }] = await supabase`
+        select reltuples from pg_class where oid = 'bridge.activity_log'::regclass`;
+      await supabase`
+        update pg_class set reltuples = ${reltuples / 100}
+         where oid = 'bridge.activity_log'::regclass`;
+      return () =>
+        supabase`
+          update pg_class set reltuples = ${reltuples} where oid = 'bridge.activity_log'::regclass`;
     },
-    detail: /never analyzed: bridge\.activity_log, bridge\.events/,
-    fix: /^analyze bridge\.activity_log, bridge\.events/,
+    detail:
+      /bridge\.activity_log on events_ts: local statistics ≈ 200 rows, the node's own ≈ \d{5}/,
+    fix:
+      /^analyze bridge\.activity_log .*alter foreign table bridge\.activity_log options \(add use_remote_estimate 'true'\)/,
   },
   {
     check: "pushdown mission_activity",
-    // The filter then reaches the node on another column: not mission_id = ANY.
-    apply: () => remapColumn("activity_log", "mission_id", "agent_id"),
-    detail: /Remote SQL lacks mission_id = ANY/,
-    fix: /mission_activity/,
+    // The step composes its statements from the export view's names, so the call fails on the
+    // node (the foreign table's column options play no part in them).
+    apply: async () => {
+      await timescale.unsafe("alter view export.activity_log rename column mission_id to gone");
+      return () =>
+        timescale.unsafe("alter view export.activity_log rename column gone to mission_id");
+    },
+    detail: /the representative call failed: .*column a\.mission_id does not exist/,
+    fix: /see the failed checks above/,
   },
   {
     check: "pushdown event_histogram",

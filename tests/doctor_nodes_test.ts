@@ -87,7 +87,10 @@ dbTest("doctor checks a second node through its own server and names it in each 
       "bridge.activity_log_b = export.activity_log, doctor_node_b.events_b = export.events, " +
         "column for column",
     );
-    assert.match(lines.get("statistics [events_b]")!.detail, /doctor_node_b\.events_b ≈ \d+ rows/);
+    assert.match(
+      lines.get("statistics [events_b]")!.detail,
+      /doctor_node_b\.events_b on events_b: local statistics ≈ \d+ rows, the node's own ≈ \d+/,
+    );
     // The RPCs read bridge.events and bridge.activity_log, which only events_ts holds.
     assert.match(
       lines.get("node index for search [events_b]")!.detail,
@@ -146,7 +149,7 @@ dbTest(
       // Never analyzed: a down node cannot be.
       assert.match(
         lines.get("statistics [events_down]")!.detail,
-        /never analyzed: bridge\.events_down/,
+        /bridge\.events_down on events_down was never analyzed/,
       );
 
       for (const check of doctorNodeChecks) {

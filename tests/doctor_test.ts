@@ -93,7 +93,13 @@ dbTest("doctor reads Remote SQL with EXPLAIN where auto_explain cannot be loaded
   assert.equal(pushdown.length, 3);
   for (const result of pushdown) {
     assert.ok(result.ok, `${result.name}: ${result.detail}`);
-    assert.match(result.detail, /EXPLAIN of the statement/);
+    // Activity's statements are composed by its step, not planned: it lists them as sent.
+    assert.match(
+      result.detail,
+      result.name === "pushdown mission_activity"
+        ? /the statements public\.mission_activity sends each node/
+        : /EXPLAIN of the statement/,
+    );
   }
 });
 
@@ -185,6 +191,22 @@ dbTest("doctor names a bridge table granted to authenticated", async () => {
     assert.equal(failed.size, 1, [...failed.keys()].join(", "));
   } finally {
     await supabase.unsafe("revoke select on bridge.events from authenticated");
+  }
+  await assertPassAgain("not exposed to API roles");
+});
+
+dbTest("doctor names a definer function anon may run", async () => {
+  await supabase.unsafe("grant execute on function bridge.refresh_foreign_tables() to anon");
+  try {
+    const failed = await failures();
+    assertNamed(
+      failed,
+      "not exposed to API roles",
+      /anon can EXECUTE bridge\.refresh_foreign_tables\(\)/,
+    );
+    assert.equal(failed.size, 1, [...failed.keys()].join(", "));
+  } finally {
+    await supabase.unsafe("revoke execute on function bridge.refresh_foreign_tables() from anon");
   }
   await assertPassAgain("not exposed to API roles");
 });

@@ -7,6 +7,7 @@ import postgres from "postgres";
 import { FIRST_MISSION_ID, seedUserId } from "../scripts/seed/generate.ts";
 import { testDataset } from "./dataset.ts";
 import { logPlans, planCollector } from "../scripts/plans.ts";
+import { timescaleNodeUrl } from "../scripts/stack/lifecycle.ts";
 
 /** A required environment variable, or a clear error saying to run the tests through npm. */
 export function env(name: string): string {
@@ -64,7 +65,10 @@ export async function asCallerIn(tx: Sql, caller: Caller) {
   await tx`select set_config('request.jwt.claims', ${JSON.stringify(caller)}, true)`;
 }
 
-/** What postgres_fdw did for a statement: the SQL it sent, and the rows each foreign scan returned. */
+/**
+ * What a statement sent the nodes: the SQL of each postgres_fdw foreign scan, with the rows it
+ * returned, then each statement a node received on a link session of the caller's backend.
+ */
 export interface RemoteWork {
   remoteSql: string[];
   foreignScanRows: number[];
@@ -72,7 +76,8 @@ export interface RemoteWork {
 
 /**
  * Runs a statement as `caller` with auto_explain logging every plan, nested calls included,
- * and reads the foreign scans from those plans (scripts/plans.ts).
+ * and reads the foreign scans from those plans (scripts/plans.ts); then reads, on every node,
+ * the last statement each link session of the caller's backend received (statementsReceived).
  */
 export async function remoteWorkOf(
   statement: string,
@@ -81,20 +86,59 @@ export async function remoteWorkOf(
 ): Promise<RemoteWork> {
   const plans = planCollector();
   const sql = connect("supabase", { onnotice: plans.onnotice });
+  let received: string[];
   try {
-    await sql.begin(async (tx) => {
+    const backend = await sql.begin(async (tx) => {
       await logPlans(tx as unknown as Sql, { analyze: true });
+      const [{ pid }] = await tx`select pg_backend_pid() as pid`;
       await asCallerIn(tx as unknown as Sql, caller);
       await tx.unsafe(statement, params as never[]);
+      return pid as number;
     });
+    // Read while the backend lives: its link sessions end with it.
+    received = await statementsReceived(sql, backend);
   } finally {
     await sql.end();
   }
   const scans = plans.take();
   return {
-    remoteSql: scans.map((scan) => scan.remoteSql),
+    remoteSql: [...scans.map((scan) => scan.remoteSql), ...received],
     foreignScanRows: scans.map((scan) => scan.rows ?? NaN),
   };
+}
+
+/**
+ * The last statement each node received on the link sessions the Supabase backend `backend`
+ * holds (named `fdw-bridge <pid>` on the node), read on the nodes themselves, in the order of
+ * bridge.nodes. A statement longer than the node's track_activity_query_size is an error, never
+ * a truncated text.
+ */
+async function statementsReceived(supabase: Sql, backend: number): Promise<string[]> {
+  const servers = await supabase`
+    select n.server, (select o.option_value from pg_options_to_table(s.srvoptions) o
+                       where o.option_name = 'port') as port
+      from bridge.nodes n join pg_foreign_server s on s.srvname = n.server
+     order by n.name = 'default' desc, n.name`;
+  const received: string[] = [];
+  for (const { port } of servers) {
+    const node = postgres(timescaleNodeUrl(env("TIMESCALE_DB_URL"), Number(port)), {
+      max: 1,
+      onnotice: () => {},
+    });
+    try {
+      const sessions = await node`
+        select query, octet_length(query) >= pg_size_bytes(current_setting('track_activity_query_size')) - 1
+                 as truncated
+          from pg_stat_activity where application_name = ${`fdw-bridge ${backend}`}`;
+      for (const { query, truncated } of sessions) {
+        if (truncated) throw new Error(`a node's statement is longer than pg_stat_activity keeps`);
+        received.push(query);
+      }
+    } finally {
+      await node.end();
+    }
+  }
+  return received;
 }
 
 /** Optional filters of a search, named as public.search_events takes them. */

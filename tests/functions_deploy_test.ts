@@ -1,25 +1,41 @@
 /**
- * What `supabase functions deploy` uploads is enough: for each function, its folder (with its
- * deno.json) and the shared files its module graph imports are copied into an empty directory,
- * served from there by `deno serve` with that deno.json and exactly the variables a hosted
- * project gives a function (the process environment is cleared), and called. A file reached
- * outside the upload, an import the deno.json lacks or a variable the platform does not set
- * fails here.
+ * The functions every test calls are what the real `supabase functions deploy` uploaded to the
+ * stack (scripts/stack/management-api.ts stands in for the Management API): each upload holds its
+ * function's folder and exactly the shared files its module graph imports, byte for byte; a
+ * deployed function is given only the variables Supabase documents for hosted functions; a
+ * redeploy replaces one function and no other; and an upload that does not bundle fails the
+ * deploy with the CLI's message, leaving what is served as it was.
  */
 import assert from "node:assert/strict";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { repoRoot } from "../scripts/stack/config.ts";
+import { repoRoot, stackConfig } from "../scripts/stack/config.ts";
+import { deployFunctions } from "../scripts/stack/deploy.ts";
 import { hostedFunctionEnv } from "../scripts/stack/env.ts";
-import {
-  embedding,
-  publishableKey,
-  secretKey,
-  spareTestPort,
-  stopChild,
-  userToken,
-  waitForServer,
-} from "./functions_fixture.ts";
+import { FunctionWorkers } from "../scripts/stack/function-workers.ts";
+import { type FunctionRecord, liveDeployments } from "../scripts/stack/management-api.ts";
+import { env } from "./fixture.ts";
+import { embedding, secretKey } from "./functions_fixture.ts";
+
+/**
+ * What a hosted project gives its Edge Functions, from Supabase's documentation ("Environment
+ * variables", default secrets): written here, not taken from the product.
+ */
+const HOSTED_VARIABLES = [
+  "SUPABASE_URL",
+  "SUPABASE_DB_URL",
+  "SUPABASE_PUBLISHABLE_KEYS",
+  "SUPABASE_SECRET_KEYS",
+  "SUPABASE_JWKS",
+  "SUPABASE_ANON_KEY",
+  "SUPABASE_SERVICE_ROLE_KEY",
+];
+
+/**
+ * The local runtime's own, not the function's: where Deno keeps its package cache (given by the
+ * stack), and two that Deno as installed from npm sets in its own process, whatever it is given.
+ */
+const RUNTIME_VARIABLES = ["DENO_DIR", "DENO_NODE_SHIM_ACTIVE", "PATH"];
 
 const deno = Deno.execPath();
 const functionsDir = join(repoRoot, "functions");
@@ -28,15 +44,22 @@ const functionNames = [...Deno.readDirSync(functionsDir)]
   .map((entry) => entry.name)
   .sort();
 
+/** The functions live on the stack, from the stand-in's list (`supabase functions list`). */
+async function liveFunctions(): Promise<Map<string, FunctionRecord>> {
+  const response = await fetch(
+    `${env("SUPABASE_URL")}/v1/projects/${env("STACK_PROJECT_REF")}/functions`,
+    { headers: { Authorization: `Bearer ${env("STACK_ACCESS_TOKEN")}` } },
+  );
+  assert.equal(response.status, 200);
+  const records: FunctionRecord[] = await response.json();
+  return new Map(records.map((record) => [record.slug, record]));
+}
+
 /** The local files of a function's module graph, resolved with its own deno.json. */
 async function localModules(name: string): Promise<string[]> {
   const { code, stdout, stderr } = await new Deno.Command(deno, {
     args: [
-      "info",
-      "--json",
-      "--no-lock",
-      "--config",
-      join(functionsDir, name, "deno.json"),
+      ...["info", "--json", "--no-lock", "--config", join(functionsDir, name, "deno.json")],
       join(functionsDir, name, "index.ts"),
     ],
     stdout: "piped",
@@ -49,123 +72,174 @@ async function localModules(name: string): Promise<string[]> {
     .map((specifier) => fileURLToPath(specifier));
 }
 
-/** Copies what deploying `name` uploads into `target`, keeping the paths below functions/. */
-async function copyUpload(name: string, target: string) {
-  const ownFolder = [...Deno.readDirSync(join(functionsDir, name))]
-    .filter((entry) => entry.isFile)
-    .map((entry) => join(functionsDir, name, entry.name));
-  const shared = (await localModules(name)).filter((file) =>
-    !file.startsWith(join(functionsDir, name))
+/** Every file under `dir`, relative to it. */
+function filesUnder(dir: string, below = ""): string[] {
+  return [...Deno.readDirSync(join(dir, below))].flatMap((entry) =>
+    entry.isDirectory
+      ? filesUnder(dir, join(below, entry.name))
+      : entry.isFile
+      ? [join(below, entry.name)]
+      : []
   );
-  for (const file of shared) {
-    assert.ok(
-      file.startsWith(join(functionsDir, "_shared") + "/"),
-      `${name} imports ${file}, outside its folder and functions/_shared/`,
-    );
-  }
-  for (const file of [...ownFolder, ...shared]) {
-    const copy = join(target, "functions", relative(functionsDir, file));
-    Deno.mkdirSync(dirname(copy), { recursive: true });
-    Deno.copyFileSync(file, copy);
-  }
 }
 
-/** Each function's request, and who calls it: a user session, then the secret key. */
-const calls: Record<string, RequestInit> = {
-  "events-search": { method: "POST", body: JSON.stringify({ embedding: embedding(4), k: 3 }) },
-  "mission-activity": { method: "POST", body: JSON.stringify({ missionIds: [10001], limit: 3 }) },
-  "event-histogram": {
+/** A project of its own (supabase/config.toml and functions/) to deploy from: a copy of ours. */
+function copyOfProject(): string {
+  const project = Deno.makeTempDirSync({ prefix: "deploy-project-" });
+  for (const file of filesUnder(repoRoot, "functions").concat("supabase/config.toml")) {
+    Deno.mkdirSync(dirname(join(project, file)), { recursive: true });
+    Deno.copyFileSync(join(repoRoot, file), join(project, file));
+  }
+  return project;
+}
+
+const search = () =>
+  fetch(`${env("SUPABASE_URL")}/functions/v1/events-search`, {
     method: "POST",
-    body: JSON.stringify({
-      bucket: "1 day",
-      from: "2026-10-01T00:00:00Z",
-      to: "2026-10-02T00:00:00Z",
-    }),
-  },
-  "bridge-health": { method: "GET" },
-};
+    headers: { apikey: secretKey(), "Content-Type": "application/json" },
+    body: JSON.stringify({ embedding: embedding(4), k: 3 }),
+  });
 
-/**
- * Serves function `name` from the copy of its upload in `upload` with `deno serve`, its own
- * deno.json and only the variables in `variables` (the process environment is cleared), runs
- * `use` against its URL, then ends it as the platform ends an isolate (a graceful stop would wait
- * out the database pool's idle connections).
- */
-async function serveUpload(
-  upload: string,
-  name: string,
-  variables: Record<string, string>,
-  use: (url: string) => Promise<void>,
-) {
-  const folder = join(upload, "functions", name);
-  const port = spareTestPort(2);
-  const child = new Deno.Command(deno, {
-    args: [
-      "serve",
-      "--no-lock",
-      "--config",
-      join(folder, "deno.json"),
-      "--allow-net",
-      "--allow-env",
-      "--allow-sys",
-      `--allow-read=${upload}`,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      join(folder, "index.ts"),
-    ],
-    cwd: upload,
-    clearEnv: true,
-    // Deno's own cache of npm packages is where it was; the function sees nothing else.
-    env: { ...variables, DENO_DIR: await denoDir(), NO_COLOR: "1" },
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  try {
-    await waitForServer(child, port);
-    await use(`http://127.0.0.1:${port}/${name}`);
-  } finally {
-    await stopChild(child, "SIGKILL");
+Deno.test("each function served is the CLI's upload: its folder and the shared files it imports", async (t) => {
+  const live = liveDeployments(stackConfig().dir);
+  assert.deepEqual(live.map((deployment) => deployment.record.slug), functionNames);
+  for (const deployment of live) {
+    const name = deployment.record.slug;
+    await t.step(name, async () => {
+      assert.equal(deployment.metadata.entrypoint_path, `functions/${name}/index.ts`);
+      assert.equal(deployment.metadata.import_map_path, `functions/${name}/deno.json`);
+      assert.equal(deployment.metadata.verify_jwt, false);
+      const ownFolder = [...Deno.readDirSync(join(functionsDir, name))]
+        .filter((entry) => entry.isFile)
+        .map((entry) => join(functionsDir, name, entry.name));
+      const imported = await localModules(name);
+      const expected = [...new Set([...ownFolder, ...imported])]
+        .map((file) => relative(repoRoot, file)).sort();
+      assert.deepEqual(filesUnder(deployment.source).sort(), expected);
+      for (const file of expected) {
+        assert.deepEqual(
+          Deno.readFileSync(join(deployment.source, file)),
+          Deno.readFileSync(join(repoRoot, file)),
+          `${name}: ${file} differs from the source`,
+        );
+      }
+    });
   }
-}
+});
 
-const hosted = () => hostedFunctionEnv(Deno.env.toObject());
+Deno.test("a deployed function is given only the variables Supabase documents", async () => {
+  const project = copyOfProject();
+  const probe = join(project, "functions", "env-probe");
+  Deno.mkdirSync(probe);
+  Deno.writeTextFileSync(
+    join(probe, "index.ts"),
+    "export default { fetch: () => Response.json(Object.keys(Deno.env.toObject()).sort()) };\n",
+  );
+  Deno.writeTextFileSync(join(probe, "deno.json"), '{ "imports": {} }\n');
+  const config = Deno.readTextFileSync(join(project, "supabase", "config.toml"));
+  Deno.writeTextFileSync(
+    join(project, "supabase", "config.toml"),
+    config + '\n[functions.env-probe]\nimport_map = "../functions/env-probe/deno.json"\n' +
+      'entrypoint = "../functions/env-probe/index.ts"\nverify_jwt = false\n',
+  );
+  try {
+    await deployFunctions(stackConfig(), ["env-probe"], project);
+    const response = await fetch(`${env("SUPABASE_URL")}/functions/v1/env-probe`);
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), [...HOSTED_VARIABLES, ...RUNTIME_VARIABLES].sort());
+  } finally {
+    await deleteFunction("env-probe");
+    Deno.removeSync(project, { recursive: true });
+  }
+});
+
+/** `supabase functions delete`, as the stand-in answers it. */
+async function deleteFunction(slug: string) {
+  const response = await fetch(
+    `${env("SUPABASE_URL")}/v1/projects/${env("STACK_PROJECT_REF")}/functions/${slug}`,
+    { method: "DELETE", headers: { Authorization: `Bearer ${env("STACK_ACCESS_TOKEN")}` } },
+  );
+  await response.body?.cancel();
+}
 
 Deno.test({
-  name: "each function runs from a copy of its upload, with only the hosted variables",
+  name: "redeploying events-search replaces what is served for it, and only it",
   sanitizeResources: false,
   sanitizeOps: false,
-  async fn(t) {
-    assert.deepEqual(Object.keys(calls).sort(), functionNames);
-    const upload = Deno.makeTempDirSync({ prefix: "functions-upload-" });
+  async fn() {
+    const before = await liveFunctions();
+    const project = copyOfProject();
+    Deno.writeTextFileSync(
+      join(project, "functions", "events-search", "index.ts"),
+      'export default { fetch: () => Response.json({ redeployed: "from a changed copy" }) };\n',
+    );
     try {
-      for (const name of functionNames) {
-        await t.step(name, async () => {
-          await copyUpload(name, upload);
-          await serveUpload(upload, name, hosted(), async (url) => {
-            const callers: [string, HeadersInit, number][] = [
-              ["a user session", {
-                apikey: publishableKey(),
-                Authorization: `Bearer ${await userToken(2)}`,
-              }, name === "bridge-health" ? 403 : 200],
-              ["the secret key", { apikey: secretKey() }, 200],
-            ];
-            for (const [who, headers, status] of callers) {
-              const response = await fetch(url, {
-                ...calls[name],
-                headers: { "Content-Type": "application/json", ...headers },
-              });
-              const body = await response.json();
-              assert.equal(response.status, status, `${who}: ${JSON.stringify(body)}`);
-            }
-          });
-        });
+      await deployFunctions(stackConfig(), ["events-search"], project);
+      const changed = await search();
+      assert.deepEqual(await changed.json(), { redeployed: "from a changed copy" });
+      const after = await liveFunctions();
+      assert.equal(after.get("events-search")!.version, before.get("events-search")!.version + 1);
+      for (const name of functionNames.filter((name) => name !== "events-search")) {
+        assert.deepEqual(after.get(name), before.get(name), `${name} was redeployed too`);
       }
     } finally {
-      Deno.removeSync(upload, { recursive: true });
+      await deployFunctions(stackConfig(), ["events-search"]);
+      Deno.removeSync(project, { recursive: true });
     }
+    const restored = await search();
+    const body = await restored.json();
+    assert.equal(restored.status, 200, JSON.stringify(body));
+    assert.equal(body.count, 3);
   },
+});
+
+Deno.test("an upload that does not bundle fails the deploy with the CLI's message, and nothing changes", async (t) => {
+  const before = await liveFunctions();
+  const cases: [string, (folder: string) => void, RegExp][] = [
+    [
+      "an import of a file that is not there",
+      (folder) =>
+        Deno.writeTextFileSync(
+          join(folder, "index.ts"),
+          'import "./not-there.ts";\n' + Deno.readTextFileSync(join(folder, "index.ts")),
+        ),
+      /unexpected deploy status 400: .*Failed to bundle the function.*not-there\.ts/s,
+    ],
+    [
+      "an import its deno.json does not map",
+      (folder) =>
+        Deno.writeTextFileSync(
+          join(folder, "index.ts"),
+          'import "left-pad";\n' + Deno.readTextFileSync(join(folder, "index.ts")),
+        ),
+      /unexpected deploy status 400: .*left-pad/s,
+    ],
+    [
+      "a deno.json that is not JSON",
+      (folder) => Deno.writeTextFileSync(join(folder, "deno.json"), '{ "imports": {\n'),
+      /deno\.json|brace/i,
+    ],
+  ];
+  for (const [what, breakIt, message] of cases) {
+    await t.step(what, async () => {
+      const project = copyOfProject();
+      try {
+        breakIt(join(project, "functions", "events-search"));
+        await assert.rejects(
+          deployFunctions(stackConfig(), ["events-search"], project),
+          (error: Error) => {
+            assert.match(error.message, message);
+            return true;
+          },
+        );
+      } finally {
+        Deno.removeSync(project, { recursive: true });
+      }
+      assert.deepEqual(await liveFunctions(), before);
+      const response = await search();
+      assert.equal(response.status, 200, await response.text());
+    });
+  }
 });
 
 Deno.test({
@@ -173,50 +247,44 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    const upload = Deno.makeTempDirSync({ prefix: "functions-upload-" });
-    const { SUPABASE_JWKS: _, ...withoutJwks } = hosted();
+    const deployment = liveDeployments(stackConfig().dir)
+      .find((candidate) => candidate.record.slug === "bridge-health")!;
+    const hosted = hostedFunctionEnv(Deno.env.toObject());
+    const { SUPABASE_JWKS: _, ...withoutJwks } = hosted;
     const leaked = "sb_public_" + "z".repeat(30);
     const cases: [string, Record<string, string>, RegExp][] = [
       ["without SUPABASE_JWKS", withoutJwks, /SUPABASE_JWKS/],
       [
         "with a secret key that is not sb_secret_",
-        { ...hosted(), SUPABASE_SECRET_KEYS: JSON.stringify({ default: leaked }) },
+        { ...hosted, SUPABASE_SECRET_KEYS: JSON.stringify({ default: leaked }) },
         /SUPABASE_SECRET_KEYS\.default: must start sb_secret_/,
       ],
       [
         "with SUPABASE_PUBLISHABLE_KEYS not JSON",
-        { ...hosted(), SUPABASE_PUBLISHABLE_KEYS: leaked },
+        { ...hosted, SUPABASE_PUBLISHABLE_KEYS: leaked },
         /SUPABASE_PUBLISHABLE_KEYS: must be JSON/,
       ],
     ];
-    try {
-      await copyUpload("bridge-health", upload);
-      for (const [what, variables, message] of cases) {
-        await t.step(what, async () => {
-          await serveUpload(upload, "bridge-health", variables, async (url) => {
-            const response = await fetch(url, { headers: { apikey: secretKey() } });
-            const text = await response.text();
-            assert.equal(response.status, 500, text);
-            const { error } = JSON.parse(text);
-            assert.equal(error.code, "internal");
-            assert.match(error.message, message);
-            assert.ok(!text.includes(leaked), "the value never reaches the caller");
-          });
-        });
-      }
-    } finally {
-      Deno.removeSync(upload, { recursive: true });
+    for (const [what, variables, message] of cases) {
+      await t.step(what, async () => {
+        const workers = new FunctionWorkers(variables);
+        try {
+          await workers.serve(deployment);
+          const response = await workers.fetch(
+            "bridge-health",
+            "/bridge-health",
+            new Request("http://stack/", { headers: { apikey: secretKey() } }),
+          )!;
+          const text = await response.text();
+          assert.equal(response.status, 500, text);
+          const { error } = JSON.parse(text);
+          assert.equal(error.code, "internal");
+          assert.match(error.message, message);
+          assert.ok(!text.includes(leaked), "the value never reaches the caller");
+        } finally {
+          await workers.stopAll();
+        }
+      });
     }
   },
 });
-
-let cachedDenoDir: string | undefined;
-
-/** Where this Deno keeps its module and npm cache. */
-async function denoDir(): Promise<string> {
-  if (cachedDenoDir) return cachedDenoDir;
-  const { stdout } = await new Deno.Command(deno, { args: ["info", "--json"], stdout: "piped" })
-    .output();
-  cachedDenoDir = JSON.parse(new TextDecoder().decode(stdout)).denoDir as string;
-  return cachedDenoDir;
-}

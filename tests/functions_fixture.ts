@@ -151,20 +151,28 @@ export async function stopChild(
 }
 
 /**
- * A second local gateway (scripts/serve-functions.ts) on `port`, for the same stack, with
- * `secrets` set as an operator sets them with `supabase secrets set`.
+ * A second local gateway (scripts/serve-functions.ts) on `port`, for the same stack, serving the
+ * same deployed functions with `secrets` given to them, as an operator sets them with
+ * `supabase secrets set`.
  */
 export async function startGateway(
   port: number,
   secrets: Record<string, string>,
 ): Promise<ChildServer> {
+  const secretsFile = Deno.makeTempFileSync({ prefix: "function-secrets-" });
+  const lines = Object.entries(secrets).map(([name, value]) => `${name}=${value}\n`);
+  Deno.writeTextFileSync(secretsFile, lines.join(""));
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "scripts/serve-functions.ts"],
+    args: ["run", "-A", "scripts/serve-functions.ts", "--env-file", secretsFile],
     cwd: repoRoot,
-    env: { ...secrets, STACK_FUNCTIONS_PORT: String(port) },
+    env: { STACK_FUNCTIONS_PORT: String(port) },
     stdout: "null",
     stderr: "inherit",
   }).spawn();
-  await waitForServer(child, port);
+  try {
+    await waitForServer(child, port);
+  } finally {
+    Deno.removeSync(secretsFile);
+  }
   return { url: `http://127.0.0.1:${port}`, stop: () => stopChild(child) };
 }

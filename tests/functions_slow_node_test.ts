@@ -148,8 +148,12 @@ dbTest(
   async () => {
     await speakGerman(true);
     try {
-      // The setting took: the servers' messages are no longer English.
-      for (const node of [supabase, timescale]) {
+      // The setting took: the servers' messages are no longer English. The Supabase side's
+      // PostgreSQL 17 (npm's build) has no message translations: there only the node speaks
+      // German, and 15 proves the Supabase side's German (docs/design-pg17.md).
+      const [{ major }] = await supabase`
+        select current_setting('server_version_num')::int / 10000 as major`;
+      for (const node of major === 15 ? [supabase, timescale] : [timescale]) {
         assert.match(await divisionByZeroMessage(node), /Division durch Null/);
       }
       await assertSlowNodeTimesOut();

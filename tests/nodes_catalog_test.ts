@@ -1,5 +1,5 @@
 /**
- * The node catalog's calls (issue 13): attach_node, detach_node and move_boundary refuse bad input
+ * The node catalog's calls: attach_node, detach_node and move_boundary refuse bad input
  * with 22023 and change nothing, and only the owner and service_role may call them.
  */
 import assert from "node:assert/strict";

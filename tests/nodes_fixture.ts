@@ -1,5 +1,5 @@
 /**
- * The fixture for tests on several Timescale nodes (issue 13). The test stack runs three, the
+ * The fixture for tests on several Timescale nodes. The test stack runs three, the
  * bridge starts with the first alone. What one node holding all the data answers is read here,
  * directly on that node by queries of its own, before any test attaches another node; the tests
  * then attach nodes, split the same seed across them (scripts/seed.ts) and compare every RPC with
@@ -85,10 +85,10 @@ export async function detachAll() {
   }
 }
 
-/** scripts/seed.ts with the test dataset: it splits the rows by the slices in the catalog. */
-export async function seed() {
+/** scripts/seed.ts, by default with the test dataset: it splits the rows by the slices in the catalog. */
+export async function seed(seedArgs = testDatasetSeedArgs) {
   const { code, stderr } = await new Deno.Command(join(repoRoot, "node_modules", ".bin", "deno"), {
-    args: ["run", "-A", "scripts/seed.ts", ...testDatasetSeedArgs],
+    args: ["run", "-A", "scripts/seed.ts", ...seedArgs],
     cwd: repoRoot,
     stdout: "null",
     stderr: "piped",
@@ -170,7 +170,10 @@ export const expectedInWindow = (await allData`
    where mission_id = any(${missions}::bigint[])
      and event_time >= ${daysBefore(16)} and event_time < ${daysBefore(4)}
    order by event_time desc, mission_id, agent_id, action, details`).map(activityKey);
-/** More than 50 missions: the step reads them newest first by event_time (20261126000800). */
+/**
+ * More than 50 missions: the step reads them newest first by event_time (docs/design.md § the
+ * node's best plan).
+ */
 export const manyMissions = Array.from({ length: 60 }, (_, i) => fixture.firstMissionId + i * 49);
 export const expectedManyMissions = (await allData`
   select mission_id, event_time, agent_id, action, details from public.activity_log

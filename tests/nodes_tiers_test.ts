@@ -1,5 +1,5 @@
 /**
- * Tiers by time in operation (issue 13): a day moved from the hot node to a cold one by the
+ * Tiers by time in operation: a day moved from the hot node to a cold one by the
  * runbook's procedure while readers search and page, and a down node, named in its 503 while calls
  * its slice excludes still answer.
  */

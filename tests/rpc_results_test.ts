@@ -160,7 +160,7 @@ dbTest("service_role sees the activity of every mission", async () => {
 });
 
 // Up to 50 missions are read by mission ranges on the node, more by its event_time index
-// (20261126000800): both must give the node's rows in the one total order.
+// (docs/design.md § the node's best plan): both must give the node's rows in the one total order.
 for (const count of [50, 51]) {
   dbTest(
     `mission_activity for ${count} missions returns the node's newest rows in order`,

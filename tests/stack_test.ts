@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import postgres from "postgres";
-import { repoRoot, type StackConfig } from "../scripts/stack/config.ts";
+import { repoRoot, type StackConfig, supabasePgVersion } from "../scripts/stack/config.ts";
 import { importJWK, jwtVerify } from "jose";
 import { signSession } from "../scripts/stack/auth.ts";
 import { envFile, hostedFunctionEnvNames, readEnvFile } from "../scripts/stack/env.ts";
@@ -117,6 +117,7 @@ dbTest("stack: up, up again, status, seed, down leaves no process", async () => 
     supabasePort: Number(requiredEnv("STACK_SUPABASE_PORT")) + 1000,
     timescalePort: Number(requiredEnv("STACK_TIMESCALE_PORT")) + 1000,
     functionsPort: Number(requiredEnv("STACK_FUNCTIONS_PORT")) + 1000,
+    supabasePg: supabasePgVersion(requiredEnv("STACK_SUPABASE_PG")),
   };
   try {
     await stackUp(config);
@@ -133,6 +134,9 @@ dbTest("stack: up, up again, status, seed, down leaves no process", async () => 
         select rolname, rolbypassrls from pg_roles
          where rolname in ('anon', 'authenticated', 'service_role', 'authenticator')
          order by rolname`;
+      const [{ major }] = await supabase`
+        select current_setting('server_version_num')::int / 10000 as major`;
+      assert.equal(major, config.supabasePg, "the Supabase side runs the version asked");
       assert.deepEqual(roles.map((r) => `${r.rolname}:${r.rolbypassrls}`), [
         "anon:false",
         "authenticated:false",
@@ -166,6 +170,16 @@ dbTest("stack: up, up again, status, seed, down leaves no process", async () => 
     first.forEach((d, i) =>
       assert.notEqual(other[i], d, `seed 8 differs from seed 7 (table ${i})`)
     );
+
+    const made = config.supabasePg!, asked = made === 17 ? 15 : 17;
+    await assert.rejects(
+      stackUp({ ...config, supabasePg: asked }),
+      new RegExp(
+        `the supabase node in \\S+ runs PostgreSQL ${made}, not ${asked} as asked: start it ` +
+          `with --supabase-pg ${made}, or remake it on ${asked} with npm run stack:reset`,
+      ),
+    );
+    assert.deepEqual(await digest(), other, "a stack-up on the other version changes nothing");
   } finally {
     await stackDown(config);
   }

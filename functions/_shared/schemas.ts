@@ -12,9 +12,9 @@ import { bucketCount, BUCKETS } from "./interval.ts";
 import { parseCursor } from "./page.ts";
 
 /**
- * The limits of a request. The RPCs enforce the same ones for callers that reach them directly
- * (supabase/migrations/); tests/limits_test.ts reads each from the database and fails if the two
- * differ.
+ * The limits of a request, each written once here. The RPCs' argument checks enforce the same
+ * ones for callers that reach them directly, but for the key limits, which protect only the
+ * functions; tests/limits_test.ts reads each from the database and fails if the two differ.
  */
 export const LIMITS = {
   /** Width of the events' embeddings (bridge.events.event_embedding is vector(768)). */
@@ -27,6 +27,12 @@ export const LIMITS = {
   activityRows: 1000,
   /** Most buckets one histogram has. */
   buckets: 10_000,
+  /** Largest cosine distance a search may be limited to (maxDistance); cosine distance is 0 to 2. */
+  maxDistance: 2,
+  /** Most characters of one key, type or action a request names. */
+  keyLength: 200,
+  /** Most event types or actions one filter lists. */
+  keysPerFilter: 100,
 } as const;
 
 // pgvector stores float4: a larger magnitude would fail in the database instead of here.
@@ -58,7 +64,7 @@ function describe(value: unknown): string {
 // way to the database, so both are rejected here rather than matched against something else.
 const key = z.string({ error: (issue) => `must be a string, got ${describe(issue.input)}` })
   .min(1, { error: "must not be empty" })
-  .max(200, { error: "must be at most 200 characters" })
+  .max(LIMITS.keyLength, { error: `must be at most ${LIMITS.keyLength} characters` })
   .refine((value) => value.isWellFormed() && !value.includes("\0"), {
     error: "must be well-formed Unicode text without NUL characters",
   });
@@ -66,7 +72,7 @@ const key = z.string({ error: (issue) => `must be a string, got ${describe(issue
 const keys = (what: string) =>
   z.array(key, { error: (issue) => `must be an array of ${what}, got ${describe(issue.input)}` })
     .min(1, { error: `must name at least one ${what.replace(/s$/, "")}, or be left out for all` })
-    .max(100, { error: `must name at most 100 ${what}` });
+    .max(LIMITS.keysPerFilter, { error: `must name at most ${LIMITS.keysPerFilter} ${what}` });
 
 const timestamp = z.iso.datetime({
   offset: true,
@@ -111,6 +117,8 @@ const embedding = z.array(
   error: "must not be all zeros: cosine distance to a zero vector is undefined",
 });
 
+const distanceRange = `from 0 to ${LIMITS.maxDistance} (cosine distance)`;
+
 /** POST events-search: the `k` events nearest to `embedding`, optionally filtered. */
 export const searchRequest = strictObject({
   embedding,
@@ -123,9 +131,9 @@ export const searchRequest = strictObject({
     locationKey: key.optional(),
     from: timestamp.optional(),
     to: timestamp.optional(),
-    maxDistance: z.number({ error: "must be a number from 0 to 2 (cosine distance)" })
-      .min(0, { error: "must be from 0 to 2 (cosine distance)" })
-      .max(2, { error: "must be from 0 to 2 (cosine distance)" })
+    maxDistance: z.number({ error: `must be a number ${distanceRange}` })
+      .min(0, { error: `must be ${distanceRange}` })
+      .max(LIMITS.maxDistance, { error: `must be ${distanceRange}` })
       .optional(),
   }).superRefine(fromNotAfterTo).optional(),
 });

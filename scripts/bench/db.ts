@@ -6,7 +6,7 @@
  * are the benchmark's own and say so where they are written.
  */
 import postgres from "postgres";
-import { type ForeignScan, foreignScansIn } from "../plans.ts";
+import { type ForeignScan, scansOfStepPlan } from "../plans.ts";
 import { mulberry32 } from "../seed/random.ts";
 
 /** The Supabase user the scoped search runs as (its grants are made and removed by the bench). */
@@ -33,9 +33,9 @@ export const open = (url: string, settings: Record<string, string> = {}) =>
  * The link role's session as postgres_fdw's is planned. postgres_fdw reads every result through
  * a cursor, and PostgreSQL never runs a cursor's plan in parallel; a plain query may take a
  * parallel plan, and for the 5% type filter on the full dataset that is an exact scan where the
- * cursor searches the HNSW index: another answer, and a slower one (BENCHMARKS.md, "Filtered
- * search: a cursor's plan against a plain query's"). A client standing in for the bridge
- * plans without parallel workers, so it gets the bridge's plan.
+ * cursor searches the HNSW index: another answer, and a slower one (docs/design.md § cursors
+ * never run in parallel). A client standing in for the bridge plans without parallel workers, so
+ * it gets the bridge's plan.
  */
 export const PLANNED_AS_THE_BRIDGE = { max_parallel_workers_per_gather: "0" };
 
@@ -120,7 +120,7 @@ export const viaBridge = (sql: postgres.Sql, call: Call) => sql.unsafe(call.rpc,
 /** The foreign scans of the plan the call's step gives of its own statement (as service_role). */
 export async function stepScans(sql: postgres.Sql, call: Call): Promise<ForeignScan[]> {
   const [{ plan }] = await sql.unsafe(call.step, call.params);
-  return foreignScansIn(plan[0].Plan);
+  return scansOfStepPlan(plan);
 }
 
 /** A call, and the statement the bridge sends the node for it: its one foreign scan's SQL. */
@@ -146,6 +146,16 @@ export async function prepare(db: Connections, calls: Call[]): Promise<Prepared[
  * without them service_role's, who sees every event.
  */
 export const scopeParams = (tokens?: string) => [tokens === undefined, tokens ?? "{}", "{}", "{}"];
+
+/**
+ * A statement a step sends through dblink answers its rows as one jsonb array (bridge.ask_nodes):
+ * this selects them as rows of `rowType`, the export view they were read from.
+ *
+ * @example
+ * await onNode(sql, asRows(remote, "export.activity_log"));
+ */
+export const asRows = (statement: string, rowType: string) =>
+  `select r.* from jsonb_populate_recordset(null::${rowType}, (${statement})) r`;
 
 /** A value as a quoted SQL literal; the statement's own cast (`$1::boolean`) types it. */
 const literal = (value: unknown) => `'${String(value).replace(/'/g, "''")}'`;

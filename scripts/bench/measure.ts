@@ -64,8 +64,15 @@ function williamsOrders(n: number): number[][] {
   return n % 2 ? [...rows, ...rows.map((row) => [...row].reverse())] : rows;
 }
 
-/** A way of answering a query, by name, timed against the others of its scenario. */
-export type Variant<Q> = [name: string, run: (query: Q) => Promise<unknown>];
+/**
+ * A way of answering a query, by name, timed against the others of its scenario; `prepare`, if
+ * given, runs before each of its calls, untimed (e.g. to set the state the variant measures).
+ */
+export type Variant<Q> = [
+  name: string,
+  run: (query: Q) => Promise<unknown>,
+  prepare?: () => Promise<unknown>,
+];
 
 /** What a variant measured, with each timed call's query and result. */
 export interface Measured<Q> extends Summary {
@@ -91,6 +98,7 @@ export async function interleave<Q>(
   for (let round = 0; round < warmup + count; round++) {
     const query = queries[round % queries.length];
     for (const i of orders[round % orders.length]) {
+      await variants[i][2]?.();
       const started = performance.now();
       const result = await variants[i][1](query);
       if (round < warmup) continue;

@@ -1,5 +1,5 @@
 /**
- * The bridge on 1, 2 and 3 Timescale nodes holding the same rows (issue 13): the run's own stack
+ * The bridge on 1, 2 and 3 Timescale nodes holding the same rows: the run's own stack
  * is the one-node layout; two more stacks get the same seed split into 10-day time tiers, as
  * `npm run stack:up -- --timescale-nodes N` lays them out, counted back from the data's end. Each
  * query runs on the three layouts interleaved, on the same parameters, so machine load hits all
@@ -59,7 +59,8 @@ async function startLayout(stack: ThrowawayStack, nodes: number, seedArgs: strin
     supabasePort: supabasePort + shift,
     timescalePort: timescalePort + shift,
   };
-  const layoutStack = await startThrowawayStack(`bench-${nodes}-nodes`, ports, nodes);
+  const purpose = `bench-${nodes}-nodes`;
+  const layoutStack = await startThrowawayStack(purpose, ports, nodes, stack.config.supabasePg);
   await attachTimeTiers(layoutStack.config, until);
   await seedStack(layoutStack, seedArgs);
   const seconds = Math.round((performance.now() - started) / 1000);

@@ -79,8 +79,8 @@ async function traffic(run: Run, query: string, server: string, remotes: string[
 /**
  * How the node plans the bridge's statement: by its HNSW indexes, or exactly, computing the
  * distance of every row that passes the filters (right for a few rows, ~100 times slower for a
- * 3-day window of the full dataset, which the planner chose before it was told what a distance
- * costs: sql/timescale/01_schema.sql).
+ * 3-day window of the full dataset, which the planner chooses when it is not told what a distance
+ * costs: docs/design.md § cost of cosine_distance).
  */
 async function nodeSearchPlan(run: Run, remote: string) {
   const [row] = await db.onNode(run.db.direct, `explain (format json) ${remote}`);
@@ -181,7 +181,7 @@ export async function searchScenarios(run: Run, recallCount: number) {
  * The naive search, the benchmark's own statement (the bridge never sends it): the top 10 on a
  * foreign table whose server lacks `extensions 'vector'`, as the seed's DDL had it. It cannot
  * ship the distance operator, so every row crosses the link and is sorted on Supabase
- * (DESIGN.md fact 1).
+ * (docs/design.md § vector pushdown needs the extensions option).
  */
 const NAIVE_SEARCH = `select e.event_time, e.user_token, e.agent_key, e.device_key,
     e.event_embedding operator(extensions.<=>) $1::extensions.vector as distance
@@ -231,7 +231,7 @@ const NODE_PLANS = ["event_time", "mission_ranges", "lateral"] as const;
 /**
  * The same page as the bridge's, written by the benchmark for the node (export view,
  * bridge_reader), for the plans the bridge does not send for this call:
- * - event_time: what the bridge sent before issue 15, and sends for many missions; the node
+ * - event_time: what the bridge sends for many missions; the node
  *   walks its event_time index backwards, filtering by mission;
  * - mission_ranges: ordered by date_bin(1 µs), equal to event_time but no index gives it, so the
  *   node reads the missions' (mission_id, event_time) index ranges and sorts; what the bridge
@@ -283,8 +283,9 @@ export async function activityScenarios(run: Run, sizes = ACTIVITY_SIZES, window
       const id = `activity_${size}${suffix}`;
       const sets = db.missionIdSets(FIRST_MISSION_ID, run.missions, size, run.warmup + run.count);
       const queries = await db.prepare(run.db, sets.map((ids) => db.activityCall(ids, window)));
-      const sent = /ORDER BY date_bin/.test(queries[0].remote) ? "mission_ranges" : "event_time";
-      if (!windowed) await traffic(run, id, "events_ts", queries.slice(0, 5).map((q) => q.remote));
+      const sent = /order by date_bin/i.test(queries[0].remote) ? "mission_ranges" : "event_time";
+      const sized = queries.slice(0, 5).map((q) => db.asRows(q.remote, "export.activity_log"));
+      if (!windowed) await traffic(run, id, "events_ts", sized);
       const pairs = [];
       for (const plan of NODE_PLANS) {
         const reference = referencePlan(plan, windowed);
@@ -293,7 +294,7 @@ export async function activityScenarios(run: Run, sizes = ACTIVITY_SIZES, window
           [plan, async (q) =>
             pageKey(
               plan === sent
-                ? await db.onNode(run.db.direct, q.remote)
+                ? await db.onNode(run.db.direct, db.asRows(q.remote, "export.activity_log"))
                 : await run.db.direct.unsafe(reference, [q.call.params[0], ...window]),
             )],
         ]);

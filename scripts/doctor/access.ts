@@ -1,8 +1,18 @@
 /**
  * Supabase's side of access: nothing of the link is reachable by the API roles, and which events
- * a signed-in user sees.
+ * a signed-in user sees. The exposure check reads the catalog for the dangerous cases only; the
+ * privileges each role is meant to hold are declared once, in supabase/tests/privileges.test.sql,
+ * so that a reviewer audits them in one place and the doctor never falls behind a new RPC.
  */
-import { type CheckResult, fail, type Finding, pass, type Sql, unexpected } from "./check.ts";
+import {
+  applyMigrations,
+  type CheckResult,
+  fail,
+  type Finding,
+  pass,
+  type Sql,
+  unexpected,
+} from "./check.ts";
 
 /** The lines of Supabase's own grants, in report order. */
 export async function checkAccess(sql: Sql): Promise<CheckResult[]> {
@@ -13,46 +23,47 @@ export async function checkAccess(sql: Sql): Promise<CheckResult[]> {
 }
 
 /**
- * What authenticated may reach in `bridge` by design, as each returns only what the caller may
- * see. Functions: the activity steps (the definer step re-checks missions by readable_mission_ids,
- * the rule the missions policy calls, 20261126000900); the events steps and scope functions, which
- * run as the caller over bridge.events_in_scope (20261126000520); the explain guards, which explain
- * only to a caller that bypasses RLS (20261127000550); node_branches, which returns relation names
- * and slices, never rows (20261127000400). Relations: the events in scope, filtered by the view
- * itself (and by each node's bridge.events_in_scope_at_<node>, of the same definition), and the
- * event access mode, which is not a secret.
- */
-const grantedByDesign = ("mission_activity_rows check_activity_arguments readable_mission_ids " +
-  "nearest_events event_counts histogram_buckets check_may_explain caller_bypasses_rls " +
-  "caller_sees_all_events caller_event_keys node_branches").split(" ");
-const readableByDesign = ["bridge.events_in_scope", "bridge.event_access"];
-const readableByDesignPattern = "bridge.events\\_in\\_scope\\_at\\_%";
-
-/**
- * anon and authenticated reach no foreign table, server, user mapping, or bridge relation or
- * function but those above: one finding per grant that should not exist. Foreign tables ignore
- * RLS (DESIGN.md fact 6), so one such grant would publish the node's data past every policy.
+ * The grants that would expose the node's data or the link, whatever the bridge's version and
+ * whatever an operator added: one finding each. Foreign tables ignore RLS (docs/design.md
+ * § foreign tables ignore RLS), so one such grant would publish the node's rows past every policy.
+ *
+ * This check keeps no list of what each role may do: that list is written once, in
+ * supabase/tests/privileges.test.sql, which `npm test` compares whole with the catalog. Here the
+ * dangerous cases are found from the catalog alone, so the check holds on any deployment:
+ * - anon (and so PUBLIC) reaches nothing in schema bridge, and runs no definer function in bridge
+ *   or public;
+ * - anon and authenticated read no foreign table and no table partitioned over foreign ones,
+ *   use no foreign server, have no user mapping, and write nothing in bridge;
+ * - every definer function anon or authenticated may run has a fixed search_path, so nobody can
+ *   put objects of their own in its way.
  */
 async function checkExposure(sql: Sql): Promise<Finding> {
   const rows = await sql`
     with api(role) as (values ('anon'), ('authenticated')),
-    privilege(name) as (
-      values ('select'), ('insert'), ('update'), ('delete'), ('truncate'), ('references'),
-             ('trigger')),
+    privilege(name, writes) as (
+      values ('select', false), ('insert', true), ('update', true), ('delete', true),
+             ('truncate', true), ('references', true), ('trigger', true)),
     relation as (
-      select c.oid from pg_catalog.pg_class c
+      select c.oid, c.relkind in ('f', 'p') as holds_node_rows
+        from pg_catalog.pg_class c
         join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-       where (n.nspname = 'bridge' or c.relkind = 'f') and c.relkind in ('r', 'v', 'm', 'f', 'p'))
+       where c.relkind in ('r', 'v', 'm', 'f', 'p')
+         and (n.nspname = 'bridge' or c.relkind = 'f')),
+    definer as (
+      select f.oid, n.nspname,
+             exists (select from unnest(f.proconfig) s where s like 'search_path=%') as fixed_path
+        from pg_catalog.pg_proc f
+        join pg_catalog.pg_namespace n on n.oid = f.pronamespace
+       where f.prosecdef and n.nspname in ('bridge', 'public'))
     select format('%s can %s %s', api.role, upper(p.name), c.oid::regclass) as finding
       from api cross join privilege p cross join relation c
      where pg_catalog.has_table_privilege(api.role, c.oid, p.name)
-       and not (api.role = 'authenticated' and p.name = 'select'
-                and (c.oid::regclass::text = any(${readableByDesign}::text[])
-                     or c.oid::regclass::text like ${readableByDesignPattern}))
+       and (api.role = 'anon' or c.holds_node_rows or p.writes)
     union all
     select format('%s can SELECT some columns of %s', api.role, c.oid::regclass)
       from api cross join relation c
-     where not pg_catalog.has_table_privilege(api.role, c.oid, 'select')
+     where c.holds_node_rows
+       and not pg_catalog.has_table_privilege(api.role, c.oid, 'select')
        and pg_catalog.has_any_column_privilege(api.role, c.oid, 'select')
     union all
     select format('%s has USAGE on server %s', api.role, s.srvname)
@@ -66,25 +77,33 @@ async function checkExposure(sql: Sql): Promise<Finding> {
     select 'anon has USAGE on schema bridge'
      where pg_catalog.has_schema_privilege('anon', 'bridge', 'usage')
     union all
-    select format('%s can EXECUTE %s', api.role, p.oid::regprocedure)
-      from api cross join pg_catalog.pg_proc p
-     where p.pronamespace = 'bridge'::regnamespace
-       and pg_catalog.has_function_privilege(api.role, p.oid, 'execute')
-       and not (api.role = 'authenticated' and p.proname::text = any(${grantedByDesign}::text[]))
+    select format('anon can EXECUTE %s', f.oid::regprocedure)
+      from pg_catalog.pg_proc f
+     where f.pronamespace = 'bridge'::regnamespace
+       and pg_catalog.has_function_privilege('anon', f.oid, 'execute')
+    union all
+    select format('anon can EXECUTE %s, which runs as its owner', d.oid::regprocedure)
+      from definer d
+     where d.nspname <> 'bridge' and pg_catalog.has_function_privilege('anon', d.oid, 'execute')
+    union all
+    select format('%s can EXECUTE %s, which runs as its owner with no fixed search_path',
+                  api.role, d.oid::regprocedure)
+      from api cross join definer d
+     where not d.fixed_path and pg_catalog.has_function_privilege(api.role, d.oid, 'execute')
      order by 1`;
   if (rows.length > 0) {
     return fail(
       rows.map((row) => row.finding).join("; "),
       "revoke each, e.g. revoke all on bridge.events from anon, authenticated; " +
         "revoke usage on foreign server <server> from anon, authenticated; " +
+        "alter function <definer function> set search_path = ''; " +
         "callers reach the node only through the public.* RPC functions",
     );
   }
   return pass(
-    "anon and authenticated reach no foreign table, bridge relation, server or user mapping; " +
-      `in bridge, by design, authenticated may read only ${readableByDesign.join(", ")} ` +
-      "(and each node's bridge.events_in_scope_at_<node>) " +
-      `and call only ${grantedByDesign.join(", ")}`,
+    "anon reaches nothing in bridge and runs no definer function; anon and authenticated read " +
+      "no foreign table, use no server, have no user mapping and write nothing in bridge; " +
+      "every definer function they may run has a fixed search_path",
   );
 }
 
@@ -101,7 +120,7 @@ async function checkEventAccess(sql: Sql): Promise<Finding> {
   if (!row?.mode) {
     return fail(
       "bridge.event_access or public.event_scopes is missing, so no events RPC can answer",
-      "push the migrations: npx supabase db push",
+      applyMigrations,
     );
   }
   if (row.mode === "open") {

@@ -11,7 +11,7 @@ export function checkServer({ node }: OnNode): Finding {
   if (wrapper !== "postgres_fdw") {
     return fail(
       `${name} uses ${wrapper}, not postgres_fdw`,
-      "drop it and apply supabase/migrations/20261125000200_bridge_server.sql",
+      "drop it and create it as supabase/schemas/link.sql does",
     );
   }
   const shipped = (extensions ?? "").split(",").map((e) => e.trim()).filter(Boolean);
@@ -19,11 +19,11 @@ export function checkServer({ node }: OnNode): Finding {
     const verb = extensions === undefined ? "add" : "set";
     return fail(
       `${name} lacks extensions 'vector' (has ${extensions ?? "none"}): pgvector's ` +
-        `operators stay local and every search pulls the whole table (DESIGN.md fact 1)`,
+        `operators stay local and every search pulls the whole table`,
       `alter server ${name} options (${verb} extensions '${[...shipped, "vector"].join(",")}')`,
     );
   }
-  // The migration leaves a placeholder host until bridge.configure(...) sets the real one.
+  // The schema leaves a placeholder host until bridge.configure(...) sets the real one.
   if (!host || host === "bridge-not-configured.invalid") {
     return fail(
       `${name} has no host yet (${host ?? "none"})`,

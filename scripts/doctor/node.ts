@@ -1,16 +1,17 @@
 /**
  * What a Timescale node must hold for the pushed-down plans: pgvector as on Supabase, the
  * indexes the queries need, hypertables (advised), and the FDW contract: export views that
- * match the foreign tables column for column, no column named like personal data, and local
- * statistics of the foreign tables.
+ * match the foreign tables column for column, no column named like personal data, and row
+ * estimates of the foreign tables that follow the node's own.
  */
 import { applyMigrations, fail, type Finding, type OnNode, pass } from "./check.ts";
-import type { Column, ForeignTable } from "./nodes.ts";
+import type { Column, ForeignTable, Node } from "./nodes.ts";
 
 /**
  * pgvector on both nodes, 0.8 or later on the node (iterative index scans, which the link role's
  * settings rely on), with a `vector` type in Supabase's schema of it: postgres_fdw ships
- * `OPERATOR(<schema>.<=>)`, which fails on a node without it (DESIGN.md fact 2).
+ * `OPERATOR(<schema>.<=>)`, which fails on a node without it (docs/design.md § operator schemas
+ * match on both sides).
  */
 export async function checkPgvector({ tx, catalog }: OnNode): Promise<Finding> {
   const vectorIn = async (catalogs: string) =>
@@ -131,7 +132,7 @@ export async function checkIndex(
 /**
  * Whether the tables behind the foreign tables are hypertables. It passes either way: an adopted
  * node may keep plain tables (sql/timescale/ never converts one); it says what that costs
- * (DESIGN.md fact 5) and how to convert.
+ * (docs/design.md § HNSW per chunk) and how to convert.
  */
 export async function checkHypertables(on: OnNode): Promise<Finding> {
   const tables = new Set<string>();
@@ -210,7 +211,7 @@ export async function checkDrift(on: OnNode): Promise<Finding> {
     }
   }
   // A node may hold a relation the bridge reads from another node only (activity on the default
-  // node when the others are sliced by a column activity_log lacks, 20261127000200).
+  // node when the others are sliced by a column activity_log lacks).
   for (const relation of relations.keys()) {
     if (!on.read.has(relation)) found.push(`${relation} has no foreign table on Supabase`);
   }
@@ -236,7 +237,10 @@ const piiParts = new Set(
     "street ip ipv4 ipv6 ipaddr raw").split(" "),
 );
 
-/** No column of the contract is named like personal data: foreign tables ignore RLS (fact 6). */
+/**
+ * No column of the contract is named like personal data: foreign tables ignore RLS
+ * (docs/design.md § foreign tables ignore RLS).
+ */
 export async function checkPii(on: OnNode): Promise<Finding> {
   const relations = await nodeRelations(on);
   const columns = [
@@ -259,21 +263,71 @@ export async function checkPii(on: OnNode): Promise<Finding> {
   );
 }
 
+/** Whether postgres_fdw asks the node for a table's row estimates: its option, else its server's. */
+const estimatedByNode = (node: Node, table: ForeignTable) =>
+  (table.options.use_remote_estimate ?? node.options.use_remote_estimate ?? "false") === "true";
+
+const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
+
 /**
- * The foreign tables have local statistics: postgres_fdw decides from them whether LIMIT and
- * GROUP BY ship, and autovacuum never gathers them for foreign tables.
+ * The rows the node's planner expects `table`'s remote relation to return, from the node's own
+ * statistics: a scratch foreign table in the catalog schema asks it with use_remote_estimate.
  */
-export function checkStatistics({ node: { tables } }: OnNode): Finding {
-  const never = tables.filter((t) => t.reltuples < 0).map((t) => t.name);
-  if (never.length > 0) {
+async function nodeEstimate({ tx, catalog, node }: OnNode, table: ForeignTable): Promise<number> {
+  const scratch = `${catalog}.estimate_${table.name.replace(/\W/g, "_")}`;
+  await tx.unsafe(
+    `create foreign table ${scratch} () server ${node.name} options (schema_name ` +
+      `${literal(table.remoteSchema)}, table_name ${literal(table.remoteTable)}, ` +
+      "use_remote_estimate 'true')",
+  );
+  const [row] = await tx.unsafe(`explain (format json) select from ${scratch}`);
+  return row["QUERY PLAN"][0].Plan["Plan Rows"];
+}
+
+/** Local and node row counts this far apart (and by this many rows) mislead the planner. */
+const staleFactor = 2, staleRows = 1000;
+
+/**
+ * The planner's row estimates of the foreign tables: from local statistics, which must be close
+ * to the node's own (postgres_fdw decides from them whether LIMIT and GROUP BY ship, and
+ * autovacuum never gathers them for foreign tables), or asked of the node at plan time for a
+ * table or server with use_remote_estimate.
+ */
+export async function checkStatistics(on: OnNode): Promise<Finding> {
+  const { node } = on;
+  const found: string[] = [], wrong: string[] = [], stale: string[] = [];
+  for (const table of node.tables) {
+    const local = Math.round(table.reltuples);
+    if (estimatedByNode(node, table)) {
+      found.push(`${table.name} is estimated by ${node.name} at plan time (use_remote_estimate)`);
+      continue;
+    }
+    if (local < 0) {
+      wrong.push(
+        `${table.name} on ${node.name} was never analyzed, so the planner guesses its size`,
+      );
+    } else {
+      const remote = Math.round(await nodeEstimate(on, table));
+      const [low, high] = [Math.min(local, remote), Math.max(local, remote)];
+      const line = `${table.name} on ${node.name}: local statistics ≈ ${local} rows, ` +
+        `the node's own ≈ ${remote}`;
+      if (high <= staleFactor * Math.max(low, 1) || high - low <= staleRows) {
+        found.push(line);
+        continue;
+      }
+      wrong.push(line);
+    }
+    stale.push(table.name);
+  }
+  if (wrong.length > 0) {
     return fail(
-      `never analyzed: ${never.join(", ")}, so the planner guesses their size`,
-      `analyze ${tables.map((t) => t.name).join(", ")} (again after large loads; on ` +
-        "PostgreSQL 15 this reads each whole remote table, docs/operations.md)",
+      `${wrong.join("; ")}; postgres_fdw decides from these whether LIMIT and GROUP BY reach ` +
+        "the node",
+      `analyze ${stale.join(", ")} (on PostgreSQL 15 and, through the export views, 16 and ` +
+        "later, this reads every row of the node across the link, docs/operations.md); or let " +
+        `the node estimate at plan time, a few round trips per statement: alter foreign table ` +
+        `${stale[0]} options (add use_remote_estimate 'true')`,
     );
   }
-  return pass(
-    tables.map((t) => `${t.name} ≈ ${Math.round(t.reltuples)} rows`).join(", ") +
-      " in local statistics",
-  );
+  return pass(found.join("; "));
 }

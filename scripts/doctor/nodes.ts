@@ -19,6 +19,8 @@ export interface ForeignTable {
   remoteTable: string;
   /** Rows in the local statistics; -1 when the table was never analyzed. */
   reltuples: number;
+  /** Its own options, e.g. use_remote_estimate. */
+  options: Record<string, string>;
   columns: Column[];
 }
 
@@ -36,7 +38,7 @@ export interface Node {
 /**
  * Every node, by name, with its foreign tables under their remote names (options defaulting as
  * postgres_fdw does) and the user mapping postgres_fdw uses for this session (the current
- * user's, DESIGN.md fact 7). Contacts no node.
+ * user's: docs/design.md § user mapping of the current user). Contacts no node.
  */
 export async function listNodes(sql: Sql): Promise<Node[]> {
   const option = (options: string, name: string) =>
@@ -53,6 +55,8 @@ export async function listNodes(sql: Sql): Promise<Node[]> {
                'remoteSchema', coalesce(${option("f.ftoptions", "schema_name")}, n.nspname),
                'remoteTable', coalesce(${option("f.ftoptions", "table_name")}, c.relname),
                'reltuples', c.reltuples,
+               'options', coalesce((select json_object_agg(option_name, option_value)
+                                      from pg_catalog.pg_options_to_table(f.ftoptions)), '{}'),
                'columns', (select coalesce(json_agg(json_build_object(
                                    'name', coalesce(${option("a.attfdwoptions", "column_name")},
                                                     a.attname),

@@ -57,7 +57,7 @@ async function representativeArguments(sql: Sql) {
 type Arguments = Awaited<ReturnType<typeof representativeArguments>>;
 
 /**
- * What an RPC's Remote SQL must carry. `fix` defaults to re-applying the RPC's migration;
+ * What an RPC's Remote SQL must carry. `fix` defaults to re-applying the RPC's schema file;
  * `needs` names an expectation this one cannot hold without (LIMIT ships only with ORDER BY).
  */
 type Expectation = { what: string; pattern: RegExp; fix?: string; needs?: string };
@@ -113,16 +113,18 @@ export const probes = [
     step: `select plan from bridge.mission_activity_rows($1::bigint[], null, null, null, 100, null,
              null, explain_only => true)`,
     params: (args: Arguments) => [args.missionIds],
+    // The step composes each node's statement itself and sends it through dblink, so its
+    // explain_only lists exactly what the call sends.
+    composed: true,
     expected: [
-      { what: "mission_id = ANY", pattern: /mission_id = ANY \(/ },
+      { what: "mission_id = ANY", pattern: /mission_id = any \(/ },
       // For a few missions, newest first by an expression equal to event_time that keeps the
-      // node on the missions' index ranges (20261126000800).
+      // node on the missions' index ranges (docs/design.md § the node's best plan).
       {
         what: "ORDER BY event_time DESC",
-        pattern: /ORDER BY date_bin\('00:00:00\.000001'::interval, event_time, [^)]+\) DESC/,
-        fix: analyzeFix,
+        pattern: /order by date_bin\('1 microsecond', a\.event_time, [^)]+\) desc/,
       },
-    ],
+    ] as Expectation[],
   },
   {
     rpc: "event_histogram",
@@ -177,19 +179,24 @@ export async function runProbes(
   const runs: ProbeRun[] = [];
   for (const probe of probes) {
     const params = probe.params(args) as never[];
-    const explained = chosen === "explain" ||
-      (probe.rpc === "mission_activity" && args.missionIds.length === 0);
-    const how = explained
-      ? `EXPLAIN of the statement public.${probe.rpc} runs${
-        chosen === "auto_explain" ? " (no missions to call it with)" : ""
-      }`
+    const composed = "composed" in probe;
+    const explained = chosen === "explain" || composed;
+    const how = composed
+      ? `the statements public.${probe.rpc} sends each node`
+      : explained
+      ? `EXPLAIN of the statement public.${probe.rpc} runs`
       : `auto_explain of a call of public.${probe.rpc}`;
     try {
       const scans = await rolledBack(sql, async (tx) => {
         if (explained) {
           const [{ plan }] = await tx.unsafe(probe.step, params);
-          type Plan = Parameters<typeof plans.foreignScansIn>[0];
-          return plan.flatMap((p: { Plan: Plan }) => plans.foreignScansIn(p.Plan));
+          if (composed && args.missionIds.length > 0) {
+            // Composed statements are not planned here: only the call shows the nodes run them.
+            await tx.unsafe("set local role service_role");
+            await tx`select set_config('request.jwt.claims', '{"role": "service_role"}', true)`;
+            await tx.unsafe(probe.call, params);
+          }
+          return plans.scansOfStepPlan(plan);
         }
         await logCallsAsServiceRole(tx);
         logged.take();
@@ -211,7 +218,7 @@ export function checkPushdown(
   node: Node,
   held: Set<string>,
 ): Finding {
-  const reapply = `re-apply the migration that defines public.${probe.rpc} (supabase/migrations/)`;
+  const reapply = `re-apply public.${probe.rpc} as supabase/schemas/${probe.rpc}.sql defines it`;
   if (!scans) {
     return fail(
       `the representative call failed: ${describeError(error)}`,

@@ -11,6 +11,17 @@ export interface StackConfig {
   functionsPort: number;
   /** How many Timescale nodes run (1 when absent); the first is the bridge's default node. */
   timescaleNodes?: number;
+  /** The Supabase side's PostgreSQL major version (17 when absent, as new hosted projects). */
+  supabasePg?: SupabasePg;
+}
+
+/** The Supabase side runs 17 by default, where new hosted projects run, or 15 when asked. */
+export type SupabasePg = 15 | 17;
+export const DEFAULT_SUPABASE_PG: SupabasePg = 17;
+
+export function supabasePgVersion(text: string): SupabasePg {
+  if (text === "15" || text === "17") return Number(text) as SupabasePg;
+  throw new Error(`the Supabase side runs PostgreSQL 15 or 17, got ${text}`);
 }
 
 export const timescaleNodePort = (config: StackConfig, i: number) => config.timescalePort + i - 1;
@@ -18,8 +29,9 @@ export const timescaleNodePort = (config: StackConfig, i: number) => config.time
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
 
 /**
- * The stack STACK_DIR, STACK_*_PORT and STACK_TIMESCALE_NODES name, else the dev stack: `.stack/`,
- * Supabase's local ports (54321 API, 54322 database) and one Timescale node on 54332.
+ * The stack STACK_DIR, STACK_*_PORT, STACK_TIMESCALE_NODES and STACK_SUPABASE_PG name, else the
+ * dev stack: `.stack/`, Supabase's local ports (54321 API, 54322 database), one Timescale node on
+ * 54332, the Supabase side on PostgreSQL 17.
  */
 export function stackConfig(env = Deno.env.toObject()): StackConfig {
   const port = (name: string, fallback: number) => {
@@ -35,6 +47,7 @@ export function stackConfig(env = Deno.env.toObject()): StackConfig {
     timescalePort: port("STACK_TIMESCALE_PORT", 54332),
     functionsPort: port("STACK_FUNCTIONS_PORT", 54321),
     timescaleNodes: timescaleNodeCount(env.STACK_TIMESCALE_NODES ?? "1"),
+    supabasePg: supabasePgVersion(env.STACK_SUPABASE_PG ?? String(DEFAULT_SUPABASE_PG)),
   };
 }
 

@@ -6,8 +6,8 @@ import { createApiKey, createSigningKey, signLegacyJwt } from "./auth.ts";
 import type { StackConfig } from "./config.ts";
 
 /**
- * What a hosted project gives its Edge Functions, and all it gives them (DESIGN.md, fact 10):
- * the local gateway passes these and nothing more.
+ * What a hosted project gives its Edge Functions, and all it gives them (docs/design.md § what a
+ * hosted Edge Function is given): the local gateway passes these and nothing more.
  */
 export const hostedFunctionEnvNames = [
   "SUPABASE_URL",
@@ -58,6 +58,13 @@ export async function writeStackEnv(config: StackConfig): Promise<Record<string,
     SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: createApiKey("publishable") }),
     SUPABASE_SECRET_KEYS: JSON.stringify({ default: createApiKey("secret") }),
     JWT_SIGNING_KEY: JSON.stringify(await createSigningKey()),
+    // What the stack's CLI profile deploys with: a project ref (20 lowercase letters, as the
+    // platform's) and a personal access token (`sbp_…`), both accepted by the local stand-in only.
+    STACK_PROJECT_REF: Array.from(
+      crypto.getRandomValues(new Uint8Array(20)),
+      (byte) => String.fromCharCode(97 + byte % 26),
+    ).join(""),
+    STACK_ACCESS_TOKEN: `sbp_${random(20)}`,
     ...kept,
   };
   // The project's key set verifies sessions with the signing key's public half: all but `d`.

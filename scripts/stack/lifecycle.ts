@@ -5,9 +5,16 @@
 import { createHash } from "node:crypto";
 import { existsSync as exists } from "node:fs";
 import { dirname, join } from "node:path";
-import { MAX_TIMESCALE_NODES, repoRoot, type StackConfig, timescaleNodePort } from "./config.ts";
+import {
+  DEFAULT_SUPABASE_PG,
+  MAX_TIMESCALE_NODES,
+  repoRoot,
+  type StackConfig,
+  timescaleNodePort,
+} from "./config.ts";
 import { envFile, readEnvFile, writeStackEnv } from "./env.ts";
-import { isRoot, pgBin, psql, run, succeeds } from "./postgres.ts";
+import { isRoot, pgBin, psql, run, succeeds, supabasePgBin } from "./postgres.ts";
+import { makeCertificates } from "./tls.ts";
 
 const log = (message: string) => console.error(`stack: ${message}`);
 
@@ -25,6 +32,10 @@ export function clusters(config: StackConfig, count = config.timescaleNodes ?? 1
     name,
     port,
     data: join(config.dir, name),
+    /** The Supabase side's PostgreSQL major version; 0 for a node, which runs Debian's (pgBin). */
+    major: 0,
+    /** Its server's environment. */
+    env: {} as Record<string, string>,
     settings: [
       "listen_addresses = '127.0.0.1'",
       `port = ${port}`,
@@ -41,6 +52,10 @@ export function clusters(config: StackConfig, count = config.timescaleNodes ?? 1
     "shared_preload_libraries = 'pg_stat_statements'",
     "track_functions = 'all'",
   ], ["host all all 127.0.0.1/32 scram-sha-256"]);
+  supabase.major = config.supabasePg ?? DEFAULT_SUPABASE_PG;
+  // On 17, libpq's sslrootcert=system trusts OpenSSL's default store, which SSL_CERT_FILE names:
+  // the stack's CA stands in for the public CAs a hosted project trusts.
+  supabase.env = { SSL_CERT_FILE: join(tls, "ca.crt") };
   const timescale = (i: number) =>
     cluster(timescaleNodeName(i), timescaleNodePort(config, i), [
       "shared_preload_libraries = 'timescaledb,pg_stat_statements'",
@@ -61,9 +76,24 @@ export function clusters(config: StackConfig, count = config.timescaleNodes ?? 1
 
 type Cluster = ReturnType<typeof clusters>[number];
 
-const pgCtl = (...args: string[]) => run(join(pgBin(), "pg_ctl"), args, { asClusterOwner: true });
-const isRunning = (cluster: Cluster) =>
-  pgCtl("-D", cluster.data, "status").then(() => true, () => false);
+/** The major version the cluster's data directory was made by, or undefined before initdb. */
+const madeBy = (cluster: Cluster) =>
+  exists(join(cluster.data, "PG_VERSION"))
+    ? Number(Deno.readTextFileSync(join(cluster.data, "PG_VERSION")).trim())
+    : undefined;
+
+/** The cluster's bin directory: its data directory's version once made, else the one asked. */
+const clusterBin = (cluster: Cluster) => {
+  const major = madeBy(cluster) ?? cluster.major;
+  return major ? supabasePgBin(major) : pgBin();
+};
+
+const pgCtl = (cluster: Cluster, ...args: string[]) =>
+  run(join(clusterBin(cluster), "pg_ctl"), ["-D", cluster.data, ...args], {
+    asClusterOwner: true,
+    env: cluster.env,
+  });
+const isRunning = (cluster: Cluster) => pgCtl(cluster, "status").then(() => true, () => false);
 
 /** Starts the cluster unless it runs, creating it on first use with the superuser's password. */
 async function startCluster(cluster: Cluster, superuserPassword?: string) {
@@ -75,7 +105,7 @@ async function startCluster(cluster: Cluster, superuserPassword?: string) {
       if (isRoot) await run("chown", ["-R", "postgres:postgres", cluster.data, pwfile]);
       const initdb = "-U postgres --auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8".split(" ");
       const args = [...initdb, "-D", cluster.data, `--pwfile=${pwfile}`];
-      await run(join(pgBin(), "initdb"), args, { asClusterOwner: true });
+      await run(join(clusterBin(cluster), "initdb"), args, { asClusterOwner: true });
     } finally {
       Deno.removeSync(pwfile);
     }
@@ -84,9 +114,17 @@ async function startCluster(cluster: Cluster, superuserPassword?: string) {
     Deno.writeTextFileSync(join(cluster.data, "pg_hba.conf"), cluster.hba.join("\n") + "\n");
     log(`created the ${cluster.name} node in ${cluster.data}`);
   }
+  const made = madeBy(cluster);
+  if (cluster.major && made !== cluster.major) {
+    throw new Error(
+      `the ${cluster.name} node in ${cluster.data} runs PostgreSQL ${made}, not ${cluster.major} ` +
+        `as asked: start it with --supabase-pg ${made}, or remake it on ${cluster.major} with ` +
+        "npm run stack:reset (which deletes its data)",
+    );
+  }
   if (await isRunning(cluster)) return;
   const logFile = join(dirname(cluster.data), "logs", `${cluster.name}.log`);
-  await pgCtl("-D", cluster.data, "-l", logFile, "-w", "-t", "60", "start").catch((error) => {
+  await pgCtl(cluster, "-l", logFile, "-w", "-t", "60", "start").catch((error) => {
     throw new Error(`${cluster.name} node did not start; see ${logFile}\n${error}`);
   });
 }
@@ -97,9 +135,9 @@ async function startCluster(cluster: Cluster, superuserPassword?: string) {
  */
 async function stopCluster(cluster: Cluster) {
   if (!(await isRunning(cluster))) return;
-  await pgCtl("-D", cluster.data, "-m", "fast", "-w", "-t", "30", "stop").catch(() => {
+  await pgCtl(cluster, "-m", "fast", "-w", "-t", "30", "stop").catch(() => {
     log(`${cluster.name} did not stop within 30 s: stopping it immediately`);
-    return pgCtl("-D", cluster.data, "-m", "immediate", "-w", "stop");
+    return pgCtl(cluster, "-m", "immediate", "-w", "stop");
   });
 }
 
@@ -133,7 +171,11 @@ async function stackDir(dir: string, make = false): Promise<string> {
 export async function stackUp(requested: StackConfig) {
   // install-deps.sh in view: an install takes a minute, and its messages say what is missing.
   const installDeps = join(repoRoot, "scripts", "install-deps.sh");
-  const installing = new Deno.Command("bash", { args: [installDeps], stdin: "null" }).spawn();
+  const installing = new Deno.Command("bash", {
+    args: [installDeps],
+    env: { STACK_SUPABASE_PG: String(requested.supabasePg ?? DEFAULT_SUPABASE_PG) },
+    stdin: "null",
+  }).spawn();
   if (!(await installing.status).success) {
     throw new Error("system dependencies are missing (see above)");
   }
@@ -142,17 +184,14 @@ export async function stackUp(requested: StackConfig) {
   const env = await writeStackEnv(config);
   const [logs, tls] = [join(config.dir, "logs"), join(config.dir, "tls")];
   for (const dir of [logs, tls]) Deno.mkdirSync(dir, { recursive: true });
-  if (!exists(join(tls, "server.crt"))) {
-    const request = "req -x509 -newkey rsa:2048 -nodes -days 825 -subj /CN=127.0.0.1".split(" ");
-    const names = "subjectAltName=IP:127.0.0.1,DNS:localhost";
-    const [key, cert] = [join(tls, "server.key"), join(tls, "server.crt")];
-    await run("openssl", [...request, "-addext", names, "-keyout", key, "-out", cert]);
-    Deno.chmodSync(key, 0o600);
-  }
+  const newCertificates = await makeCertificates(tls);
   if (isRoot) await run("chown", ["-R", "postgres:postgres", logs, tls]);
   const [supabase, ...timescales] = clusters(config);
   await startCluster(supabase, env.SUPABASE_DB_PASSWORD);
   for (const cluster of timescales) await startCluster(cluster, env.TIMESCALE_DB_PASSWORD);
+  const nodeUrls = timescales.map(({ port }) => timescaleNodeUrl(env.TIMESCALE_DB_URL, port));
+  // A node already running when its certificate was made anew serves the new one after a reload.
+  if (newCertificates) { for (const url of nodeUrls) await psql(url, "select pg_reload_conf()"); }
 
   const [db, linkPassword] = [env.SUPABASE_DB_URL, env.BRIDGE_LINK_PASSWORD];
   const platform = join(repoRoot, "scripts", "stack", "supabase-platform.sql");
@@ -161,8 +200,7 @@ export async function stackUp(requested: StackConfig) {
   // Each node gets sql/timescale/ in order: the schema, the export views, the link role.
   const folder = join(repoRoot, "sql", "timescale");
   const files = [...Deno.readDirSync(folder)].map((entry) => join(folder, entry.name)).sort();
-  for (const { port } of timescales) {
-    const url = timescaleNodeUrl(env.TIMESCALE_DB_URL, port);
+  for (const url of nodeUrls) {
     for (const file of files.filter((name) => name.endsWith(".sql"))) {
       await psql(url, "", { file, vars: { bridge_password: linkPassword } });
     }
@@ -174,9 +212,10 @@ export async function stackUp(requested: StackConfig) {
   await run(supabaseCli, ["db", "push", `--remote=${db}`, "--yes"], { env: telemetryOff });
   await psql(db, `select bridge.configure(${link(config.timescalePort, linkPassword)})`);
   const ports = timescales.map((cluster) => cluster.port).join(", ");
+  const version = (await psql(db, "show server_version", { tuplesOnly: true })).trim();
   log(
-    `up: supabase on 127.0.0.1:${config.supabasePort}, timescale on 127.0.0.1:${ports}; ` +
-      `connection strings and keys in ${envFile(config)}`,
+    `up: supabase (PostgreSQL ${version}) on 127.0.0.1:${config.supabasePort}, timescale on ` +
+      `127.0.0.1:${ports}; connection strings and keys in ${envFile(config)}`,
   );
 }
 

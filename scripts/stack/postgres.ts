@@ -32,7 +32,10 @@ export async function run(cmd: string, args: string[], options: RunOptions = {})
 export const succeeds = (cmd: string, args: string[], options?: RunOptions) =>
   run(cmd, args, options).then(() => true, () => false);
 
-/** The newest PostgreSQL (15 or later) bin directory: PG_BIN, else Debian's; or undefined. */
+/**
+ * The newest PostgreSQL (15 or later) bin directory: PG_BIN, else Debian's; or undefined. The
+ * Timescale nodes run on it, and its psql serves every node.
+ */
 export function findPgBin(): string | undefined {
   if (Deno.env.get("PG_BIN")) return Deno.env.get("PG_BIN");
   if (!exists("/usr/lib/postgresql")) return undefined;
@@ -50,6 +53,20 @@ export function pgBin(): string {
   throw new Error(
     "PostgreSQL 15+ server not found: run `bash scripts/install-deps.sh` as root on Debian, " +
       "or set PG_BIN to the directory holding postgres, initdb and pg_ctl",
+  );
+}
+
+/**
+ * Where the Supabase side's PostgreSQL of a major version is: 17 in the tree
+ * scripts/install-deps-pg17.sh makes (PG17_HOME), 15 as Debian packages it.
+ */
+export function supabasePgBin(major: number): string {
+  const home = Deno.env.get("PG17_HOME") ?? "/usr/local/lib/fdw-bridge/postgresql-17";
+  const bin = major === 17 ? join(home, "bin") : `/usr/lib/postgresql/${major}/bin`;
+  if (exists(join(bin, "postgres"))) return bin;
+  throw new Error(
+    `PostgreSQL ${major} for the Supabase side not found in ${bin}: run ` +
+      "`bash scripts/install-deps.sh` as root on Debian",
   );
 }
 

@@ -4,8 +4,9 @@
  */
 import { existsSync as exists } from "node:fs";
 import { join } from "node:path";
-import { repoRoot, type StackConfig } from "./config.ts";
+import { DEFAULT_SUPABASE_PG, repoRoot, type StackConfig, type SupabasePg } from "./config.ts";
 import { envFile, readEnvFile } from "./env.ts";
+import { deployFunctions } from "./deploy.ts";
 import { clusters, stackDown, stackUp } from "./lifecycle.ts";
 
 const log = (message: string) => console.error(`stack: ${message}`);
@@ -72,15 +73,17 @@ const portInUse = (port: number) =>
   }, () => false);
 
 /**
- * A fresh stack with `timescaleNodes` nodes, the first alone attached. A port in use is most likely
- * another run of the same command's: refused, rather than use someone else's data.
+ * A fresh stack with `timescaleNodes` nodes, the first alone attached, and the Supabase side on
+ * PostgreSQL `supabasePg`. A port in use is most likely another run of the same command's:
+ * refused, rather than use someone else's data.
  */
 export async function startThrowawayStack(
   purpose: string,
   ports: StackPorts,
   timescaleNodes = 1,
+  supabasePg: SupabasePg = DEFAULT_SUPABASE_PG,
 ): Promise<ThrowawayStack> {
-  const config: StackConfig = { dir: "", ...ports, timescaleNodes };
+  const config: StackConfig = { dir: "", ...ports, timescaleNodes, supabasePg };
   for (const port of [ports.functionsPort, ...clusters(config).map((cluster) => cluster.port)]) {
     if (await portInUse(port)) {
       throw new Error(`127.0.0.1:${port} is in use: is another ${purpose} run going on?`);
@@ -104,6 +107,7 @@ export async function startThrowawayStack(
     STACK_TIMESCALE_PORT: String(config.timescalePort),
     STACK_FUNCTIONS_PORT: String(config.functionsPort),
     STACK_TIMESCALE_NODES: String(timescaleNodes),
+    STACK_SUPABASE_PG: String(supabasePg),
   };
   return { config, env };
 }
@@ -122,7 +126,10 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-/** Starts the gateway and waits until it listens. */
+/**
+ * Starts the gateway, waits until it listens, then deploys every function through it with the
+ * real CLI (`supabase functions deploy`): the gateway serves what the CLI uploaded.
+ */
 export async function startGateway(stack: ThrowawayStack): Promise<Gateway> {
   const child = spawnScript(stack, ["scripts/serve-functions.ts"], {
     stdin: "null",
@@ -156,5 +163,9 @@ export async function startGateway(stack: ThrowawayStack): Promise<Gateway> {
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+  const deployStarted = performance.now();
+  await deployFunctions(stack.config);
+  const seconds = ((performance.now() - deployStarted) / 1000).toFixed(1);
+  log(`functions deployed with supabase functions deploy in ${seconds} s`);
   return gateway;
 }

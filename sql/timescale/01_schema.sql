@@ -10,23 +10,16 @@
 --
 -- pgvector lives in schema `extensions`, the schema Supabase installs it in: postgres_fdw ships
 -- operators schema-qualified (OPERATOR(extensions.<=>)), so both nodes must agree on the schema
--- (DESIGN.md fact 2).
+-- (docs/design.md § operator schemas match on both sides).
 
 create schema if not exists extensions;
 create extension if not exists vector with schema extensions;
 create extension if not exists timescaledb;
 
 -- What a cosine distance costs, told to the planner, so a search over many events uses the HNSW
--- index and one over few rows an exact scan. pgvector leaves its functions at cost 1, one
--- addition; but each distance reads a 3 KB embedding stored out of line (TOAST), which also
--- makes the heap look small. So the planner put an exact scan and sort of every row below the
--- index: for a 3-day window of 100,000 events, 106 ms against 1.0 ms by the index (benchmark
--- data, issue 15). Measured there, a distance takes ~4.5 µs (exact search of all 100,000 rows
--- ~450 ms, a plain scan of them ~20 ms) and the planner's unit ~2.6 µs (7,733 units for that
--- scan): ~1.7 units, cost 700 at cpu_operator_cost 0.0025. Then the index wins for any window
--- and for scopes of a few percent of the events (100 users' ~6,800 rows), and a scope of a few
--- hundred rows (one user's) keeps its exact scan, which the index's iterative scan would make
--- several times slower. Applied again by this script, as pgvector's upgrades may reset it.
+-- index and one over few rows an exact scan (docs/design.md § cost of cosine_distance: pgvector
+-- prices it as one addition, while each distance reads a 3 KB embedding out of line). Applied
+-- again by this script, as pgvector's upgrades may reset it.
 alter function extensions.cosine_distance(extensions.vector, extensions.vector) cost 700;
 
 -- data_payload_raw is the payload as it arrived, where personal data ends up; it stays on this
@@ -34,9 +27,8 @@ alter function extensions.cosine_distance(extensions.vector, extensions.vector) 
 -- the bridge may read.
 --
 -- Chunk interval for search, not for ingest: an HNSW query is a Merge Append over one index per
--- chunk, so fewer chunks make top-k faster. 7-day chunks measured ~7.5 ms for an unfiltered
--- top-10 over 30 days versus ~90 ms with 1-day chunks (DESIGN.md fact 5); callers pass a time
--- window to prune chunks further.
+-- chunk, so fewer chunks make top-k faster (docs/design.md § HNSW per chunk); callers pass a
+-- time window to prune chunks further.
 do $$
 begin
   if to_regclass('public.events') is null then

@@ -24,7 +24,8 @@ alter role bridge_reader with login nosuperuser nocreatedb nocreaterole noinheri
 -- Read-only at every level: no write even if a grant slips in, a bound on every statement,
 -- and search settings so filtered HNSW queries still return k rows (iterative scans keep
 -- walking the graph until enough rows pass the filter; strict order keeps the top-k exact in
--- distance order as the bridge expects).
+-- distance order as the bridge expects: docs/design.md § iterative scans keep k rows under a
+-- filter).
 alter role bridge_reader set default_transaction_read_only = on;
 alter role bridge_reader set statement_timeout = '15s';
 alter role bridge_reader set idle_in_transaction_session_timeout = '60s';

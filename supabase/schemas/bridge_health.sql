@@ -1,10 +1,12 @@
--- public.bridge_health with several Timescale nodes: the search is pushed down when every node's
--- statement in its plan (bridge.nearest_events, unfiltered top-10) sorts by distance and limits
--- on the node. With several nodes the plan's top is the merge of their top-k (a Limit and a Sort
--- over an Append), which is expected; a node whose statement lacks ORDER BY or LIMIT sends every
--- row. remote_sql lists each node's statement, one per line. With the default node alone this
--- reports exactly what 20261126000700 did. Reachability still probes bridge.events, which with
--- several nodes reads every node.
+-- public.bridge_health: whether the nodes answer, and whether the search is pushed down, for
+-- service_role (the bridge-health function and `npm run doctor` ask it).
+--
+-- Reachability is a read of bridge.events, which with several nodes reads every node. "Pushed
+-- down" is read from the plan of the search callers run (bridge.nearest_events, unfiltered
+-- top-10): it holds when every node's statement sorts by distance and limits on the node. With
+-- several nodes the plan's top is the merge of their top-k (a Limit and a Sort over an Append),
+-- which is expected; a node whose statement lacks ORDER BY or LIMIT sends every row.
+-- remote_sql lists each node's statement, one per line, with the query vector elided.
 
 create or replace function public.bridge_health()
 returns table (
@@ -52,3 +54,4 @@ $$;
 
 revoke all on function public.bridge_health() from public, anon, authenticated;
 grant execute on function public.bridge_health() to service_role;
+

@@ -1,12 +1,13 @@
--- bridge.attach_node, bridge.detach_node and bridge.move_boundary: the topology by SQL calls, as
--- the owner or service_role, each in one transaction.
+-- bridge.attach_node, bridge.detach_node and bridge.move_boundary: the nodes behind the bridge
+-- (nodes.sql) changed by SQL calls, as the owner or service_role, each in one transaction.
 --
 -- attach_node links a Timescale node as bridge.configure does the default one (its own server,
 -- with the default server's options and async_capable, and a user mapping for the owner, the
--- role every definer step runs as: DESIGN.md fact 7), records its slice and lays the tables out
--- again (bridge.lay_out_nodes). Bad input is refused with 22023 before anything changes.
+-- role every definer step runs as: docs/design.md § user mapping of the current user), records its slice and lays
+-- the tables out again (bridge.lay_out_nodes). Bad input is refused with 22023 before anything changes.
 --
--- Each call first locks the catalog against every reader: the steps read it (through
+-- A call that adds a node creates its server and user mapping at run time, so neither is part of
+-- the schema. Each call first locks the catalog against every reader: the steps read it (through
 -- bridge.node_branches) to compose their statement, and hold that lock to the end of their
 -- transaction, so a reader sees either the topology before a call or the one after it, never
 -- the slices of one with the tables of the other.
@@ -97,7 +98,8 @@ create or replace function bridge.attach_node(
   slice_from timestamptz default null,
   slice_to timestamptz default null,
   slice_column text default null,
-  slice_values text[] default null
+  slice_values text[] default null,
+  sslrootcert text default null
 ) returns void
 language plpgsql
 security definer
@@ -128,15 +130,11 @@ begin
     raise exception using errcode = '22023',
       message = 'dbname, username and password must not be empty';
   end if;
-  if sslmode is null or sslmode not in ('require', 'verify-ca', 'verify-full') then
-    raise exception using errcode = '22023',
-      message = format('sslmode must be require, verify-ca or verify-full (the link is always encrypted), got %s',
-        coalesce(sslmode, 'null'));
-  end if;
+  perform bridge.check_tls(sslmode, sslrootcert);
   perform bridge.check_slice(slice_from, slice_to, slice_column, slice_values);
 
   -- The default server's options (fetch_size, connect_timeout, extensions, ...), this node's
-  -- address, and asynchronous scans.
+  -- address and TLS, and asynchronous scans.
   execute format('create server %I foreign data wrapper postgres_fdw options (%s)', server_name,
     (select string_agg(format('%I %L', o.key, o.value), ', ')
        from (select split_part(opt, '=', 1) as key,
@@ -144,12 +142,15 @@ begin
                from pg_catalog.pg_foreign_server s, unnest(s.srvoptions) opt
               where s.srvname = 'events_ts'
                 and split_part(opt, '=', 1) not in ('host', 'port', 'dbname', 'sslmode',
-                                                    'async_capable')
+                                                    'sslrootcert', 'async_capable')
              union all
              select * from (values ('host', host), ('port', port::text), ('dbname', dbname),
-                                   ('sslmode', sslmode), ('async_capable', 'true')) v) o));
+                                   ('sslmode', sslmode), ('async_capable', 'true'),
+                                   ('sslrootcert', sslrootcert)) v (key, value)
+              where v.value is not null) o));
   execute format('create user mapping for current_user server %I options (user %L, password %L)',
     server_name, username, password);
+  perform bridge.verify_link(server_name);
 
   insert into bridge.nodes (name, server, time_range, list_column, list_values)
   values (name, server_name,
@@ -159,8 +160,8 @@ begin
 end;
 $$;
 
-revoke all on function bridge.attach_node(text, text, int, text, text, text, text, timestamptz, timestamptz, text, text[]) from public, anon, authenticated;
-grant execute on function bridge.attach_node(text, text, int, text, text, text, text, timestamptz, timestamptz, text, text[]) to service_role;
+revoke all on function bridge.attach_node(text, text, int, text, text, text, text, timestamptz, timestamptz, text, text[], text) from public, anon, authenticated;
+grant execute on function bridge.attach_node(text, text, int, text, text, text, text, timestamptz, timestamptz, text, text[], text) to service_role;
 
 -- Removes a node, its server and its user mapping; its slice falls back to the default node.
 create or replace function bridge.detach_node(name text)
@@ -232,3 +233,4 @@ $$;
 
 revoke all on function bridge.move_boundary(timestamptz, timestamptz) from public, anon, authenticated;
 grant execute on function bridge.move_boundary(timestamptz, timestamptz) to service_role;
+

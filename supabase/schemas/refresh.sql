@@ -1,4 +1,4 @@
--- bridge.refresh_foreign_tables(): after the Timescale node's export views change (a column
+-- bridge.refresh_foreign_tables(): after the Timescale nodes' export views change (a column
 -- added, dropped or retyped; a view added or removed), re-imports the export schema and
 -- replaces the bridge's foreign tables with the result, all in one transaction: if anything
 -- fails (the node unreachable, an object depending on a table) nothing changes. The doctor's
@@ -7,18 +7,32 @@
 -- Replaced, not altered: IMPORT FOREIGN SCHEMA is postgres_fdw's own reading of the node, so the
 -- new tables match the views column for column and type for type. What the old tables carried
 -- is kept: their local names, table-level grants (except to PUBLIC and the API roles, which get
--- none: foreign tables ignore RLS, DESIGN.md fact 6), NOT NULL on columns that still exist, and
--- table options such as fetch_size. Local statistics are not kept: run `analyze` afterwards.
+-- none: foreign tables ignore RLS), NOT NULL on columns that still exist, and table options
+-- such as fetch_size. Local statistics are not kept: run `analyze` afterwards.
 --
 -- The RPCs build their SQL at call time (EXECUTE), so they use the new tables at once; a column
 -- one of them reads that the node dropped fails with `column ... does not exist`, naming it.
 --
 -- SECURITY DEFINER so that service_role may call it: the import then uses the owner's user
--- mapping, the one every definer step of the bridge uses (DESIGN.md fact 7). lock_timeout: a
--- refresh waits at most 5 s for queries on the old tables instead of queueing every RPC call
--- behind it; run it again if it times out.
+-- mapping, the one every definer step of the bridge uses (docs/design.md § user mapping of the current user).
+-- lock_timeout: a refresh waits at most 5 s for queries on the old tables instead of queueing
+-- every RPC call behind it; run it again if it times out.
 
-create or replace function bridge.refresh_foreign_tables()
+-- Views on the foreign tables (bridge.events_in_scope among them) are kept: dropped first and
+-- made again after the import, with their definition, options, owner and grants. A view is made
+-- again from its own definition, so it keeps the columns it names: if the node no longer has one
+-- (the scope's user_token, agent_key or location_key, say), the refresh fails naming it and
+-- nothing changes. A view on such a view cannot be dropped first, so a refresh fails on it too;
+-- drop it, refresh, and create it again.
+--
+-- With other nodes attached the bridge's tables are partitioned, and their partitions cannot be
+-- replaced: bridge.refresh_foreign_tables lays the tables out for the default node alone,
+-- refreshes them (bridge.refresh_default_node_tables) and lays them out again from the catalog,
+-- so every node's partition has the refreshed columns (nodes must export the same views). All in
+-- one transaction, with the catalog locked against readers, as attach_node does.
+
+-- The refresh of the default node's foreign tables.
+create or replace function bridge.refresh_default_node_tables()
 returns table (foreign_table text, change text)
 language plpgsql
 volatile
@@ -36,10 +50,12 @@ declare
   not_null_column text;
   before_columns jsonb;
   after_columns jsonb;
+  views jsonb;
+  saved record;
 begin
   execute format('create schema %I', staging);
   -- import_collate false: columns take Supabase's default collation, as the hand-written
-  -- foreign tables of 20261125000300_foreign_tables.sql do.
+  -- foreign tables of link.sql do.
   execute format(
     'import foreign schema export from server events_ts into %I options (import_collate %L)',
     staging, 'false');
@@ -64,6 +80,28 @@ begin
    where s.srvname = 'events_ts' and c.relnamespace = 'bridge'::regnamespace
      and coalesce((select substr(o, length('schema_name=') + 1) from unnest(f.ftoptions) o
                     where o like 'schema\_name=%'), 'bridge') = 'export';
+
+  -- Views on those tables (bridge.events_in_scope among them) depend on them: dropped here, and
+  -- made again from their own definitions once the new tables are in place.
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'name', format('%I.%I', n.nspname, v.relname),
+           'definition', pg_catalog.pg_get_viewdef(v.oid),
+           'options', v.reloptions,
+           'owner', v.relowner::regrole::text,
+           'acl', v.relacl)), '[]')
+    into views
+    from pg_catalog.pg_class v
+    join pg_catalog.pg_namespace n on n.oid = v.relnamespace
+   where v.relkind = 'v'
+     and v.oid in (select r.ev_class
+                     from pg_catalog.pg_depend d
+                     join pg_catalog.pg_rewrite r on r.oid = d.objid
+                    where d.classid = 'pg_catalog.pg_rewrite'::regclass
+                      and d.refclassid = 'pg_catalog.pg_class'::regclass
+                      and d.refobjid in (select (o ->> 'oid')::oid from jsonb_array_elements(olds) o));
+  for saved in select * from jsonb_to_recordset(views) as r(name text) loop
+    execute format('drop view %s', saved.name);
+  end loop;
 
   for old in
     select * from jsonb_to_recordset(olds)
@@ -156,9 +194,49 @@ begin
     return next;
   end loop;
 
+  for saved in
+    select * from jsonb_to_recordset(views)
+           as r(name text, definition text, options text[], owner text, acl aclitem[])
+  loop
+    execute format('create view %s%s as %s', saved.name,
+      case when saved.options is null then ''
+           else format(' with (%s)', array_to_string(saved.options, ', ')) end,
+      saved.definition);
+    execute format('alter view %s owner to %I', saved.name, saved.owner);
+    for grant_row in
+      select a.privilege_type, a.is_grantable, coalesce(quote_ident(r.rolname), 'public') as grantee
+        from aclexplode(saved.acl) a
+        left join pg_catalog.pg_roles r on r.oid = a.grantee
+       where r.rolname is distinct from saved.owner
+    loop
+      execute format('grant %s on %s to %s%s', grant_row.privilege_type, saved.name,
+        grant_row.grantee, case when grant_row.is_grantable then ' with grant option' else '' end);
+    end loop;
+  end loop;
+
   execute format('drop schema %I', staging);
+end;
+$$;
+
+revoke all on function bridge.refresh_default_node_tables() from public, anon, authenticated, service_role;
+
+-- The refresh callers run.
+create or replace function bridge.refresh_foreign_tables()
+returns table (foreign_table text, change text)
+language plpgsql
+volatile
+security definer
+set search_path = ''
+set lock_timeout = '5s'
+as $$
+begin
+  lock table bridge.nodes in access exclusive mode;
+  perform bridge.lay_out_nodes(with_nodes => false);
+  return query select * from bridge.refresh_default_node_tables();
+  perform bridge.lay_out_nodes();
 end;
 $$;
 
 revoke all on function bridge.refresh_foreign_tables() from public, anon, authenticated;
 grant execute on function bridge.refresh_foreign_tables() to service_role;
+
