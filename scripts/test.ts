@@ -2,8 +2,9 @@
  * `npm test [-- --supabase-pg 15|17 | --both]`: static checks, then every Deno test and pgTAP
  * file against a throwaway stack on its own directory and ports (never the dev stack's data),
  * the Supabase side on PostgreSQL 17 (or 15 when asked; --both runs the tests on 17, then on 15),
- * then teardown, even on failure. Names each failed test with its message, then ends with one
- * line `N passed, N failed` for everything run.
+ * then teardown, even on failure. Names each failed test with its message, prints the static
+ * checks' count on a line of its own, then ends with one line `N passed, N failed` that counts
+ * tests only, of every version run.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -16,7 +17,7 @@ import {
 } from "./stack/config.ts";
 import { findPgBin } from "./stack/postgres.ts";
 import * as throwaway from "./stack/throwaway.ts";
-import { testDatasetSeedArgs } from "../tests/dataset.ts";
+import { testDatasetSeedArgs } from "../tests/support/dataset.ts";
 
 /** What the suite, or one part of it, counted, and each failed test with its message. */
 type Tally = { passed: number; failed: number; failures: { test: string; message: string }[] };
@@ -127,15 +128,17 @@ function pgTapTally(output: string): Partial<Tally> {
  * Runs every test `runs` times on a throwaway stack (ports from TEST_PORT_BASE, default 25320)
  * with the Supabase side on each of `versions` in turn, a fresh stack every `freshEvery` runs,
  * torn down even on failure. Of its three Timescale nodes only the first is attached:
- * tests/nodes_test.ts attaches the others. Names each failure with its message (and run and
- * version, when there are several); ends with one line `N passed, N failed`.
+ * tests/nodes/nodes_test.ts attaches the others. Names each failure with its message (and run and
+ * version, when there are several); ends with one line `N passed, N failed` over the tests,
+ * after a line of its own for `checks` (the static checks) when given.
  */
 export async function runSuite(
   runs: number,
   freshEvery: number,
-  total = emptyTally(),
+  checks?: Tally,
   versions: SupabasePg[] = [DEFAULT_SUPABASE_PG],
 ) {
+  const total = emptyTally();
   const summaries: string[] = [];
   let passedRuns = 0;
   for (const version of versions) {
@@ -151,16 +154,22 @@ export async function runSuite(
     }
     add(total, legTotal, leg);
   }
-  if (total.failures.length > 0) console.log("\n== failures");
-  for (const { test, message } of total.failures) {
+  const failures = [...checks?.failures ?? [], ...total.failures];
+  if (failures.length > 0) console.log("\n== failures");
+  for (const { test, message } of failures) {
     console.log(`\nFAILED ${test}\n${message.replace(/^/gm, "    ")}`);
   }
   const allRuns = runs * versions.length;
   if (allRuns > 1) {
     console.log(`\n${summaries.join("\n")}\n\n${passedRuns} of ${allRuns} runs passed`);
   }
+  if (checks) {
+    console.log(
+      `\nstatic checks (fmt, lint, check): ${checks.passed} passed, ${checks.failed} failed`,
+    );
+  }
   console.log(`\n${total.passed} passed, ${total.failed} failed`);
-  Deno.exit(total.failed === 0 ? 0 : 1);
+  Deno.exit(total.failed === 0 && !checks?.failed ? 0 : 1);
 }
 
 /** One version's runs, added to `total`; returns how many runs passed. */
@@ -216,12 +225,11 @@ if (import.meta.main) {
   const versions: SupabasePg[] = values.both
     ? [17, 15]
     : [supabasePgVersion(values["supabase-pg"] ?? String(DEFAULT_SUPABASE_PG))];
-  const total = emptyTally();
+  const checks = emptyTally();
   // What `npm run fmt`, `lint` and `check` run; deno.json says which files they cover.
-  const checks = [["fmt", "--check"], ["lint"], ["check"]];
-  for (const args of checks) {
+  for (const args of [["fmt", "--check"], ["lint"], ["check"]]) {
     const counted = (_: string, code: number) => code === 0 ? { passed: 1 } : { failed: 1 };
-    await runPart(total, `deno ${args.join(" ")}`, [deno, ...args], counted);
+    await runPart(checks, `deno ${args.join(" ")}`, [deno, ...args], counted);
   }
-  await runSuite(1, 1, total, versions);
+  await runSuite(1, 1, checks, versions);
 }

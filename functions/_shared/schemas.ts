@@ -14,7 +14,7 @@ import { parseCursor } from "./page.ts";
 /**
  * The limits of a request, each written once here. The RPCs' argument checks enforce the same
  * ones for callers that reach them directly, but for the key limits, which protect only the
- * functions; tests/limits_test.ts reads each from the database and fails if the two differ.
+ * functions; tests/rpc/limits_test.ts reads each from the database and fails if the two differ.
  */
 export const LIMITS = {
   /** Width of the events' embeddings (bridge.events.event_embedding is vector(768)). */

@@ -203,6 +203,8 @@ export function managementApi(options: ManagementApiOptions) {
       try {
         await options.bundle(deployment);
       } catch (error) {
+        // A refused upload leaves nothing behind, so the next upload gets the next version.
+        Deno.removeSync(dirname(deployment.source), { recursive: true });
         return failure(400, `Failed to bundle the function (reason: ${(error as Error).message})`);
       }
       const bundleOnly = ["true", "1"].includes(url.searchParams.get("bundleOnly") ?? "");
