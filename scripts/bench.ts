@@ -5,6 +5,8 @@
  * seeded with a fixed dataset and torn down at the end, even on failure or Ctrl-C. Its last part
  * starts two more stacks with the same rows on 2 and 3 Timescale nodes (scripts/bench/nodes.ts).
  * --quick measures the same on smaller data; --scale, searches and activity at three sizes.
+ * --rtt 0,5,20 adds the multi-node queries on 1 and 3 nodes at those link round trips (ms),
+ * through delay proxies (scripts/bench/rtt.ts).
  * Writes bench.json, bench.md and bench.svg into --out and prints bench.md.
  */
 import { join, resolve } from "node:path";
@@ -18,6 +20,7 @@ import { log } from "./bench/measure.ts";
 import { multiNodeScenarios } from "./bench/nodes.ts";
 import { callBreakdowns } from "./bench/parts.ts";
 import * as report from "./bench/report.ts";
+import { rttScenarios } from "./bench/rtt.ts";
 import * as scenarios from "./bench/scenarios.ts";
 import { statisticsScenarios } from "./bench/statistics.ts";
 
@@ -47,14 +50,23 @@ const { values: options } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     scale: { type: "boolean", default: false },
+    rtt: { type: "string", default: "" },
     out: { type: "string", default: join(repoRoot, "bench-out") },
     "supabase-pg": { type: "string", default: String(DEFAULT_SUPABASE_PG) },
     help: { type: "boolean", default: false },
   },
 });
+const usage =
+  "usage: npm run bench [-- --quick | --scale] [--rtt MS,MS,...] [--out DIR] [--supabase-pg 15|17]";
 if (options.help) {
-  console.log("usage: npm run bench [-- --quick | --scale] [--out DIR] [--supabase-pg 15|17]");
+  console.log(usage);
   Deno.exit(0);
+}
+/** Round trips to add between the bridge and its nodes, in ms, in the order given. */
+const rtts = options.rtt === "" ? [] : options.rtt.split(",").map(Number);
+if (rtts.some((rtt) => !Number.isFinite(rtt) || rtt < 0) || (rtts.length && options.scale)) {
+  console.error(`--rtt takes round trips in ms, such as 0,5,20, and not with --scale\n${usage}`);
+  Deno.exit(2);
 }
 const mode = options.scale ? "scale" : options.quick ? "quick" : "full";
 const data = mode === "scale" ? SCALES[SCALES.length - 1] : DATASETS[mode];
@@ -180,7 +192,12 @@ async function bench() {
     await statisticsScenarios(run, stack);
     await functionScenarios(run, stack);
     results.sections.push(report.linkSection(results));
-    await multiNodeScenarios(run, stack, seedArgs(data));
+    await multiNodeScenarios(
+      run,
+      stack,
+      seedArgs(data),
+      rtts.length ? (layouts) => rttScenarios(run, [layouts[0], layouts[2]], rtts) : undefined,
+    );
     headline = report.goalsSection(results.metrics, mode === "quick");
   }
   const seconds = Math.round((performance.now() - started) / 1000);

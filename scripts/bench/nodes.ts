@@ -6,7 +6,7 @@
  * three alike, and every timed answer is checked. Which nodes a call asks, and whether their
  * scans run asynchronously, is read from the plan its step gives of its own statement.
  */
-import postgres from "postgres";
+import type postgres from "postgres";
 import { FIRST_MISSION_ID } from "../seed/generate.ts";
 import { attachTimeTiers } from "../stack/lifecycle.ts";
 import { seedStack, startThrowawayStack, type ThrowawayStack } from "../stack/throwaway.ts";
@@ -16,11 +16,16 @@ import { num } from "./report.ts";
 import { type Run, type Search, searches } from "./scenarios.ts";
 
 /** A stack whose bridge reads some nodes: its connections, and each foreign table's node. */
-interface Layout {
+export interface Layout {
   name: string;
+  nodes: number;
+  /** The stack's env file, as its scripts read it. */
+  env: Record<string, string>;
   db: db.Connections;
   /** Each foreign table's node, as the link role reaches it directly. */
   nodeOf: Map<string, postgres.Sql>;
+  /** Each foreign table's node's port. */
+  portOf: Map<string, number>;
 }
 
 /** Connects to a layout's Supabase node and, as the link role, to each Timescale node. */
@@ -34,10 +39,12 @@ async function connect(nodes: number, stack: ThrowawayStack): Promise<Layout> {
   const servers = new Map(tables.map(({ server, port }) => {
     const url = new URL(stack.env.BRIDGE_READER_URL);
     url.port = port;
-    return [server, postgres(url.toString(), { max: 1, prepare: false, onnotice: () => {} })];
+    return [server, db.open(url.toString(), db.PLANNED_AS_THE_BRIDGE)];
   }));
   const nodeOf = new Map(tables.map((t) => [t.relation, servers.get(t.server)!]));
-  return { name: `${nodes} node${nodes > 1 ? "s" : ""}`, db: sql, nodeOf };
+  const portOf = new Map(tables.map((t) => [t.relation, Number(t.port)]));
+  const name = `${nodes} node${nodes > 1 ? "s" : ""}`;
+  return { name, nodes, env: stack.env, db: sql, nodeOf, portOf };
 }
 
 /**
@@ -81,7 +88,7 @@ async function holdings(layout: Layout) {
 }
 
 /** The statements the layout's bridge sends its nodes for `call`, each with its node. */
-async function nodeStatements(layout: Layout, call: db.Call) {
+export async function nodeStatements(layout: Layout, call: db.Call) {
   const scans = await db.stepScans(layout.db.rpc, call);
   return scans.map((scan) => ({ ...scan, node: layout.nodeOf.get(scan.relations[0])! }));
 }
@@ -103,9 +110,9 @@ async function topOfNodes(layout: Layout, call: db.Call) {
 }
 
 /** A query timed on every layout: id, title, one call per parameter list, a search or not. */
-type NodesQuery = [id: string, title: string, calls: db.Call[], search: boolean];
+export type NodesQuery = [id: string, title: string, calls: db.Call[], search: boolean];
 
-function nodesQueries(run: Run): NodesQuery[] {
+export function nodesQueries(run: Run): NodesQuery[] {
   const search = (
     [id, title, filters]: Search,
   ): NodesQuery => [id, title, run.vectors.map((vector) => db.searchCall(vector, filters)), true];
@@ -229,10 +236,16 @@ async function searchOnTheNodes(run: Run, layouts: Layout[], calls: db.Call[]) {
 
 /**
  * Starts the 2- and 3-node stacks, times every query on the three layouts and records the table
- * and the metrics `nodes_<query>_<n>_p50_ms` and `ratio_nodes_<query>_<n>_vs_1`. The extra
- * stacks stop with the run's (stopThrowawayStacks).
+ * and the metrics `nodes_<query>_<n>_p50_ms` and `ratio_nodes_<query>_<n>_vs_1`; then runs
+ * `alsoOn`, if given, on the three layouts. The extra stacks stop with the run's
+ * (stopThrowawayStacks).
  */
-export async function multiNodeScenarios(run: Run, stack: ThrowawayStack, seedArgs: string[]) {
+export async function multiNodeScenarios(
+  run: Run,
+  stack: ThrowawayStack,
+  seedArgs: string[],
+  alsoOn?: (layouts: Layout[]) => Promise<void>,
+) {
   const layouts = [await connect(1, stack)];
   try {
     for (const nodes of [2, 3]) layouts.push(await startLayout(stack, nodes, seedArgs, run.until));
@@ -261,6 +274,7 @@ export async function multiNodeScenarios(run: Run, stack: ThrowawayStack, seedAr
       rows,
     });
     await searchOnTheNodes(run, layouts, queries[0][2]);
+    await alsoOn?.(layouts);
   } finally {
     for (const layout of layouts) {
       await Promise.all([...new Set(layout.nodeOf.values())].map((sql) => sql.end({ timeout: 5 })));
