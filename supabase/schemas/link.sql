@@ -111,9 +111,8 @@ revoke all on function bridge.check_tls(text, text) from public, anon, authentic
 
 -- Connects once through the server, as the current user's mapping, when its sslmode verifies
 -- the node's certificate; a link that cannot be verified fails with libpq's reason. The probe is
--- a foreign table of no columns on a catalog every role can read, made and dropped in the
--- caller's transaction. Called on a server with no connection open in this session (a new one,
--- or after postgres_fdw_disconnect_all), so the probe makes a connection with the settings.
+-- a dblink connection by the server's name (extensions.sql), opened and closed here, so it
+-- connects with the server's settings and the user mapping, as the steps' connections do.
 create or replace function bridge.verify_link(server_name text)
 returns void
 language plpgsql
@@ -123,9 +122,6 @@ declare
   options text[];
   setting text;
   reason text;
-  -- Named through a variable: the probe exists only while this runs, and plpgsql_check would
-  -- look for a table named in a constant statement ahead of time.
-  probe constant text := 'bridge.link_probe';
 begin
   select s.srvoptions into options from pg_catalog.pg_foreign_server s
    where s.srvname = server_name;
@@ -135,10 +131,8 @@ begin
     return;
   end if;
   begin
-    execute format('create foreign table %s () server %I options (schema_name %L, table_name %L)',
-      probe, server_name, 'pg_catalog', 'pg_am');
-    execute format('select from %s limit 1', probe);
-    execute format('drop foreign table %s', probe);
+    perform extensions.dblink_connect('bridge_verify_link', server_name);
+    perform extensions.dblink_disconnect('bridge_verify_link');
   exception when sqlclient_unable_to_establish_sqlconnection then
     get stacked diagnostics reason = pg_exception_detail;
     raise exception using errcode = '08001',
