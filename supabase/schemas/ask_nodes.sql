@@ -16,10 +16,12 @@
 -- sent, and a call whose kept connection the node closed unseen (a restart between two calls) is
 -- sent once more on new connections, so it does not fail.
 --
--- The wait for the answers polls dblink_is_busy with a short sleep: PostgreSQL 15's dblink waits
--- for a result without looking at interrupts, so statement_timeout would not end a wait for a
--- slow node. When the call fails or is cancelled, every node still working is sent a cancel and
--- every connection of the call is closed: nothing half-read is ever reused.
+-- The wait for the answers: PostgreSQL 17's dblink waits for a result as any wait in the server
+-- does, so statement_timeout and a cancel end it, and the answers are read as they come. 15's
+-- dblink waits without looking at interrupts, so there the wait polls dblink_is_busy with a
+-- short sleep, which costs up to a millisecond per call. When the call fails or is cancelled,
+-- every node still working is sent a cancel and every connection of the call is closed: nothing
+-- half-read is ever reused.
 --
 -- The foreign tables stay, for users' own SQL and for the events steps, with their pushdown: those steps read the caller's scope through the policies of public.event_scopes, which
 -- only code running as the caller can evaluate, and dblink must stay behind a definer step.
@@ -162,10 +164,12 @@ begin
       for i in 1 .. cardinality(servers) loop
         any_kept := bridge.send_to_node(servers[i], statements[i]) or any_kept;
       end loop;
-      -- Interruptible: statement_timeout and a cancel end the sleep.
-      while exists (select from unnest(servers) s where extensions.dblink_is_busy(s) = 1) loop
-        perform pg_catalog.pg_sleep(0.001);
-      end loop;
+      -- On 15, a wait that statement_timeout and a cancel can end: the sleep.
+      if pg_catalog.current_setting('server_version_num')::int < 170000 then
+        while exists (select from unnest(servers) s where extensions.dblink_is_busy(s) = 1) loop
+          perform pg_catalog.pg_sleep(0.001);
+        end loop;
+      end if;
       for i in 1 .. cardinality(servers) loop
         reading := servers[i];
         select r.answer into answer from extensions.dblink_get_result(servers[i]) as r(answer jsonb);

@@ -50,8 +50,8 @@ declare
   not_null_column text;
   before_columns jsonb;
   after_columns jsonb;
-  views jsonb;
-  saved record;
+  views jsonb := '[]';
+  old_oid oid;
 begin
   execute format('create schema %I', staging);
   -- import_collate false: columns take Supabase's default collation, as the hand-written
@@ -83,24 +83,8 @@ begin
 
   -- Views on those tables (bridge.events_in_scope among them) depend on them: dropped here, and
   -- made again from their own definitions once the new tables are in place.
-  select coalesce(jsonb_agg(jsonb_build_object(
-           'name', format('%I.%I', n.nspname, v.relname),
-           'definition', pg_catalog.pg_get_viewdef(v.oid),
-           'options', v.reloptions,
-           'owner', v.relowner::regrole::text,
-           'acl', v.relacl)), '[]')
-    into views
-    from pg_catalog.pg_class v
-    join pg_catalog.pg_namespace n on n.oid = v.relnamespace
-   where v.relkind = 'v'
-     and v.oid in (select r.ev_class
-                     from pg_catalog.pg_depend d
-                     join pg_catalog.pg_rewrite r on r.oid = d.objid
-                    where d.classid = 'pg_catalog.pg_rewrite'::regclass
-                      and d.refclassid = 'pg_catalog.pg_class'::regclass
-                      and d.refobjid in (select (o ->> 'oid')::oid from jsonb_array_elements(olds) o));
-  for saved in select * from jsonb_to_recordset(views) as r(name text) loop
-    execute format('drop view %s', saved.name);
+  for old_oid in select (o ->> 'oid')::oid from jsonb_array_elements(olds) o loop
+    views := views || bridge.drop_views_on(old_oid::regclass);
   end loop;
 
   for old in
@@ -194,26 +178,7 @@ begin
     return next;
   end loop;
 
-  for saved in
-    select * from jsonb_to_recordset(views)
-           as r(name text, definition text, options text[], owner text, acl aclitem[])
-  loop
-    execute format('create view %s%s as %s', saved.name,
-      case when saved.options is null then ''
-           else format(' with (%s)', array_to_string(saved.options, ', ')) end,
-      saved.definition);
-    execute format('alter view %s owner to %I', saved.name, saved.owner);
-    for grant_row in
-      select a.privilege_type, a.is_grantable, coalesce(quote_ident(r.rolname), 'public') as grantee
-        from aclexplode(saved.acl) a
-        left join pg_catalog.pg_roles r on r.oid = a.grantee
-       where r.rolname is distinct from saved.owner
-    loop
-      execute format('grant %s on %s to %s%s', grant_row.privilege_type, saved.name,
-        grant_row.grantee, case when grant_row.is_grantable then ' with grant option' else '' end);
-    end loop;
-  end loop;
-
+  perform bridge.create_views(views);
   execute format('drop schema %I', staging);
 end;
 $$;
