@@ -160,7 +160,9 @@ async function growth(stack: throwaway.ThrowawayStack, all: report.Report) {
 /** What a run ran on, in one line, so numbers are never read without their context. */
 async function machine(db: Connections) {
   const read = (path: string) => Deno.readTextFile(path).catch(() => "");
-  const [{ version }] = await db.node`select version()`;
+  const short = (version: string) => version.split(" on ")[0];
+  const [{ version: supabase }] = await db.admin`select version()`;
+  const [{ version: node }] = await db.node`select version()`;
   const extensions = await db.node`select extname, extversion from pg_catalog.pg_extension`;
   const versions = Object.fromEntries(extensions.map((e) => [e.extname, e.extversion]));
   const kib = Number((await read("/proc/meminfo")).match(/MemTotal:\s+(\d+)/)?.[1]);
@@ -168,7 +170,8 @@ async function machine(db: Connections) {
   const os = (await read("/etc/os-release")).match(/PRETTY_NAME="?([^"\n]+)/)?.[1];
   return [
     `${navigator.hardwareConcurrency} cores (${cpu}), ${(kib / 2 ** 20).toFixed(1)} GiB RAM`,
-    `${os}, kernel ${Deno.osRelease()}; ${version.split(" on ")[0]}`,
+    `${os}, kernel ${Deno.osRelease()}; the Supabase side ${short(supabase)}, the Timescale ` +
+    `nodes ${short(node)}`,
     `pgvector ${versions.vector}, TimescaleDB ${versions.timescaledb}, Deno ${Deno.version.deno}`,
   ].join(", ");
 }
