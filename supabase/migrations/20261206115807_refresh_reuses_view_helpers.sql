@@ -24,7 +24,7 @@ declare
   not_null_column text;
   before_columns jsonb;
   after_columns jsonb;
-  views jsonb := '[]';
+  views jsonb := '[]'::jsonb;
   old_oid oid;
 begin
   execute format('create schema %I', staging);
