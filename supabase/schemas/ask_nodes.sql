@@ -19,7 +19,7 @@
 -- The wait for the answers: PostgreSQL 17's dblink waits for a result as any wait in the server
 -- does, so statement_timeout and a cancel end it, and the answers are read as they come. 15's
 -- dblink waits without looking at interrupts, so there the wait polls dblink_is_busy with a
--- short sleep, which costs up to a millisecond per call. When the call fails or is cancelled,
+-- short sleep, which costs milliseconds per call (docs/operations.md, section 11). When the call fails or is cancelled,
 -- every node still working is sent a cancel and every connection of the call is closed: nothing
 -- half-read is ever reused.
 --
