@@ -74,14 +74,33 @@ revoke all on bridge.activity_log from public, anon, authenticated, service_role
 -- sslmode 'verify-full', a node whose certificate a public CA issued for its host name is
 -- verified as a browser verifies a web site. On 15 libpq would read "system" as a file name.
 --
--- Refuses TLS settings the link cannot have, before anything changes.
-create or replace function bridge.check_tls(sslmode text, sslrootcert text)
-returns void
+-- Refuses the arguments of a link (bridge.configure, bridge.attach_node) that it cannot have,
+-- TLS settings among them, before anything changes.
+create or replace function bridge.check_link_arguments(
+  host text,
+  port int,
+  dbname text,
+  username text,
+  password text,
+  sslmode text,
+  sslrootcert text
+) returns void
 language plpgsql
 stable
 set search_path = ''
 as $$
 begin
+  if coalesce(host, '') = '' then
+    raise exception using errcode = '22023', message = 'host must be a host name or address';
+  end if;
+  if port is null or port not between 1 and 65535 then
+    raise exception using errcode = '22023',
+      message = format('port must be between 1 and 65535, got %s', coalesce(port::text, 'null'));
+  end if;
+  if coalesce(dbname, '') = '' or coalesce(username, '') = '' or coalesce(password, '') = '' then
+    raise exception using errcode = '22023',
+      message = 'dbname, username and password must not be empty';
+  end if;
   if sslmode is null or sslmode not in ('require', 'verify-ca', 'verify-full') then
     raise exception using errcode = '22023',
       message = format('sslmode must be require, verify-ca or verify-full (the link is always encrypted), got %s',
@@ -107,7 +126,7 @@ begin
 end;
 $$;
 
-revoke all on function bridge.check_tls(text, text) from public, anon, authenticated, service_role;
+revoke all on function bridge.check_link_arguments(text, int, text, text, text, text, text) from public, anon, authenticated, service_role;
 
 -- Connects once through the server, as the current user's mapping, when its sslmode verifies
 -- the node's certificate; a link that cannot be verified fails with libpq's reason. The probe is
@@ -170,18 +189,7 @@ declare
   option record;
   existing text[];
 begin
-  if coalesce(host, '') = '' then
-    raise exception using errcode = '22023', message = 'host must be a host name or address';
-  end if;
-  if port is null or port not between 1 and 65535 then
-    raise exception using errcode = '22023',
-      message = format('port must be between 1 and 65535, got %s', coalesce(port::text, 'null'));
-  end if;
-  if coalesce(dbname, '') = '' or coalesce(username, '') = '' or coalesce(password, '') = '' then
-    raise exception using errcode = '22023',
-      message = 'dbname, username and password must not be empty';
-  end if;
-  perform bridge.check_tls(sslmode, sslrootcert);
+  perform bridge.check_link_arguments(host, port, dbname, username, password, sslmode, sslrootcert);
 
   select coalesce(s.srvoptions, '{}') into existing
     from pg_catalog.pg_foreign_server s where s.srvname = 'events_ts';

@@ -119,18 +119,7 @@ begin
     raise exception using errcode = '22023',
       message = format('a node named %s is already attached; detach it first', name);
   end if;
-  if coalesce(host, '') = '' then
-    raise exception using errcode = '22023', message = 'host must be a host name or address';
-  end if;
-  if port is null or port not between 1 and 65535 then
-    raise exception using errcode = '22023',
-      message = format('port must be between 1 and 65535, got %s', coalesce(port::text, 'null'));
-  end if;
-  if coalesce(dbname, '') = '' or coalesce(username, '') = '' or coalesce(password, '') = '' then
-    raise exception using errcode = '22023',
-      message = 'dbname, username and password must not be empty';
-  end if;
-  perform bridge.check_tls(sslmode, sslrootcert);
+  perform bridge.check_link_arguments(host, port, dbname, username, password, sslmode, sslrootcert);
   perform bridge.check_slice(slice_from, slice_to, slice_column, slice_values);
 
   -- The default server's options (fetch_size, connect_timeout, extensions, ...), this node's
