@@ -152,9 +152,9 @@ const plannedStatements = (run: Run): [string, string, unknown][] => [
 ];
 
 /**
- * Runs `fn` while the node's export views report the row counts of the tables they select from in
- * pg_class.reltuples (a superuser's catalog write, on the benchmark's own node only), then puts
- * back the -1 every view has.
+ * Runs `fn` while the node's export views report their row counts in pg_class.reltuples (a
+ * superuser's catalog write, on the benchmark's own node only), then puts back the -1 every view
+ * has.
  */
 async function withViewRowCounts(run: Run, fn: () => Promise<void>) {
   const node = run.db.node;
@@ -162,7 +162,7 @@ async function withViewRowCounts(run: Run, fn: () => Promise<void>) {
   try {
     for (const view of views) {
       await node.unsafe(
-        `update pg_catalog.pg_class set reltuples = (select count(*) from public.${view})
+        `update pg_catalog.pg_class set reltuples = (select count(*) from export.${view})
           where oid = 'export.${view}'::regclass`,
       );
     }
